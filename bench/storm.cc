@@ -1,0 +1,40 @@
+// A syscall storm for benchmarks and tests:
+//   bench_storm open N [PATH]   N open+close pairs of PATH (default /etc/hostname)
+//   bench_storm getppid N       N getppid calls
+// Prints the elapsed wall time in nanoseconds on standard output.
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s open|getppid N [PATH]\n", argv[0]);
+    return 2;
+  }
+  long n = std::strtol(argv[2], nullptr, 10);
+  const char* path = argc > 3 ? argv[3] : "/etc/hostname";
+  auto t0 = std::chrono::steady_clock::now();
+  if (std::strcmp(argv[1], "open") == 0) {
+    for (long i = 0; i < n; i++) {
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        std::perror(path);
+        return 1;
+      }
+      close(fd);
+    }
+  } else if (std::strcmp(argv[1], "getppid") == 0) {
+    for (long i = 0; i < n; i++) syscall(SYS_getppid);  // not the libc wrapper: no caching
+  } else {
+    std::fprintf(stderr, "unknown mode %s\n", argv[1]);
+    return 2;
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  std::printf("%lld\n", static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
+  return 0;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Readers of the current task. The task pointer comes from
+ * bpf_get_current_task_btf() and is trusted, so fields are read with plain
+ * (fault-safe) loads, not bpf_probe_read_kernel calls: on the per-syscall path
+ * every helper call shows up in the benchmark.
+ */
+#ifndef CGSCOPE_BPF_TASK_H
+#define CGSCOPE_BPF_TASK_H
+
+/* The pid namespace the task lives in: the one its own pid was allocated in.
+ * (nsproxy would be simpler but is already gone when sched_process_exit fires.) */
+static __always_inline __u32 task_pidns_inum(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid upid = {};
+
+	bpf_core_read(&upid, sizeof(upid), &pid->numbers[level & 31]);
+	return BPF_CORE_READ(upid.ns, ns.inum);
+}
+
+static __always_inline __u32 task_pidns_level(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, thread_pid, level);
+}
+
+/* Fills the part of a record header that describes the current task. */
+static __always_inline void fill_task_header(struct cgs_record *r, struct task_struct *task, __u32 nr)
+{
+	const struct cred *cred = task->real_cred;
+
+	r->ts_ns = bpf_ktime_get_ns();
+	r->cgroup_id = bpf_get_current_cgroup_id();
+	r->nr = nr;
+	r->pid = task->tgid;
+	r->tid = task->pid;
+	r->ppid = task->real_parent->tgid;
+	r->uid = cred->uid.val;
+	r->gid = cred->gid.val;
+	r->flags = 0;
+	r->nvar = 0;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+}
+
+#endif

@@ -1,0 +1,85 @@
+// `cgscope trace`: options in, TraceRequest out; the work is in src/trace/session.cc.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "core/sizes.h"
+#include "trace/event_select.h"
+#include "trace/session.h"
+
+namespace cgscope::cli {
+
+void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::string>& command) {
+  auto* sub = app.add_subcommand("trace", "Trace syscalls, processes and containers, scoped by cgroup");
+  sub->footer(
+      "Examples:\n"
+      "  cgscope trace                               default events, whole machine, table on a terminal\n"
+      "  cgscope trace -e openat,execve --container all -o json\n"
+      "  cgscope trace -e set:fs -x -- make -j2      one command and its children; exits with its status\n"
+      "  cgscope trace --list                        events and sets\n"
+      "Everything after -- is a command: cgscope runs it in a new cgroup and traces exactly\n"
+      "it and its descendants.");
+  auto req = std::make_shared<trace::TraceRequest>();
+  auto output = std::make_shared<std::string>("auto");
+  auto buffer = std::make_shared<std::string>("16M");
+  auto list = std::make_shared<bool>(false);
+
+  sub->add_option("-e,--events", req->events,
+                  "Events: names, set:NAME, all, !name to exclude (comma-separated, repeatable)")
+      ->delimiter(',');
+  sub->add_flag("--list", *list, "List the events and sets, then exit");
+  sub->add_option("-p,--pid", req->pids, "Trace only these processes (repeatable)")->delimiter(',');
+  sub->add_flag("-f,--follow", req->follow, "With -p: also the processes they start");
+  sub->add_option("--comm", req->comm, "Only tasks with this command name (15 characters at most)");
+  sub->add_option("-u,--uid", req->uid, "Only tasks with this real uid");
+  sub->add_option("-c,--cgroup", req->cgroups, "Only tasks in this cgroup (v2 path) and below (repeatable)");
+  sub->add_option("--container", req->container, "Only this container (id or 12+ char prefix), 'all' or 'host'");
+  sub->add_flag("-x,--failed", req->only_failed, "Only syscalls that returned an error");
+  sub->add_option("--capture-buffers", req->capture_bytes,
+                  "Capture the first N bytes of read/write/send/recv buffers (max 4096)")
+      ->check(CLI::Range(0, 4096));
+  sub->add_flag("--envp", req->capture_envp, "Capture execve's environment too");
+  sub->add_option("-o,--output", *output, "Output: table (default on a terminal) or json")
+      ->check(CLI::IsMember({"auto", "table", "json"}));
+  sub->add_option("--output-file", req->output_file, "Write events to FILE instead of standard output");
+  sub->add_option("--duration", req->duration, "Stop after SECONDS")->check(CLI::NonNegativeNumber);
+  sub->add_option("--max-events", req->max_events, "Stop after N events");
+  sub->add_option("--buffer-size", *buffer, "Ring buffer size, e.g. 16M (power of two, 4K..1G)");
+  sub->add_flag("-v,--verbose", req->verbose, "Show libbpf's messages (verifier log on failure)");
+  req->command = command;
+
+  sub->callback([&exit_code, req, output, buffer, list]() {
+    if (*list) {
+      std::fputs(trace::format_event_list().c_str(), stdout);
+      exit_code = 0;
+      return;
+    }
+    req->output = *output == "json" ? trace::OutputFormat::json
+                  : *output == "table" ? trace::OutputFormat::table
+                                       : trace::OutputFormat::automatic;
+    auto size = parse_size(*buffer, 4096, 1u << 30);
+    if (!size) {
+      std::fprintf(stderr, "cgscope trace: --buffer-size: %s\n", size.error().message.c_str());
+      exit_code = 2;
+      return;
+    }
+    req->buffer_bytes = static_cast<uint32_t>(*size);
+    if (req->comm && req->comm->size() > 15) {
+      std::fprintf(stderr, "cgscope trace: --comm '%s' is longer than the kernel's 15 characters\n",
+                   req->comm->c_str());
+      exit_code = 2;
+      return;
+    }
+    if (req->follow && req->pids.empty()) {
+      std::fprintf(stderr, "cgscope trace: --follow needs -p PID\n");
+      exit_code = 2;
+      return;
+    }
+    exit_code = trace::run_trace(*req);
+  });
+}
+
+}  // namespace cgscope::cli

@@ -1,0 +1,53 @@
+// How each syscall argument is captured by the kernel side and shown by the
+// decoder, decided once per argument from the kernel's own tracefs description of
+// the syscall (`field:<type> <name>;` in events/syscalls/sys_enter_*/format).
+// The syscall table generator runs this over every syscall; the decoder looks the
+// result up per event.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace cgscope::trace {
+
+enum class ArgFormat : uint8_t {
+  signed_dec,
+  unsigned_dec,
+  hex,
+  fd,
+  dirfd,  // AT_FDCWD shown as "AT_FDCWD"
+  mode_octal,
+  open_flags,
+  at_flags,
+  mmap_prot,
+  mmap_flags,
+  clone_flags,
+  signal,
+  socket_domain,
+  socket_type,
+  string,
+  string_array,
+  sockaddr,
+  buffer,
+  pointer,
+};
+
+struct ArgSpec {
+  uint8_t kind_byte;  // CGS_KIND_BYTE(kind, len_arg) for the kernel (include/cgscope/abi/trace.h)
+  ArgFormat format;
+};
+
+// `syscall` is the tracefs name without the sys_enter_ prefix ("openat",
+// "newfstatat"); `type` and `name` are one argument's, as tracefs spells them
+// ("const char *", "filename"); `all_arg_names` are the names of all of that
+// syscall's arguments in order, `name` among them, used to find the argument that
+// holds a buffer's or a sockaddr's length. Anything unrecognised falls back to a
+// raw value shown by its C type: pointers in hex, integers in decimal.
+ArgSpec classify_arg(std::string_view syscall, std::string_view type, std::string_view name,
+                     std::span<const std::string_view> all_arg_names);
+
+// Short name of a format ("open_flags"), for the generated table and messages.
+std::string_view arg_format_name(ArgFormat f);
+
+}  // namespace cgscope::trace

@@ -1,0 +1,60 @@
+#include "trace/schema.h"
+
+#include "trace/event_table.h"
+
+namespace cgscope::trace {
+
+namespace {
+
+EventDesc describe(const EventInfo& ev) {
+  EventDesc d;
+  d.nr = ev.nr;
+  d.name = ev.name;
+  d.nargs = ev.nargs;
+  std::array<std::string_view, CGS_NARGS> names{};
+  for (unsigned i = 0; i < ev.nargs && i < CGS_NARGS; i++) names[i] = ev.args[i].name;
+  std::span<const std::string_view> all(names.data(), ev.nargs);
+  for (unsigned i = 0; i < ev.nargs && i < CGS_NARGS; i++) {
+    ArgSpec spec = classify_arg(ev.name, ev.args[i].type, ev.args[i].name, all);
+    d.args[i] = ArgDesc{ev.args[i].name, spec.format, ev.is_syscall ? spec.kind_byte : uint8_t{CGS_ARG_RAW}};
+  }
+  return d;
+}
+
+}  // namespace
+
+Schema::Schema() : syscalls_(CGS_MAX_SYSCALLS), known_(CGS_MAX_SYSCALLS, false) {
+  for (const EventInfo& ev : all_events()) {
+    if (ev.is_syscall && ev.nr < CGS_MAX_SYSCALLS) {
+      syscalls_[ev.nr] = describe(ev);
+      known_[ev.nr] = true;
+    } else if (ev.nr >= CGS_EV_PROCESS_FORK && ev.nr <= CGS_EV_CGROUP_MKDIR) {
+      size_t i = ev.nr - CGS_EV_PROCESS_FORK;
+      if (pseudo_.size() <= i) pseudo_.resize(i + 1);
+      pseudo_[i] = describe(ev);
+    }
+  }
+}
+
+const Schema& Schema::get() {
+  static const Schema schema;
+  return schema;
+}
+
+const EventDesc* Schema::find(uint32_t nr) const {
+  if (nr < CGS_MAX_SYSCALLS) return known_[nr] ? &syscalls_[nr] : nullptr;
+  if (nr >= CGS_EV_PROCESS_FORK && nr - CGS_EV_PROCESS_FORK < pseudo_.size()) {
+    const EventDesc& d = pseudo_[nr - CGS_EV_PROCESS_FORK];
+    return d.name.empty() ? nullptr : &d;
+  }
+  return nullptr;
+}
+
+std::array<uint8_t, CGS_NARGS> Schema::kernel_kinds(uint32_t nr) const {
+  std::array<uint8_t, CGS_NARGS> k{};
+  if (const EventDesc* d = find(nr); d && nr < CGS_MAX_SYSCALLS)
+    for (unsigned i = 0; i < CGS_NARGS; i++) k[i] = d->args[i].kind_byte;
+  return k;
+}
+
+}  // namespace cgscope::trace

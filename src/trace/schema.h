@@ -1,0 +1,45 @@
+// The decoded shape of every event, built once from the event table (names, the
+// kernel's argument types) and the argument classifier (how to capture and show
+// each one). The kernel's per-syscall capture kinds come from here too, so the
+// two sides cannot disagree.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "cgscope/abi/trace.h"
+#include "trace/arg_spec.h"
+
+namespace cgscope::trace {
+
+struct ArgDesc {
+  std::string_view name;
+  ArgFormat format = ArgFormat::hex;
+  uint8_t kind_byte = CGS_ARG_RAW;
+};
+
+struct EventDesc {
+  uint32_t nr = 0;
+  std::string_view name;
+  uint8_t nargs = 0;
+  std::array<ArgDesc, CGS_NARGS> args{};
+};
+
+class Schema {
+ public:
+  static const Schema& get();
+  // nullptr for numbers the table does not know (a newer kernel's syscall).
+  const EventDesc* find(uint32_t nr) const;
+  // The kernel's capture kind bytes for one syscall (all RAW for unknown ones).
+  std::array<uint8_t, CGS_NARGS> kernel_kinds(uint32_t nr) const;
+
+ private:
+  Schema();
+  std::vector<EventDesc> syscalls_;  // indexed by nr, CGS_MAX_SYSCALLS entries
+  std::vector<EventDesc> pseudo_;    // CGS_EV_* - CGS_EV_PROCESS_FORK
+  std::vector<bool> known_;
+};
+
+}  // namespace cgscope::trace

@@ -1,0 +1,39 @@
+// One run of `cgscope trace`: from the user's request to the final summary line.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cgscope::trace {
+
+enum class OutputFormat { automatic, table, json };
+
+struct TraceRequest {
+  std::vector<std::string> events;   // -e items, as given
+  std::vector<pid_t> pids;           // -p
+  bool follow = false;               // --follow: children of -p too
+  std::optional<std::string> comm;   // --comm
+  std::optional<uint32_t> uid;       // -u
+  std::vector<std::string> cgroups;  // -c: paths in the cgroup v2 tree (or absolute)
+  std::optional<std::string> container;  // --container ID|all|host
+  bool only_failed = false;          // -x
+  uint32_t capture_bytes = 0;        // --capture-buffers N
+  bool capture_envp = false;         // --envp
+  OutputFormat output = OutputFormat::automatic;
+  std::string output_file;           // "" = stdout
+  double duration = 0;               // seconds, 0 = until stopped
+  uint64_t max_events = 0;           // 0 = no limit
+  uint32_t buffer_bytes = 16u << 20; // ring buffer size
+  bool verbose = false;
+  std::vector<std::string> command;  // after --
+};
+
+// Runs the trace; returns the process exit code (CMD's when a command was given).
+// Errors are printed to stderr as one line each.
+int run_trace(const TraceRequest& req);
+
+}  // namespace cgscope::trace

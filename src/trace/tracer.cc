@@ -1,0 +1,169 @@
+#include "trace/tracer.h"
+
+#include <unistd.h>
+
+#include <cstring>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+
+#include "trace.skel.h"
+#include "trace/schema.h"
+
+namespace cgscope::trace {
+
+namespace {
+
+constexpr uint32_t kExecve = 59, kExecveat = 322;
+
+uint32_t round_up_pow2(uint32_t v) {
+  uint32_t p = 4096;
+  while (p < v && p < (1u << 30)) p <<= 1;
+  return p;
+}
+
+int on_sample(void* ctx, void* data, size_t size) {
+  auto* fn = static_cast<RecordFn*>(ctx);
+  (*fn)(std::span<const uint8_t>(static_cast<const uint8_t*>(data), size));
+  return 0;
+}
+
+// Verifier and attach failures get the one hint that usually fixes them.
+Error load_error(int err) {
+  std::string hint;
+  if (err == EPERM || err == EACCES)
+    hint = " (run as root; with lockdown=confidentiality BPF tracing is not allowed)";
+  else if (err == E2BIG || err == ENOMEM)
+    hint = " (try a smaller --buffer-size)";
+  else if (err == EINVAL || err == ENOENT)
+    hint = " (the kernel may be too old: cgscope needs Linux 5.11+ with BTF; run with --verbose for the verifier log)";
+  return Error{fmt::format("loading the trace programs: {}{}", std::strerror(err), hint), err};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Tracer>> Tracer::open(const KernelConfig& cfg, RecordFn on_record) {
+  std::unique_ptr<Tracer> t(new Tracer());
+  t->on_record_ = std::move(on_record);
+  if (auto r = t->load_and_attach(cfg); !r) return fail_with(r.error());
+  return t;
+}
+
+Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
+  skel_ = trace_bpf__open();
+  if (!skel_) return fail_errno("opening the embedded trace programs", errno);
+
+  auto* ro = skel_->rodata;
+  const Schema& schema = Schema::get();
+  for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
+    if (!cfg.syscalls.test(nr)) continue;
+    ro->wanted[nr] = 1;
+    if (nr == kExecve || nr == kExecveat) continue;  // captured at entry; exit carries only ret
+    auto kinds = schema.kernel_kinds(nr);
+    bool sections = false;
+    for (unsigned i = 0; i < CGS_NARGS; i++) {
+      uint8_t kind = CGS_KIND(kinds[i]);
+      if (kind == CGS_ARG_STRARR || (kind == CGS_ARG_BUF && cfg.capture_bytes == 0)) kinds[i] = CGS_ARG_RAW;
+      ro->arg_kinds[nr][i] = kinds[i];
+      sections |= CGS_KIND(kinds[i]) != CGS_ARG_RAW;
+    }
+    ro->has_sections[nr] = sections;
+  }
+  ro->wanted_fork = cfg.fork;
+  ro->wanted_exec = cfg.exec;
+  ro->wanted_exit = cfg.exit;
+  ro->wanted_mkdir = cfg.cgroup_mkdir;
+  ro->only_failed = cfg.only_failed;
+  ro->capture_bytes = std::min<uint32_t>(cfg.capture_bytes, CGS_BUF_MAX);
+  ro->capture_envp = cfg.capture_envp;
+  ro->self_tgid = cfg.self_tgid;
+  ro->filter_cgroup_on = cfg.filter_cgroup;
+  ro->filter_pid_on = cfg.filter_pid;
+  ro->follow_children = cfg.follow;
+  if (cfg.uid) {
+    ro->filter_uid_on = 1;
+    ro->filter_uid = *cfg.uid;
+  }
+  if (cfg.comm) {
+    ro->filter_comm_on = 1;
+    std::memset((void*)ro->filter_comm, 0, sizeof(ro->filter_comm));
+    std::memcpy((void*)ro->filter_comm, cfg.comm->data(), std::min(cfg.comm->size(), sizeof(ro->filter_comm) - 1));
+  }
+  uint32_t rb_size = round_up_pow2(cfg.ringbuf_bytes);
+  // Wake the reader early only when a quarter of the ring is in use; otherwise it
+  // drains on its own timer, which saves a wake-up per record.
+  ro->wakeup_bytes = rb_size / 4;
+
+  if (int err = bpf_map__set_max_entries(skel_->maps.events, rb_size); err)
+    return fail_errno("sizing the ring buffer", -err);
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return fail_errno("counting possible CPUs", -ncpu);
+  if (int err = bpf_map__set_max_entries(skel_->maps.scratch_map, ncpu); err)
+    return fail_errno("sizing the scratch map", -err);
+
+  if (int err = trace_bpf__load(skel_); err) return Failure{load_error(-err)};
+  if (int err = trace_bpf__attach(skel_); err)
+    return fail_errno("attaching the trace programs to their tracepoints", -err);
+
+  rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), on_sample, &on_record_, nullptr);
+  if (!rb_) return fail_errno("opening the ring buffer", errno);
+  return {};
+}
+
+Tracer::~Tracer() {
+  if (rb_) ring_buffer__free(rb_);
+  if (skel_) trace_bpf__destroy(skel_);
+}
+
+Result<void> Tracer::add_scope_cgroup(uint64_t id, uint32_t level) {
+  if (level >= 16) return fail(fmt::format("cgroup {} is nested {} levels deep; at most 15 are supported", id, level));
+  cgs_scope_value one{};
+  one.present = 1;
+  if (bpf_map__update_elem(skel_->maps.scope_cgroups, &id, sizeof(id), &one, sizeof(one), BPF_ANY) != 0)
+    return fail_errno(fmt::format("adding cgroup {} to the trace scope", id), errno);
+  __atomic_or_fetch(&skel_->bss->scope_level_mask, 1u << level, __ATOMIC_RELEASE);
+  // One cgroup is compared directly in the kernel; from the second on, the map
+  // (already complete at this point) decides.
+  if (++scope_cgroup_count_ == 1) {
+    skel_->bss->scope_single_level = level;
+    __atomic_store_n(&skel_->bss->scope_single_id, id, __ATOMIC_RELEASE);
+  } else {
+    __atomic_store_n(&skel_->bss->scope_single_id, 0, __ATOMIC_RELEASE);
+  }
+  return {};
+}
+
+Result<void> Tracer::add_scope_pid(uint32_t tgid) {
+  cgs_scope_value one{};
+  one.present = 1;
+  if (bpf_map__update_elem(skel_->maps.scope_pids, &tgid, sizeof(tgid), &one, sizeof(one), BPF_ANY) != 0)
+    return fail_errno(fmt::format("adding pid {} to the trace scope", tgid), errno);
+  return {};
+}
+
+void Tracer::set_hold_tgid(uint32_t tgid) { __atomic_store_n(&skel_->bss->hold_tgid, tgid, __ATOMIC_RELEASE); }
+
+Result<int> Tracer::poll(int timeout_ms) {
+  int n = ring_buffer__poll(rb_, timeout_ms);
+  if (n < 0 && n != -EINTR) return fail_errno("reading the ring buffer", -n);
+  // Records submitted with BPF_RB_NO_WAKEUP do not wake poll: drain them too.
+  int m = ring_buffer__consume(rb_);
+  if (m < 0 && m != -EINTR) return fail_errno("reading the ring buffer", -m);
+  return std::max(n, 0) + std::max(m, 0);
+}
+
+std::array<uint64_t, CGS_DROP_NR_REASONS> Tracer::drops() const {
+  std::array<uint64_t, CGS_DROP_NR_REASONS> total{};
+  int ncpu = libbpf_num_possible_cpus();
+  std::vector<uint64_t> per_cpu(ncpu > 0 ? ncpu : 1);
+  for (uint32_t reason = 0; reason < CGS_DROP_NR_REASONS; reason++) {
+    if (bpf_map__lookup_elem(skel_->maps.drops, &reason, sizeof(reason), per_cpu.data(),
+                             per_cpu.size() * sizeof(uint64_t), 0) != 0)
+      continue;
+    for (uint64_t v : per_cpu) total[reason] += v;
+  }
+  return total;
+}
+
+}  // namespace cgscope::trace

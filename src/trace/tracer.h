@@ -1,0 +1,68 @@
+// The kernel side of `cgscope trace` as one RAII object: opens the embedded
+// skeleton, sets the load-time configuration, loads, attaches, and hands every
+// ring buffer record to a callback. Destroying it detaches everything.
+#pragma once
+
+#include <array>
+#include <bitset>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "cgscope/abi/trace.h"
+#include "core/result.h"
+
+struct trace_bpf;
+struct ring_buffer;
+
+namespace cgscope::trace {
+
+struct KernelConfig {
+  std::bitset<CGS_MAX_SYSCALLS> syscalls;  // emitted at sys_exit
+  bool fork = false, exec = false, exit = false, cgroup_mkdir = false;  // selected pseudo events
+  uint32_t self_tgid = 0;
+  bool only_failed = false;
+  uint32_t capture_bytes = 0;  // 0: buffers off
+  bool capture_envp = false;
+  std::optional<uint32_t> uid;
+  std::optional<std::string> comm;
+  bool filter_cgroup = false;  // scope_cgroups applies (add_scope_cgroup)
+  bool filter_pid = false;     // scope_pids applies (add_scope_pid)
+  bool follow = false;         // children of scope pids join the scope
+  uint32_t ringbuf_bytes = 16u << 20;  // rounded up to a power of two by open()
+};
+
+using RecordFn = std::function<void(std::span<const uint8_t>)>;
+
+class Tracer {
+ public:
+  static Result<std::unique_ptr<Tracer>> open(const KernelConfig& cfg, RecordFn on_record);
+  ~Tracer();
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  Result<void> add_scope_cgroup(uint64_t id, uint32_t level);
+  Result<void> add_scope_pid(uint32_t tgid);
+  // Events of this process are dropped until it calls execve (the `-- CMD` child).
+  void set_hold_tgid(uint32_t tgid);
+
+  // Waits up to timeout_ms for a wake-up, then drains every record there is
+  // (records sent without a wake-up included). Returns how many were handled.
+  Result<int> poll(int timeout_ms);
+  // Per-reason totals over all CPUs (enum cgs_drop_reason).
+  std::array<uint64_t, CGS_DROP_NR_REASONS> drops() const;
+
+ private:
+  Tracer() = default;
+  Result<void> load_and_attach(const KernelConfig& cfg);
+
+  trace_bpf* skel_ = nullptr;
+  ring_buffer* rb_ = nullptr;
+  RecordFn on_record_;
+  unsigned scope_cgroup_count_ = 0;
+};
+
+}  // namespace cgscope::trace

@@ -1,0 +1,254 @@
+// cgscope trace end to end: the real binary, real BPF programs, real processes and
+// cgroups. Each test makes its own cgroups and files and removes them.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "core/cgroup2.h"
+#include "trace_harness.h"
+
+namespace cgscope::testing {
+namespace {
+
+// A process held before exec, placed in a cgroup, released on demand.
+class HeldProcess {
+ public:
+  HeldProcess(const std::string& cgroup_dir, std::vector<std::string> argv) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      close(p[1]);
+      std::ofstream(cgroup_dir + "/cgroup.procs") << "0\n";
+      char c;
+      if (read(p[0], &c, 1) != 1) _exit(126);
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      _exit(127);
+    }
+    close(p[0]);
+    go_ = p[1];
+  }
+  ~HeldProcess() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (go_ >= 0) close(go_);
+  }
+  pid_t pid() const { return pid_; }
+  int run_to_end() {
+    char c = 1;
+    EXPECT_EQ(write(go_, &c, 1), 1);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    reaped_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int go_ = -1;
+  bool reaped_ = false;
+};
+
+std::string cg_mount() {
+  auto m = cgroup2_mount();
+  EXPECT_TRUE(m.has_value());
+  return m ? *m : "";
+}
+
+TEST(TraceCommand, OpenatOfAKnownFileWithPathAndFd) {
+  TempPath file("openat");
+  std::ofstream(file.path) << "hello\n";
+  auto run = trace_command({"-e", "openat", "--", "cat", file.path});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  bool found = false;
+  for (const auto& e : run.named("openat")) {
+    if (e["args"]["filename"] != file.path) continue;
+    found = true;
+    EXPECT_EQ(e["comm"], "cat");
+    EXPECT_GE(e["ret"].get<int64_t>(), 0);
+    EXPECT_EQ(e["args"]["dfd"], "AT_FDCWD");
+    EXPECT_NE(e["args"]["flags"].get<std::string>().find("O_RDONLY"), std::string::npos);
+    EXPECT_TRUE(e["container_id"].is_null());
+    for (const char* key : {"ts", "id", "pid", "tid", "ppid", "uid", "gid", "cgroup_id"})
+      EXPECT_TRUE(e.contains(key)) << key;
+  }
+  EXPECT_TRUE(found) << run.stderr_text;
+  EXPECT_NE(run.stderr_text.find(", 0 lost"), std::string::npos) << run.stderr_text;
+}
+
+TEST(TraceCommand, ExitsWithTheCommandsStatus) {
+  auto run = trace_command({"-e", "exit_group", "--", "sh", "-c", "exit 7"});
+  EXPECT_EQ(run.exit_code, 7) << run.stderr_text;
+  auto missing = trace_command({"--", "/nonexistent/cgscope-no-such-binary"});
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_NE(missing.stderr_text.find("cannot run"), std::string::npos) << missing.stderr_text;
+}
+
+TEST(TraceCommand, ExecveKeepsALongArgvIntact) {
+  std::vector<std::string> args{"-e", "execve", "--", "/bin/true"};
+  std::vector<std::string> expect{"/bin/true"};
+  for (int i = 0; i < 40; i++) {
+    std::string a = "arg" + std::to_string(i) + std::string(200, 'x');
+    args.push_back(a);
+    expect.push_back(a);
+  }
+  auto run = trace_command(args);
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  auto ev = run.named("execve");
+  ASSERT_EQ(ev.size(), 1u) << run.stderr_text;
+  EXPECT_EQ(ev[0]["args"]["filename"], "/bin/true");
+  EXPECT_EQ(ev[0]["args"]["argv"].get<std::vector<std::string>>(), expect);
+  EXPECT_EQ(ev[0]["ret"], 0);
+}
+
+TEST(TraceCommand, ExecveTruncatesAHugeArgvWithAMarker) {
+  std::vector<std::string> args{"-e", "execve", "--", "/bin/true"};
+  for (int i = 0; i < 300; i++) args.push_back(std::string(300, 'a' + i % 26));
+  auto run = trace_command(args);
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  auto ev = run.named("execve");
+  ASSERT_EQ(ev.size(), 1u);
+  auto argv = ev[0]["args"]["argv"].get<std::vector<std::string>>();
+  ASSERT_GE(argv.size(), 2u);
+  EXPECT_LE(argv.size(), 65u);
+  EXPECT_EQ(argv.back(), "...");
+  EXPECT_EQ(argv[1], std::string(300, 'a'));
+  EXPECT_NE(run.stderr_text.find("truncated"), std::string::npos) << run.stderr_text;
+}
+
+TEST(TraceCommand, FailedOnlyKeepsOnlyErrors) {
+  TempPath file("exists");
+  std::ofstream(file.path) << "x";
+  std::string missing = file.path + "-missing";
+  auto run = trace_command({"-e", "openat", "-x", "--", "sh", "-c", "cat " + missing + " ; cat " + file.path});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  bool saw_missing = false;
+  for (const auto& e : run.events) {
+    EXPECT_LT(e["ret"].get<int64_t>(), 0) << e.dump();
+    EXPECT_NE(e["args"]["filename"], file.path);
+    if (e["args"]["filename"] == missing) {
+      saw_missing = true;
+      EXPECT_EQ(e["ret"], -2);
+      EXPECT_EQ(e["error"], "ENOENT");
+    }
+  }
+  EXPECT_TRUE(saw_missing);
+}
+
+TEST(TraceCommand, NoEventLostOnABurstOf100kSyscalls) {
+  TempPath file("burst");
+  std::ofstream(file.path) << "x";
+  auto run = trace_command({"-e", "openat,close", "--", CGSCOPE_STORM, "open", "50000", file.path});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  size_t opens = 0, closes = 0;
+  for (const auto& e : run.events) {
+    if (e["event"] == "openat" && e["args"]["filename"] == file.path) opens++;
+    if (e["event"] == "close" && e["comm"] == "bench_storm") closes++;
+  }
+  EXPECT_EQ(opens, 50000u);
+  EXPECT_GE(closes, 50000u);
+  EXPECT_NE(run.stderr_text.find(", 0 lost"), std::string::npos) << run.stderr_text;
+}
+
+TEST(TraceFollow, ForkExecExitOfAChildTree) {
+  // A shell that waits for a line, then starts a child that exits 3 and an echo.
+  TempPath fifo("fifo");
+  ASSERT_EQ(mkfifo(fifo.path.c_str(), 0600), 0);
+  pid_t sh = fork();
+  if (sh == 0) {
+    execlp("sh", "sh", "-c", ("read l < " + fifo.path + "; sh -c 'exit 3'; /bin/echo hi >/dev/null").c_str(),
+           nullptr);
+    _exit(127);
+  }
+  CgscopeProcess cg({"-e", "sched_process_fork,sched_process_exec,sched_process_exit", "-p", std::to_string(sh),
+                     "--follow"});
+  ASSERT_TRUE(cg.ready());
+  std::ofstream(fifo.path) << "go\n";
+  int status = 0;
+  waitpid(sh, &status, 0);
+  usleep(200 * 1000);
+  auto run = cg.finish(true);
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+
+  std::set<int64_t> children;
+  for (const auto& e : run.named("sched_process_fork")) {
+    if (e["pid"] == sh) children.insert(e["args"]["child_pid"].get<int64_t>());
+  }
+  EXPECT_GE(children.size(), 2u) << run.stderr_text;
+  bool exec_echo = false, exit3 = false, sh_exit = false;
+  for (const auto& e : run.named("sched_process_exec"))
+    if (e["args"]["filename"] == "/bin/echo" && children.count(e["pid"].get<int64_t>())) exec_echo = true;
+  for (const auto& e : run.named("sched_process_exit")) {
+    if (children.count(e["pid"].get<int64_t>()) && e["args"]["exit_code"] == 3) exit3 = true;
+    if (e["pid"] == sh && e["args"]["exit_code"] == 0) sh_exit = true;
+  }
+  EXPECT_TRUE(exec_echo);
+  EXPECT_TRUE(exit3);
+  EXPECT_TRUE(sh_exit);
+  for (const auto& e : run.events) {
+    int64_t pid = e["pid"].get<int64_t>();
+    EXPECT_TRUE(pid == sh || children.count(pid)) << "out of scope: " << e.dump();
+  }
+}
+
+TEST(TraceCgroup, ContainerCgroupTaggedAndOtherCgroupFilteredOut) {
+  std::string mount = cg_mount();
+  auto parent = ScopedCgroup::create(mount, unique_name("cg"));
+  ASSERT_TRUE(parent.has_value()) << parent.error().message;
+  const std::string id(64, 'c');
+  auto container = ScopedCgroup::create(parent->path(), "docker-" + id + ".scope");
+  ASSERT_TRUE(container.has_value()) << container.error().message;
+  auto other = ScopedCgroup::create(parent->path(), "other");
+  ASSERT_TRUE(other.has_value()) << other.error().message;
+
+  TempPath file("cgfile");
+  std::ofstream(file.path) << "x";
+  HeldProcess inside(container->path(), {"cat", file.path});
+  HeldProcess outside(other->path(), {"cat", file.path});
+  std::string rel = container->path().substr(mount.size());
+  CgscopeProcess cg({"-e", "openat", "-c", rel});
+  ASSERT_TRUE(cg.ready());
+  EXPECT_EQ(inside.run_to_end(), 0);
+  EXPECT_EQ(outside.run_to_end(), 0);
+  usleep(200 * 1000);
+  auto run = cg.finish(true);
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+
+  bool tagged = false;
+  for (const auto& e : run.events) {
+    EXPECT_NE(e["pid"], outside.pid()) << "filtered-out process leaked: " << e.dump();
+    EXPECT_EQ(e["pid"], inside.pid()) << e.dump();
+    if (e["args"]["filename"] == file.path) {
+      tagged = true;
+      EXPECT_EQ(e["container_id"], id);
+      EXPECT_EQ(e["container_runtime"], "docker");
+      EXPECT_EQ(e["cgroup_id"], container->id());
+    }
+  }
+  EXPECT_TRUE(tagged) << run.stderr_text;
+}
+
+TEST(TraceErrors, BadInputGetsOneClearLineAndNonZeroExit) {
+  auto unknown = trace_command({"-e", "opnat", "--", "true"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.stderr_text.find("opnat"), std::string::npos) << unknown.stderr_text;
+  EXPECT_NE(unknown.stderr_text.find("openat"), std::string::npos) << "suggestion: " << unknown.stderr_text;
+
+  auto nocg = trace_command({"-c", "/cgscope-no-such-cgroup", "--duration", "1"});
+  EXPECT_NE(nocg.exit_code, 0);
+  EXPECT_NE(nocg.stderr_text.find("cgscope-no-such-cgroup"), std::string::npos) << nocg.stderr_text;
+}
+
+}  // namespace
+}  // namespace cgscope::testing

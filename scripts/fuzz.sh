@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DCGSCOPE_TESTS=OFF -DCGSCOPE_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j"$(nproc)" >/dev/null
+if ! cmake --build build-fuzz --target fuzzers -j"$(nproc)" >build-fuzz.log 2>&1; then
+  tail -n 30 build-fuzz.log
+  echo "fuzz build: FAILED (full log in build-fuzz.log)"
+  exit 1
+fi
 passed=0
 failed=0
 for src in tests/fuzz/*.cc; do

@@ -175,10 +175,15 @@ Result<void> Session::resolve_scope(KernelConfig& cfg) {
   }
   if (req_.container && *req_.container != "all" && *req_.container != "host") {
     auto ids = registry_->cgroups_of(*req_.container);
-    if (ids.empty())
+    if (ids.empty()) {
+      auto matches = registry_->container_ids_matching(*req_.container);
+      if (matches.size() > 1)
+        return fail(fmt::format("'{}' matches {} containers ({}); give more of the id", *req_.container,
+                                matches.size(), fmt::join(matches, ", ")));
       return fail(fmt::format("no running container matches '{}'; give a full id or a prefix of 12+ characters "
                               "(--container all traces every container)",
                               *req_.container));
+    }
     for (uint64_t id : ids) {
       auto rel = cgroup_path_of_id(mount_, id);
       if (rel) scope_cgroups_.emplace_back(id, cgroup_level(*rel));

@@ -1,6 +1,10 @@
 // cgscope trace end to end: the real binary, real BPF programs, real processes and
 // cgroups. Each test makes its own cgroups and files and removes them.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -161,6 +165,67 @@ TEST(TraceCommand, NoEventLostOnABurstOf100kSyscalls) {
   EXPECT_NE(run.stderr_text.find(", 0 lost"), std::string::npos) << run.stderr_text;
 }
 
+TEST(TraceCommand, PidNamespaceMakesAContainerOfAnUnnamedCgroup) {
+  // unshare(1) forks the command into a new pid namespace inside cgscope's run
+  // cgroup, whose name matches no runtime: the pid namespace alone makes it one.
+  TempPath file("pidns");
+  std::ofstream(file.path) << "x";
+  auto run = trace_command({"-e", "openat", "--", "unshare", "--pid", "--fork", "cat", file.path});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  bool found = false;
+  for (const auto& e : run.named("openat")) {
+    if (e["args"]["filename"] != file.path) continue;
+    found = true;
+    ASSERT_TRUE(e["container_id"].is_string()) << e.dump();
+    EXPECT_EQ(e["container_id"].get<std::string>().rfind("cgscope-run-", 0), 0u) << e.dump();
+    EXPECT_EQ(e["container_runtime"], "");
+  }
+  EXPECT_TRUE(found) << run.stderr_text;
+}
+
+TEST(TraceCommand, ConnectShowsTheSocketAddressAndBuffersWhenAsked) {
+  // A listener on loopback, a client that connects and writes a greeting.
+  int srv = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(srv, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  ASSERT_EQ(listen(srv, 4), 0);
+  socklen_t len = sizeof(sa);
+  getsockname(srv, reinterpret_cast<sockaddr*>(&sa), &len);
+  int port = ntohs(sa.sin_port);
+  auto run = trace_command({"-e", "connect,write", "--capture-buffers", "64", "--", "bash", "-c",
+                            "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) + "; printf hello-cgscope >&3"});
+  close(srv);
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  bool connected = false, wrote = false;
+  for (const auto& e : run.named("connect")) {
+    auto addr = e["args"]["uservaddr"];
+    if (addr.is_object() && addr["address"] == "127.0.0.1" && addr["port"] == port) connected = true;
+  }
+  for (const auto& e : run.named("write"))
+    if (e["args"]["buf"] == "hello-cgscope" && e["ret"] == 13) wrote = true;
+  EXPECT_TRUE(connected) << run.stderr_text;
+  EXPECT_TRUE(wrote) << run.stderr_text;
+}
+
+TEST(TraceCommand, CommUidAndMaxEventsFilter) {
+  auto run = trace_command({"-e", "openat", "--comm", "cat", "--", "sh", "-c", "cat /dev/null; head -c0 /dev/null"});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  ASSERT_FALSE(run.events.empty());
+  for (const auto& e : run.events) EXPECT_EQ(e["comm"], "cat") << e.dump();
+
+  auto nobody = trace_command({"-e", "openat", "-u", "65534", "--", "sh", "-c",
+                               "cat /dev/null; setpriv --reuid=65534 --regid=65534 --clear-groups cat /dev/null"});
+  ASSERT_EQ(nobody.exit_code, 0) << nobody.stderr_text;
+  ASSERT_FALSE(nobody.events.empty());
+  for (const auto& e : nobody.events) EXPECT_EQ(e["uid"], 65534) << e.dump();
+
+  auto few = trace_command({"-e", "openat", "--max-events", "3", "--", "sh", "-c", "cat /dev/null /dev/null"});
+  EXPECT_EQ(few.events.size(), 3u) << few.stderr_text;
+}
+
 TEST(TraceFollow, ForkExecExitOfAChildTree) {
   // A shell that waits for a line, then starts a child that exits 3 and an echo.
   TempPath fifo("fifo");
@@ -217,12 +282,16 @@ TEST(TraceCgroup, ContainerCgroupTaggedAndOtherCgroupFilteredOut) {
   HeldProcess inside(container->path(), {"cat", file.path});
   HeldProcess outside(other->path(), {"cat", file.path});
   std::string rel = container->path().substr(mount.size());
-  CgscopeProcess cg({"-e", "openat", "-c", rel});
-  ASSERT_TRUE(cg.ready());
+  // The same scope two ways: by cgroup path, and by a 12-character container id prefix.
+  CgscopeProcess by_path({"-e", "openat", "-c", rel});
+  CgscopeProcess by_id({"-e", "openat", "--container", id.substr(0, 12)});
+  ASSERT_TRUE(by_path.ready());
+  ASSERT_TRUE(by_id.ready());
   EXPECT_EQ(inside.run_to_end(), 0);
   EXPECT_EQ(outside.run_to_end(), 0);
   usleep(200 * 1000);
-  auto run = cg.finish(true);
+  for (CgscopeProcess* cg : {&by_path, &by_id}) {
+  auto run = cg->finish(true);
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
 
   bool tagged = false;
@@ -237,6 +306,7 @@ TEST(TraceCgroup, ContainerCgroupTaggedAndOtherCgroupFilteredOut) {
     }
   }
   EXPECT_TRUE(tagged) << run.stderr_text;
+  }
 }
 
 TEST(TraceErrors, BadInputGetsOneClearLineAndNonZeroExit) {
@@ -248,6 +318,28 @@ TEST(TraceErrors, BadInputGetsOneClearLineAndNonZeroExit) {
   auto nocg = trace_command({"-c", "/cgscope-no-such-cgroup", "--duration", "1"});
   EXPECT_NE(nocg.exit_code, 0);
   EXPECT_NE(nocg.stderr_text.find("cgscope-no-such-cgroup"), std::string::npos) << nocg.stderr_text;
+
+  auto nocontainer = trace_command({"--container", "feedfacefeedface", "--duration", "1"});
+  EXPECT_NE(nocontainer.exit_code, 0);
+  EXPECT_NE(nocontainer.stderr_text.find("feedfacefeedface"), std::string::npos) << nocontainer.stderr_text;
+
+  auto badsize = trace_command({"--buffer-size", "12Q", "--duration", "1"});
+  EXPECT_NE(badsize.exit_code, 0);
+  EXPECT_NE(badsize.stderr_text.find("12Q"), std::string::npos) << badsize.stderr_text;
+}
+
+TEST(TraceErrors, NotRootIsToldToUseSudo) {
+  std::string cmd = std::string("setpriv --reuid=65534 --regid=65534 --clear-groups ") + CGSCOPE_BIN +
+                    " trace --duration 1 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+  int status = pclose(p);
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(out.find("root"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << "one line: " << out;
 }
 
 }  // namespace

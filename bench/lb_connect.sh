@@ -1,0 +1,133 @@
+#!/bin/bash
+# Connect latency through cgscope lb and through iptables DNAT (as kube-proxy does),
+# as ratios to a direct connect, all in one network namespace made for the run.
+# Needs root. Nothing leaves the namespace: service addresses exist only in it.
+#
+#   sudo BUILD=build bench/lb_connect.sh
+#   env: BUILD (dir with cgscope and bench_connect_latency), ROUNDS (default 20000),
+#        LB_SIZES (default "1 1000 10000 100000"), IPT_SIZES (default "1 1000 10000")
+set -euo pipefail
+
+BUILD=${BUILD:-build}
+CGSCOPE=${CGSCOPE:-$BUILD/cgscope}
+CLIENT=${CLIENT:-$BUILD/bench_connect_latency}
+ROUNDS=${ROUNDS:-20000}
+LB_SIZES=${LB_SIZES:-"1 1000 10000 100000"}
+IPT_SIZES=${IPT_SIZES:-"1 1000 10000"}
+
+[ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
+for b in "$CGSCOPE" "$CLIENT"; do [ -x "$b" ] || { echo "missing $b (set BUILD=...)" >&2; exit 1; }; done
+
+TAG=cgscope-bench-$$
+NS=$TAG
+CGROOT=$(awk '$9 == "cgroup2" && $4 == "/" { m = $5 } END { print m }' /proc/self/mountinfo)
+CG=$CGROOT/$TAG
+CG_BASE=$CGROOT/$TAG-base
+PIN=/sys/fs/bpf/$TAG
+TMP=$(mktemp -d /tmp/$TAG.XXXX)
+SERVER_PID=
+
+cleanup() {
+  set +e
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  "$CGSCOPE" lb reset --pin-dir "$PIN" >/dev/null 2>&1
+  [ -d "$CG" ] && rmdir "$CG"
+  [ -d "$CG_BASE" ] && rmdir "$CG_BASE"
+  ip netns del "$NS" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+# A routable home for the iptables service range, inside the namespace only.
+ip -n "$NS" link add cgs0 type veth peer name cgs1
+ip -n "$NS" link set cgs1 up
+ip -n "$NS" link set cgs0 up
+ip -n "$NS" addr add 10.97.255.254/16 dev cgs0
+ip netns exec "$NS" sysctl -qw net.ipv4.conf.all.route_localnet=1
+mkdir "$CG" "$CG_BASE"
+
+ip netns exec "$NS" "$CLIENT" serve 0.0.0.0 8080 &
+SERVER_PID=$!
+sleep 0.3
+
+# The client runs in the bench cgroup and the bench netns.
+run_in() {  # CGROUP ADDR PORT -> ns per connect (median batch)
+  sh -c 'echo $$ > "$1/cgroup.procs" && exec ip netns exec "$2" "$3" connect "$4" "$5" "$6"' \
+    _ "$1" "$NS" "$CLIENT" "$2" "$3" "$ROUNDS" | awk '{ print $2 }'
+}
+measure() { run_in "$CG" "$@"; }          # the cgroup lb attaches to
+measure_base() { run_in "$CG_BASE" "$@"; } # a sibling with no hooks
+
+declare -a NAMES VALUES RATIOS
+record() { NAMES+=("$1"); VALUES+=("$2"); RATIOS+=("$3"); }
+
+# kube-proxy style: one DNAT rule per service, the measured service last.
+iptables_rules() {  # N
+  local n=$1
+  {
+    echo "*nat"
+    echo ":CGS-SERVICES - [0:0]"
+    echo "-A OUTPUT -j CGS-SERVICES"
+    awk -v n="$n" 'BEGIN { for (i = n - 1; i >= 0; i--) {
+      printf "-A CGS-SERVICES -d 10.97.%d.%d/32 -p tcp --dport 80 -j DNAT --to-destination 127.0.0.2:8080\n",
+             int(i / 250), i % 250 + 1 } }'
+    echo "COMMIT"
+  } > "$TMP/ipt"
+  ip netns exec "$NS" iptables-restore < "$TMP/ipt"
+}
+
+lb_config() {  # N -> file; service 0 is the measured one (backends 127.0.0.2-4)
+  awk -v n="$1" 'BEGIN {
+    print "services:"
+    for (i = 0; i < n; i++) {
+      printf "  - name: s%d\n    addresses: [10.%d.%d.%d]\n    ports: [{port: 80, target_port: 8080}]\n",
+             i, 64 + int(i / 65536), int(i / 256) % 256, i % 256
+      if (i == 0) print "    endpoints: [{address: 127.0.0.2}, {address: 127.0.0.3}, {address: 127.0.0.4}]"
+      else printf "    endpoints: [{address: 127.1.%d.%d}, {address: 127.2.%d.%d}, {address: 127.3.%d.%d}]\n",
+                  int(i / 256) % 256, i % 256, int(i / 256) % 256, i % 256, int(i / 256) % 256, i % 256
+    } }' > "$TMP/lb.yaml"
+}
+
+# Baseline: the same client in a sibling cgroup with no hooks, measured next to
+# every other figure (before and after it) so drift on a busy VM cancels out.
+ratio() { awk -v v="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.3f", v / ((a + b) / 2) }'; }
+d_prev=$(measure_base 127.0.0.2 8080)
+record "direct" "$d_prev" "1.000"
+
+for n in $IPT_SIZES; do
+  iptables_rules "$n"
+  v=$(measure 10.97.0.1 80)
+  ip netns exec "$NS" iptables -t nat -F
+  ip netns exec "$NS" iptables -t nat -X CGS-SERVICES
+  d=$(measure_base 127.0.0.2 8080)
+  record "iptables DNAT, $n rules" "$v" "$(ratio "$v" "$d_prev" "$d")"
+  d_prev=$d
+done
+
+APPLY_INFO=""
+for n in $LB_SIZES; do
+  lb_config "$n"
+  out=$("$CGSCOPE" lb apply "$TMP/lb.yaml" --cgroup "$CG" --pin-dir "$PIN")
+  ms=$(echo "$out" | sed -n 's/.* in \([0-9.]*\) ms.*/\1/p')
+  mem=$("$CGSCOPE" lb status --pin-dir "$PIN" | sed -n 's/^map memory: //p')
+  APPLY_INFO+=$(printf "  lb apply %6d services x 3 endpoints: %8.1f ms, map memory %s" "$n" "$ms" "$mem")$'\n'
+  v=$(measure 10.64.0.0 80)
+  d=$(measure_base 127.0.0.2 8080)
+  record "cgscope lb, $n services" "$v" "$(ratio "$v" "$d_prev" "$d")"
+  d_prev=$d
+done
+v=$(measure 127.0.0.2 8080)
+d=$(measure_base 127.0.0.2 8080)
+record "direct from the hooked cgroup" "$v" "$(ratio "$v" "$d_prev" "$d")"
+
+echo
+echo "connect+close latency, $ROUNDS rounds each (median of 1000-round batches)"
+echo "ratio: to the mean of the direct runs just before and just after (no hooks, no rules)"
+printf "%-34s %10s %8s\n" "path" "ns" "ratio"
+for i in "${!NAMES[@]}"; do
+  printf "%-34s %10s %7sx\n" "${NAMES[$i]}" "${VALUES[$i]}" "${RATIOS[$i]}"
+done
+echo
+printf "%s" "$APPLY_INFO"

@@ -14,9 +14,25 @@ namespace {
 
 constexpr int64_t kAtFdcwd = -100;
 
-void append_uint(std::string& out, uint64_t v) { fmt::format_to(std::back_inserter(out), "{}", v); }
-void append_int(std::string& out, int64_t v) { fmt::format_to(std::back_inserter(out), "{}", v); }
-void append_hex(std::string& out, uint64_t v) { fmt::format_to(std::back_inserter(out), "0x{:x}", v); }
+// Numbers through fmt::format_int: no format string to parse, no per-character
+// push_back. This is the hot path of JSON output.
+template <class T>
+void append_dec(std::string& out, T v) {
+  fmt::format_int f(v);
+  out.append(f.data(), f.size());
+}
+void append_uint(std::string& out, uint64_t v) { append_dec(out, v); }
+void append_int(std::string& out, int64_t v) { append_dec(out, v); }
+void append_hex(std::string& out, uint64_t v) {
+  char buf[24];
+  auto end = fmt::format_to(buf, "0x{:x}", v);
+  out.append(buf, end);
+}
+// `"key":value,` pieces of the fixed JSON header.
+void append_field(std::string& out, std::string_view key_with_quotes_and_colon, uint64_t v) {
+  out += key_with_quotes_and_colon;
+  append_uint(out, v);
+}
 
 // Length of the valid UTF-8 sequence at s[i], or 0 if the byte there starts none.
 size_t utf8_len(std::string_view s, size_t i) {
@@ -193,6 +209,18 @@ std::string_view comm_of(const cgs_record* h) {
 void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   for (size_t i = 0; i < s.size();) {
+    // Plain printable ASCII (nearly every path) is copied in one piece.
+    size_t run = i;
+    while (run < s.size()) {
+      auto b = static_cast<unsigned char>(s[run]);
+      if (b < 0x20 || b >= 0x7f || b == '"' || b == '\\') break;
+      run++;
+    }
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      continue;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     if (c == '"' || c == '\\') {
       out += '\\';
@@ -227,13 +255,22 @@ void append_json_escaped(std::string& out, std::string_view s) {
 void append_json(std::string& out, const EventView& ev) {
   const cgs_record* h = ev.rec->hdr;
   auto it = std::back_inserter(out);
-  fmt::format_to(it, "{{\"ts\":{},\"event\":\"", ev.wall_ns);
+  append_field(out, "{\"ts\":", ev.wall_ns);
+  out += ",\"event\":\"";
   if (ev.desc) out += ev.desc->name;
   else fmt::format_to(it, "syscall_{}", h->nr);
-  fmt::format_to(it, "\",\"id\":{},\"pid\":{},\"tid\":{},\"ppid\":{},\"uid\":{},\"gid\":{},\"comm\":\"", h->nr, h->pid,
-                 h->tid, h->ppid, h->uid, h->gid);
+  out += '"';
+  append_field(out, ",\"id\":", h->nr);
+  append_field(out, ",\"pid\":", h->pid);
+  append_field(out, ",\"tid\":", h->tid);
+  append_field(out, ",\"ppid\":", h->ppid);
+  append_field(out, ",\"uid\":", h->uid);
+  append_field(out, ",\"gid\":", h->gid);
+  out += ",\"comm\":\"";
   append_json_escaped(out, comm_of(h));
-  fmt::format_to(it, "\",\"cgroup_id\":{},\"container_id\":", h->cgroup_id);
+  out += '"';
+  append_field(out, ",\"cgroup_id\":", h->cgroup_id);
+  out += ",\"container_id\":";
   if (ev.container) {
     out += '"';
     append_json_escaped(out, ev.container->id);

@@ -1,0 +1,455 @@
+#include "lb/maps.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "lb.skel.h"
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+namespace cgscope::lb {
+
+namespace {
+
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); i++) {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+        s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string join(const std::string& dir, const char* name) { return dir + "/" + name; }
+
+bool exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+Result<void> mkdir_p(const std::string& dir) {
+  std::string cur;
+  std::stringstream ss(dir);
+  std::string part;
+  while (std::getline(ss, part, '/')) {
+    if (part.empty()) continue;
+    cur += "/" + part;
+    if (::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST) return fail_errno(fmt::format("creating {}", cur), errno);
+  }
+  return {};
+}
+
+// Every entry of a map, through batched lookups (one syscall per few thousand).
+// `value_size` is the size the syscall fills (per-CPU maps: all CPUs).
+template <class Fn>
+Result<void> dump(int fd, size_t key_size, size_t value_size, Fn&& fn) {
+  constexpr uint32_t kChunk = 4096;
+  std::vector<uint8_t> keys(key_size * kChunk), values(value_size * kChunk);
+  uint64_t in_tok = 0, out_tok = 0;
+  bool first = true;
+  for (;;) {
+    uint32_t count = kChunk;
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_tok, &out_tok, keys.data(), values.data(), &count,
+                                   nullptr);
+    int e = err ? errno : 0;
+    if (err && e != ENOENT) return fail_errno("reading a map", e);
+    for (uint32_t i = 0; i < count; i++) fn(keys.data() + i * key_size, values.data() + i * value_size);
+    if (err) return {};
+    in_tok = out_tok;
+    first = false;
+  }
+}
+
+size_t percpu_size(size_t value_size) {
+  int n = libbpf_num_possible_cpus();
+  return ((value_size + 7) / 8) * 8 * static_cast<size_t>(n > 0 ? n : 1);
+}
+
+}  // namespace
+
+Result<std::string> cgroup2_root() {
+  std::ifstream in("/proc/self/mountinfo");
+  if (!in) return fail_errno("reading /proc/self/mountinfo", errno);
+  std::string line, best;
+  while (std::getline(in, line)) {
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream post(line.substr(dash + 3));
+    std::string fstype;
+    post >> fstype;
+    if (fstype != "cgroup2") continue;
+    std::istringstream pre(line.substr(0, dash));
+    std::string id, parent, devno, root, mnt;
+    pre >> id >> parent >> devno >> root >> mnt;
+    if (root == "/") best = unescape(mnt);  // a later mount wins, as it covers earlier ones
+  }
+  if (best.empty()) return fail("no cgroup v2 filesystem is mounted (see /proc/self/mountinfo); mount one with "
+                                "`mount -t cgroup2 none /sys/fs/cgroup`", ENOENT);
+  return best;
+}
+
+Result<uint64_t> cgroup_dir_id(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return fail_errno(fmt::format("cgroup {}", path), errno);
+  if (!S_ISDIR(st.st_mode)) return fail(fmt::format("cgroup {} is not a directory", path), ENOTDIR);
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+// ---- PinnedMaps ----
+
+Result<PinnedMaps> PinnedMaps::open(const std::string& dir) {
+  PinnedMaps m;
+  UniqueFd* fds[] = {&m.frontend_, &m.service_, &m.endpoint_, &m.backend_, &m.name_, &m.counters_,
+                     &m.stats_,    &m.config_,  &m.netns_,    &m.exempt_,  nullptr, &m.waypoint_orig_};
+  for (size_t i = 0; i < std::size(kMapNames); i++) {
+    if (!fds[i]) continue;
+    std::string p = join(dir, kMapNames[i]);
+    int fd = bpf_obj_get(p.c_str());
+    if (fd < 0) {
+      int e = errno;
+      if (e == ENOENT) return fail(fmt::format("no lb state under {} (nothing applied yet)", dir), ENOENT);
+      return fail_errno(fmt::format("opening pinned map {}", p), e);
+    }
+    fds[i]->reset(fd);
+  }
+  return m;
+}
+
+int PinnedMaps::fd(MapKind m) const {
+  switch (m) {
+    case MapKind::backend: return backend_.get();
+    case MapKind::endpoint: return endpoint_.get();
+    case MapKind::name: return name_.get();
+    case MapKind::service: return service_.get();
+    case MapKind::frontend: return frontend_.get();
+    case MapKind::counters: return counters_.get();
+  }
+  return -1;
+}
+
+Result<MapState> PinnedMaps::read_state() const {
+  MapState s;
+  auto r = dump(frontend_.get(), sizeof(cgs_lb_frontend_key), sizeof(cgs_lb_frontend_value),
+                [&](const uint8_t* k, const uint8_t* v) {
+                  cgs_lb_frontend_key key;
+                  cgs_lb_frontend_value val;
+                  std::memcpy(&key, k, sizeof key);
+                  std::memcpy(&val, v, sizeof val);
+                  s.frontends[from_abi(key.addr)] = val;
+                });
+  if (!r) return fail_with("lb_frontend", r.error());
+  r = dump(service_.get(), sizeof(cgs_lb_service_key), sizeof(cgs_lb_service_value),
+           [&](const uint8_t* k, const uint8_t* v) {
+             cgs_lb_service_key key;
+             std::memcpy(&key, k, sizeof key);
+             std::memcpy(&s.services[key.id], v, sizeof(cgs_lb_service_value));
+           });
+  if (!r) return fail_with("lb_service", r.error());
+  r = dump(endpoint_.get(), sizeof(cgs_lb_endpoint_key), sizeof(cgs_lb_endpoint_value),
+           [&](const uint8_t* k, const uint8_t* v) {
+             cgs_lb_endpoint_key key;
+             cgs_lb_endpoint_value val;
+             std::memcpy(&key, k, sizeof key);
+             std::memcpy(&val, v, sizeof val);
+             s.endpoints[{key.service_id, key.tier, key.index}] = val.backend_id;
+           });
+  if (!r) return fail_with("lb_endpoint", r.error());
+  r = dump(backend_.get(), sizeof(cgs_lb_backend_key), sizeof(cgs_lb_backend_value),
+           [&](const uint8_t* k, const uint8_t* v) {
+             cgs_lb_backend_key key;
+             std::memcpy(&key, k, sizeof key);
+             std::memcpy(&s.backends[key.id], v, sizeof(cgs_lb_backend_value));
+           });
+  if (!r) return fail_with("lb_backend", r.error());
+  r = dump(name_.get(), sizeof(cgs_lb_service_key), sizeof(cgs_lb_name_value),
+           [&](const uint8_t* k, const uint8_t* v) {
+             cgs_lb_service_key key;
+             cgs_lb_name_value val;
+             std::memcpy(&key, k, sizeof key);
+             std::memcpy(&val, v, sizeof val);
+             val.name[sizeof(val.name) - 1] = 0;
+             s.names[key.id] = val.name;
+           });
+  if (!r) return fail_with("lb_name", r.error());
+  return s;
+}
+
+Result<std::map<uint32_t, cgs_lb_counters>> PinnedMaps::read_counters() const {
+  std::map<uint32_t, cgs_lb_counters> out;
+  const size_t stride = (sizeof(cgs_lb_counters) + 7) / 8 * 8;
+  const size_t vsize = percpu_size(sizeof(cgs_lb_counters));
+  auto r = dump(counters_.get(), sizeof(cgs_lb_service_key), vsize, [&](const uint8_t* k, const uint8_t* v) {
+    cgs_lb_service_key key;
+    std::memcpy(&key, k, sizeof key);
+    cgs_lb_counters sum{};
+    for (size_t off = 0; off < vsize; off += stride) {
+      cgs_lb_counters c;
+      std::memcpy(&c, v + off, sizeof c);
+      sum.balanced += c.balanced;
+      sum.refused += c.refused;
+    }
+    out[key.id] = sum;
+  });
+  if (!r) return fail_with("lb_counters", r.error());
+  return out;
+}
+
+Result<std::vector<uint64_t>> PinnedMaps::read_stats() const {
+  std::vector<uint64_t> out(CGS_LB_STAT_NR, 0);
+  std::vector<uint64_t> per(percpu_size(sizeof(uint64_t)) / 8);
+  for (uint32_t i = 0; i < CGS_LB_STAT_NR; i++) {
+    if (bpf_map_lookup_elem(stats_.get(), &i, per.data()) != 0) return fail_errno("reading lb_stats", errno);
+    for (uint64_t v : per) out[i] += v;
+  }
+  return out;
+}
+
+Result<void> PinnedMaps::execute(const std::vector<Op>& ops, size_t* done) const {
+  size_t n = 0;
+  for (const Op& op : ops) {
+    int f = fd(op.map);
+    int err = op.kind == OpKind::update ? bpf_map_update_elem(f, op.key.data(), op.value.data(), BPF_ANY)
+                                        : bpf_map_delete_elem(f, op.key.data());
+    if (err && !(op.kind == OpKind::remove && errno == ENOENT)) {
+      int e = errno;
+      if (done) *done = n;
+      return fail_errno(fmt::format("{} map {} (write {} of {})", op.kind == OpKind::update ? "updating" : "deleting in",
+                                    map_kind_name(op.map), n + 1, ops.size()),
+                        e);
+    }
+    n++;
+  }
+  if (done) *done = n;
+  return {};
+}
+
+std::vector<LinkInfo> read_links(const std::string& dir) {
+  std::vector<LinkInfo> out;
+  for (const char* name : kLinkNames) {
+    LinkInfo li;
+    li.name = name;
+    UniqueFd fd(bpf_obj_get(join(dir, name).c_str()));
+    if (fd) {
+      li.present = true;
+      bpf_link_info info{};
+      uint32_t len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0) {
+        li.prog_id = info.prog_id;
+        if (info.type == BPF_LINK_TYPE_CGROUP) li.cgroup_id = info.cgroup.cgroup_id;
+      }
+    }
+    out.push_back(li);
+  }
+  return out;
+}
+
+// ---- Loader ----
+
+struct Loader::Impl {
+  lb_bpf* skel = nullptr;
+  std::string dir;
+  ~Impl() {
+    if (skel) lb_bpf__destroy(skel);
+  }
+};
+
+Loader::Loader(Loader&&) noexcept = default;
+Loader& Loader::operator=(Loader&&) noexcept = default;
+Loader::~Loader() = default;
+
+Result<Loader> Loader::load(const std::string& dir) {
+  Loader l;
+  l.impl_ = std::make_unique<Impl>();
+  l.impl_->dir = dir;
+  l.created_ = !exists(join(dir, "lb_frontend"));
+  if (auto r = mkdir_p(dir); !r) return fail_with(r.error());
+  l.impl_->skel = lb_bpf__open();
+  if (!l.impl_->skel) return fail_errno("opening the lb BPF object", errno);
+  bpf_map* m;
+  bpf_object__for_each_map(m, l.impl_->skel->obj) {
+    std::string p = join(dir, bpf_map__name(m));
+    if (bpf_map__set_pin_path(m, p.c_str()) != 0) return fail_errno(fmt::format("setting pin path {}", p), errno);
+  }
+  if (lb_bpf__load(l.impl_->skel) != 0) {
+    int e = errno;
+    return fail_errno(fmt::format("loading the lb programs against the maps pinned in {} (pins from an "
+                                  "incompatible version? `cgscope lb reset` removes them)",
+                                  dir),
+                      e);
+  }
+  return l;
+}
+
+namespace {
+Result<std::array<uint8_t, 8>> prog_tag(int prog_fd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return fail_errno("reading program info", errno);
+  std::array<uint8_t, 8> t;
+  std::memcpy(t.data(), info.tag, 8);
+  return t;
+}
+}  // namespace
+
+Result<void> Loader::attach(const std::string& cgroup_path, std::vector<std::string>* notes) {
+  UniqueFd cg(::open(cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!cg) return fail_errno(fmt::format("opening cgroup {}", cgroup_path), errno);
+  auto cg_id = cgroup_dir_id(cgroup_path);
+  if (!cg_id) return fail_with(cg_id.error());
+  lb_bpf* s = impl_->skel;
+  bpf_program* progs[] = {s->progs.lb_connect4, s->progs.lb_connect6, s->progs.lb_getpeername4,
+                          s->progs.lb_getpeername6, s->progs.lb_sockops};
+  // Check every pinned link first, so a refusal changes nothing.
+  std::vector<UniqueFd> pinned(std::size(kLinkNames));
+  std::vector<uint32_t> pinned_prog(std::size(kLinkNames), 0);
+  for (size_t i = 0; i < std::size(kLinkNames); i++) {
+    pinned[i].reset(bpf_obj_get(join(impl_->dir, kLinkNames[i]).c_str()));
+    if (!pinned[i]) continue;
+    bpf_link_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(pinned[i].get(), &info, &len) != 0)
+      return fail_errno(fmt::format("reading pinned link {}", kLinkNames[i]), errno);
+    if (info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id != *cg_id)
+      return fail(fmt::format("lb is attached to another cgroup (id {}), not {} (id {}); run `cgscope lb reset` "
+                              "first to move it",
+                              info.cgroup.cgroup_id, cgroup_path, *cg_id),
+                  EEXIST);
+    pinned_prog[i] = info.prog_id;
+  }
+  std::vector<std::string> made;
+  auto rollback = [&] {
+    for (const std::string& p : made) {
+      UniqueFd fd(bpf_obj_get(p.c_str()));
+      if (fd) bpf_link_detach(fd.get());
+      ::unlink(p.c_str());
+    }
+  };
+  for (size_t i = 0; i < std::size(kLinkNames); i++) {
+    std::string path = join(impl_->dir, kLinkNames[i]);
+    int new_fd = bpf_program__fd(progs[i]);
+    if (pinned[i]) {
+      UniqueFd old(bpf_prog_get_fd_by_id(pinned_prog[i]));
+      auto old_tag = old ? prog_tag(old.get()) : Result<std::array<uint8_t, 8>>(fail("gone", ENOENT));
+      auto new_tag = prog_tag(new_fd);
+      if (old_tag && new_tag && *old_tag == *new_tag) continue;
+      if (bpf_link_update(pinned[i].get(), new_fd, nullptr) != 0) {
+        int e = errno;
+        rollback();
+        return fail_errno(fmt::format("replacing the program of {}", kLinkNames[i]), e);
+      }
+      if (notes) notes->push_back(fmt::format("replaced the program of {} with this binary's", kLinkNames[i]));
+      continue;
+    }
+    bpf_link* link = bpf_program__attach_cgroup(progs[i], cg.get());
+    if (!link) {
+      int e = errno;
+      rollback();
+      return fail_errno(fmt::format("attaching {} to cgroup {}", bpf_program__name(progs[i]), cgroup_path), e);
+    }
+    if (bpf_link__pin(link, path.c_str()) != 0) {
+      int e = errno;
+      bpf_link__destroy(link);
+      rollback();
+      return fail_errno(fmt::format("pinning {}", path), e);
+    }
+    made.push_back(path);
+    bpf_link__destroy(link);  // closes our fd; the pin keeps the link attached
+    if (notes) notes->push_back(fmt::format("attached {} to {}", bpf_program__name(progs[i]), cgroup_path));
+  }
+  return {};
+}
+
+Result<std::vector<std::string>> remove_pins(const std::string& dir) {
+  std::vector<std::string> removed;
+  for (const char* name : kLinkNames) {
+    std::string p = join(dir, name);
+    UniqueFd fd(bpf_obj_get(p.c_str()));
+    if (!fd) continue;
+    // Detach even if some other process still holds the link open.
+    if (bpf_link_detach(fd.get()) != 0 && errno != EINVAL && errno != ENOLINK)
+      return fail_errno(fmt::format("detaching {}", p), errno);
+    if (::unlink(p.c_str()) != 0) return fail_errno(fmt::format("removing {}", p), errno);
+    removed.push_back(name);
+  }
+  for (const char* name : kMapNames) {
+    std::string p = join(dir, name);
+    if (::unlink(p.c_str()) == 0) removed.push_back(name);
+    else if (errno != ENOENT) return fail_errno(fmt::format("removing {}", p), errno);
+  }
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
+    return fail_errno(fmt::format("removing {} (something else is pinned there?)", dir), errno);
+  // The default dir's parent is shared with the other jobs: removed only if empty.
+  auto slash = dir.rfind('/');
+  if (slash != std::string::npos && dir.substr(slash + 1) == "lb" && dir.find("/cgscope/") != std::string::npos)
+    ::rmdir(dir.substr(0, slash).c_str());
+  return removed;
+}
+
+Result<void> exempt_socket(const std::string& dir, int sock_fd) {
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  if (getsockopt(sock_fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) return fail_errno("reading SO_COOKIE", errno);
+  std::string p = join(dir, "lb_exempt");
+  UniqueFd fd(bpf_obj_get(p.c_str()));
+  if (!fd) return errno == ENOENT ? Result<void>() : Result<void>(fail_errno(fmt::format("opening {}", p), errno));
+  cgs_lb_exempt_value v{1, 0};
+  if (bpf_map_update_elem(fd.get(), &cookie, &v, BPF_ANY) != 0) return fail_errno("updating lb_exempt", errno);
+  return {};
+}
+
+Result<uint64_t> netns_cookie(const std::string& path) {
+  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) return fail_errno(fmt::format("opening network namespace {}", path), errno);
+  int err = 0;
+  uint64_t cookie = 0;
+  // setns on a thread of its own: the rest of the process stays where it is.
+  std::thread t([&] {
+    if (setns(ns.get(), CLONE_NEWNET) != 0) {
+      err = errno;
+      return;
+    }
+    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    socklen_t len = sizeof(cookie);
+    if (!s || getsockopt(s.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0) err = errno;
+  });
+  t.join();
+  if (err) return fail_errno(fmt::format("reading the cookie of network namespace {}", path), err);
+  return cookie;
+}
+
+Result<uint64_t> map_memory_bytes(const std::string& dir) {
+  uint64_t total = 0;
+  for (const char* name : kMapNames) {
+    UniqueFd fd(bpf_obj_get(join(dir, name).c_str()));
+    if (!fd) continue;
+    std::ifstream in(fmt::format("/proc/self/fdinfo/{}", fd.get()));
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("memlock:", 0) == 0) total += std::stoull(line.substr(8));
+  }
+  return total;
+}
+
+}  // namespace cgscope::lb

@@ -1,0 +1,190 @@
+#include "lb/status.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include <fmt/format.h>
+
+namespace cgscope::lb {
+
+namespace {
+
+const char* policy_of(uint32_t p) {
+  switch (p) {
+    case CGS_LB_POLICY_RANDOM: return "random";
+    case CGS_LB_POLICY_STRICT: return "strict";
+    case CGS_LB_POLICY_FAILOVER: return "failover";
+  }
+  return "unknown";
+}
+
+const char* stat_name(int i) {
+  static const char* names[CGS_LB_STAT_NR] = {"internal_errors", "no_storage",     "exempt",
+                                              "other_netns",     "workload_waypoint", "port_miss"};
+  return names[i];
+}
+
+std::string hp(const cgs_lb_addr& a, uint16_t port_be) {
+  return format_host_port(HostPort{from_abi(a), ntohs(port_be)});
+}
+
+// Backend ids of one tier, in index order.
+std::vector<uint32_t> tier_backends(const MapState& st, uint32_t id, uint32_t tier, uint32_t count) {
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < count; i++) {
+    auto e = st.endpoints.find({id, tier, i});
+    out.push_back(e == st.endpoints.end() ? 0 : e->second);
+  }
+  return out;
+}
+
+std::string backend_text(const MapState& st, uint32_t bid) {
+  auto b = st.backends.find(bid);
+  if (b == st.backends.end()) return fmt::format("<missing backend {}>", bid);
+  std::string s = format_addr(from_abi(b->second.addr));
+  if (b->second.wp_port) s += fmt::format(" (via waypoint {})", hp(b->second.wp_addr, b->second.wp_port));
+  return s;
+}
+
+// Service id -> its addresses, in one pass (status of 100,000 services must not
+// walk the frontends once per service).
+std::map<uint32_t, std::vector<std::string>> addresses_by_service(const MapState& st) {
+  std::map<uint32_t, std::vector<std::string>> out;
+  for (const auto& [a, f] : st.frontends)
+    if (f.kind == CGS_LB_KIND_SERVICE) out[f.id].push_back(format_addr(a));
+  return out;
+}
+
+}  // namespace
+
+Result<Status> read_status(const std::string& dir) {
+  auto maps = PinnedMaps::open(dir);
+  if (!maps) return fail_with(maps.error());
+  Status s;
+  s.pin_dir = dir;
+  auto st = maps->read_state();
+  if (!st) return fail_with(st.error());
+  s.state = std::move(*st);
+  auto c = maps->read_counters();
+  if (!c) return fail_with(c.error());
+  s.counters = std::move(*c);
+  auto stats = maps->read_stats();
+  if (!stats) return fail_with(stats.error());
+  s.stats = std::move(*stats);
+  s.links = read_links(dir);
+  uint32_t zero = 0;
+  cgs_lb_config cfg{};
+  if (bpf_map_lookup_elem(maps->config_fd(), &zero, &cfg) == 0) s.netns_filter = cfg.netns_filter_on != 0;
+  auto mem = map_memory_bytes(dir);
+  if (mem) s.map_memory = *mem;
+  return s;
+}
+
+nlohmann::json status_json(const Status& s) {
+  using nlohmann::json;
+  json j;
+  j["pin_dir"] = s.pin_dir;
+  json links = json::array();
+  for (const LinkInfo& l : s.links)
+    links.push_back({{"name", l.name}, {"attached", l.present}, {"cgroup_id", l.cgroup_id}, {"prog_id", l.prog_id}});
+  j["links"] = links;
+  j["netns_filter"] = s.netns_filter;
+  j["map_memory_bytes"] = s.map_memory;
+  json services = json::array();
+  auto by_service = addresses_by_service(s.state);
+  for (const auto& [id, v] : s.state.services) {
+    json sv;
+    auto n = s.state.names.find(id);
+    sv["id"] = id;
+    sv["name"] = n == s.state.names.end() ? "" : n->second;
+    json addrs = json::array();
+    for (const std::string& a : by_service[id]) addrs.push_back(a);
+    sv["addresses"] = addrs;
+    json ports = json::array();
+    for (int i = 0; i < CGS_LB_MAX_PORTS && v.port[i]; i++)
+      ports.push_back({{"port", ntohs(v.port[i])}, {"target_port", ntohs(v.target_port[i])}});
+    sv["ports"] = ports;
+    sv["policy"] = policy_of(v.policy);
+    sv["waypoint"] = v.wp_port ? json(hp(v.wp_addr, v.wp_port)) : json(nullptr);
+    json tiers = json::array();
+    for (uint32_t t = 0; t < CGS_LB_TIERS; t++) {
+      json eps = json::array();
+      for (uint32_t b : tier_backends(s.state, id, t, v.count[t])) {
+        auto be = s.state.backends.find(b);
+        json e = {{"backend_id", b}};
+        if (be != s.state.backends.end()) {
+          e["address"] = format_addr(from_abi(be->second.addr));
+          if (be->second.wp_port) e["waypoint"] = hp(be->second.wp_addr, be->second.wp_port);
+        }
+        eps.push_back(e);
+      }
+      tiers.push_back(eps);
+    }
+    sv["tiers"] = tiers;
+    auto c = s.counters.find(id);
+    sv["balanced"] = c == s.counters.end() ? 0 : c->second.balanced;
+    sv["refused"] = c == s.counters.end() ? 0 : c->second.refused;
+    services.push_back(sv);
+  }
+  j["services"] = services;
+  json workloads = json::array();
+  for (const auto& [a, f] : s.state.frontends) {
+    if (f.kind != CGS_LB_KIND_BACKEND) continue;
+    auto b = s.state.backends.find(f.id);
+    workloads.push_back({{"address", format_addr(a)},
+                         {"waypoint", b == s.state.backends.end() || !b->second.wp_port
+                                          ? json(nullptr)
+                                          : json(hp(b->second.wp_addr, b->second.wp_port))}});
+  }
+  j["workloads"] = workloads;
+  json stats;
+  for (int i = 0; i < CGS_LB_STAT_NR && i < static_cast<int>(s.stats.size()); i++) stats[stat_name(i)] = s.stats[i];
+  j["stats"] = stats;
+  return j;
+}
+
+std::string status_text(const Status& s) {
+  std::string out;
+  int attached = 0;
+  uint64_t cg = 0;
+  for (const LinkInfo& l : s.links) {
+    attached += l.present;
+    if (l.cgroup_id) cg = l.cgroup_id;
+  }
+  out += fmt::format("lb state in {}: {}/{} hooks attached to cgroup id {}{}\n", s.pin_dir, attached, s.links.size(),
+                     cg, s.netns_filter ? ", enrolled network namespaces only" : "");
+  auto by_service = addresses_by_service(s.state);
+  for (const auto& [id, v] : s.state.services) {
+    auto n = s.state.names.find(id);
+    std::string addrs;
+    for (const std::string& a : by_service[id]) addrs += (addrs.empty() ? "" : ", ") + a;
+    std::string ports;
+    for (int i = 0; i < CGS_LB_MAX_PORTS && v.port[i]; i++)
+      ports += fmt::format("{}{}->{}", ports.empty() ? "" : ", ", ntohs(v.port[i]), ntohs(v.target_port[i]));
+    auto c = s.counters.find(id);
+    out += fmt::format("service {} (id {}): {} ports {} policy {}{}\n", n == s.state.names.end() ? "?" : n->second,
+                       id, addrs.empty() ? "(no address)" : addrs, ports, policy_of(v.policy),
+                       v.wp_port ? " waypoint " + hp(v.wp_addr, v.wp_port) : "");
+    bool any = false;
+    for (uint32_t t = 0; t < CGS_LB_TIERS; t++) {
+      if (!v.count[t]) continue;
+      any = true;
+      std::string eps;
+      for (uint32_t b : tier_backends(s.state, id, t, v.count[t]))
+        eps += (eps.empty() ? "" : ", ") + backend_text(s.state, b);
+      out += fmt::format("  tier {}: {}\n", t, eps);
+    }
+    if (!any) out += "  no endpoints: connects are refused\n";
+    out += fmt::format("  connects balanced {}, refused {}\n", c == s.counters.end() ? 0 : c->second.balanced,
+                       c == s.counters.end() ? 0 : c->second.refused);
+  }
+  for (const auto& [a, f] : s.state.frontends)
+    if (f.kind == CGS_LB_KIND_BACKEND) out += fmt::format("workload {} -> {}\n", format_addr(a), backend_text(s.state, f.id));
+  std::string stats;
+  for (int i = 0; i < CGS_LB_STAT_NR && i < static_cast<int>(s.stats.size()); i++)
+    stats += fmt::format("{}{} {}", stats.empty() ? "" : ", ", stat_name(i), s.stats[i]);
+  out += fmt::format("stats: {}\nmap memory: {:.1f} KiB\n", stats, s.map_memory / 1024.0);
+  return out;
+}
+
+}  // namespace cgscope::lb

@@ -1,0 +1,506 @@
+// cgscope lb against the real kernel. Root only. Each test makes its own network
+// namespace (service addresses exist only in there), its own cgroup (the hooks
+// attach to it and the client runs in it) and its own pin dir, and removes all of
+// them even when it fails.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cgscope/abi/lb.h"
+#include "core/cgroup2.h"
+#include "core/unique_fd.h"
+#include "lb/config.h"
+#include "lb/control.h"
+#include "lb/maps.h"
+
+using namespace cgscope;
+
+namespace {
+
+int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
+
+// An address:port in either family.
+struct Target {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+};
+
+Target target(const std::string& addr, uint16_t port) {
+  Target t;
+  auto* s4 = reinterpret_cast<sockaddr_in*>(&t.ss);
+  auto* s6 = reinterpret_cast<sockaddr_in6*>(&t.ss);
+  if (inet_pton(AF_INET, addr.c_str(), &s4->sin_addr) == 1) {
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    t.len = sizeof(*s4);
+  } else {
+    EXPECT_EQ(inet_pton(AF_INET6, addr.c_str(), &s6->sin6_addr), 1) << addr;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(port);
+    t.len = sizeof(*s6);
+  }
+  return t;
+}
+
+std::string to_string(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    auto* s = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &s->sin_addr, buf, sizeof buf);
+    return fmt::format("{}:{}", buf, ntohs(s->sin_port));
+  }
+  auto* s = reinterpret_cast<const sockaddr_in6*>(&ss);
+  inet_ntop(AF_INET6, &s->sin6_addr, buf, sizeof buf);
+  return fmt::format("[{}]:{}", buf, ntohs(s->sin6_port));
+}
+
+// A TCP server that answers each connection with its name and records the peer.
+class Server {
+ public:
+  Server(std::string name, const std::string& addr, uint16_t port) : name_(std::move(name)) {
+    Target t = target(addr, port);
+    fd_.reset(::socket(t.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    int one = 1;
+    setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (t.ss.ss_family == AF_INET6) setsockopt(fd_.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    ok_ = ::bind(fd_.get(), reinterpret_cast<sockaddr*>(&t.ss), t.len) == 0 && ::listen(fd_.get(), 4096) == 0;
+    th_ = std::thread([this] { loop(); });
+  }
+  ~Server() {
+    stop_ = true;
+    ::shutdown(fd_.get(), SHUT_RDWR);
+    th_.join();
+  }
+  bool ok() const { return ok_; }
+  std::vector<std::string> peers() {
+    std::lock_guard<std::mutex> g(mu_);
+    return peers_;
+  }
+
+ private:
+  void loop() {
+    while (!stop_) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      int c = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+      if (c < 0) {
+        if (stop_ || errno == EINVAL) return;
+        continue;
+      }
+      (void)!::write(c, name_.data(), name_.size());
+      ::close(c);
+      std::lock_guard<std::mutex> g(mu_);
+      if (peers_.size() < 100000) peers_.push_back(to_string(ss));
+    }
+  }
+  std::string name_;
+  UniqueFd fd_;
+  bool ok_ = false;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::string> peers_;
+  std::thread th_;
+};
+
+// One connect as the client saw it.
+struct Outcome {
+  int err = 0;           // errno of connect, 0 on success
+  std::string name;      // what the server said
+  std::string peer;      // getpeername
+  double us = 0;         // connect time
+};
+
+static int g_seq = 0;
+
+class LbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    tag_ = fmt::format("cgscope-lbt-{}-{}", getpid(), ++g_seq);
+    pin_dir_ = "/sys/fs/bpf/" + tag_;
+    ASSERT_EQ(sh("ip netns add " + tag_), 0);
+    netns_made_ = true;
+    ASSERT_EQ(sh("ip -n " + tag_ + " link set lo up"), 0);
+    for (const char* a : {"fd00:1::2", "fd00:1::3", "fd00:1::4"})
+      ASSERT_EQ(sh(fmt::format("ip -n {} -6 addr add {}/128 dev lo nodad", tag_, a)), 0);
+    orig_ns_.reset(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+    UniqueFd ns(::open(("/run/netns/" + tag_).c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(ns);
+    ASSERT_EQ(setns(ns.get(), CLONE_NEWNET), 0);
+    in_ns_ = true;
+    auto mnt = cgroup2_mount();
+    ASSERT_TRUE(mnt) << mnt.error().message;
+    auto cg = ScopedCgroup::create(*mnt, tag_);
+    ASSERT_TRUE(cg) << cg.error().message;
+    cg_ = std::make_unique<ScopedCgroup>(std::move(*cg));
+  }
+
+  void TearDown() override {
+    servers_.clear();
+    if (!pin_dir_.empty()) {
+      std::ostringstream o, e;
+      lb::run_reset(pin_dir_, o, e);
+    }
+    if (cg_) (void)cg_->remove();
+    if (in_ns_) setns(orig_ns_.get(), CLONE_NEWNET);
+    if (netns_made_) sh("ip netns del " + tag_);
+    for (const std::string& f : files_) ::unlink(f.c_str());
+  }
+
+  Server& serve(const std::string& name, const std::string& addr, uint16_t port) {
+    servers_.push_back(std::make_unique<Server>(name, addr, port));
+    EXPECT_TRUE(servers_.back()->ok()) << "listening on " << addr << ":" << port;
+    return *servers_.back();
+  }
+
+  std::string write_config(const std::string& text) {
+    std::string path = fmt::format("/tmp/{}-{}.yaml", tag_, files_.size());
+    std::ofstream(path) << text;
+    files_.push_back(path);
+    return path;
+  }
+
+  // Applies `text`; returns the exit code, with stdout/stderr in out_/err_.
+  int apply(const std::string& text) {
+    lb::ApplyOptions o;
+    o.file = write_config(text);
+    o.cgroup = cg_->path();
+    o.pin_dir = pin_dir_;
+    std::ostringstream out, err;
+    int rc = lb::run_apply(o, out, err);
+    out_ = out.str();
+    err_ = err.str();
+    return rc;
+  }
+
+  std::string status_json() {
+    std::ostringstream out, err;
+    lb::run_status(pin_dir_, true, out, err);
+    return out.str();
+  }
+
+  // `n` connects from a child process inside the test cgroup (and netns).
+  std::vector<Outcome> connects(const std::string& addr, uint16_t port, int n, int type = SOCK_STREAM) {
+    Target t = target(addr, port);
+    int pipefd[2];
+    EXPECT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+      ::close(pipefd[0]);
+      std::string procs = cg_->path() + "/cgroup.procs";
+      int f = ::open(procs.c_str(), O_WRONLY);
+      if (f < 0 || ::write(f, "0", 1) != 1) _exit(3);
+      ::close(f);
+      for (int i = 0; i < n; i++) {
+        int s = ::socket(t.ss.ss_family, type | SOCK_CLOEXEC, 0);
+        auto t0 = std::chrono::steady_clock::now();
+        int rc = ::connect(s, reinterpret_cast<const sockaddr*>(&t.ss), t.len);
+        int err = rc == 0 ? 0 : errno;
+        double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+        char name[64] = {};
+        std::string peer = "-";
+        if (rc == 0) {
+          sockaddr_storage ss{};
+          socklen_t len = sizeof ss;
+          if (getpeername(s, reinterpret_cast<sockaddr*>(&ss), &len) == 0) peer = to_string(ss);
+          if (type == SOCK_STREAM) {
+            ssize_t r = ::read(s, name, sizeof name - 1);
+            if (r <= 0) name[0] = 0;
+          }
+        }
+        ::close(s);
+        std::string line = fmt::format("{} {} {} {:.1f}\n", err, name[0] ? name : "-", peer, us);
+        if (::write(pipefd[1], line.data(), line.size()) < 0) _exit(4);
+      }
+      _exit(0);
+    }
+    ::close(pipefd[1]);
+    std::string all;
+    char buf[4096];
+    ssize_t r;
+    while ((r = ::read(pipefd[0], buf, sizeof buf)) > 0) all.append(buf, r);
+    ::close(pipefd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "client status " << status;
+    std::vector<Outcome> out;
+    std::istringstream in(all);
+    Outcome o;
+    while (in >> o.err >> o.name >> o.peer >> o.us) out.push_back(o);
+    EXPECT_EQ(static_cast<int>(out.size()), n);
+    return out;
+  }
+
+  std::map<std::string, int> by_name(const std::vector<Outcome>& v) {
+    std::map<std::string, int> m;
+    for (const Outcome& o : v) m[o.err ? fmt::format("errno {}", o.err) : o.name]++;
+    return m;
+  }
+
+  void three_backends() {
+    serve("b2", "127.0.0.2", 8080);
+    serve("b3", "127.0.0.3", 8080);
+    serve("b4", "127.0.0.4", 8080);
+  }
+
+  std::string tag_, pin_dir_, out_, err_;
+  bool netns_made_ = false, in_ns_ = false;
+  UniqueFd orig_ns_;
+  std::unique_ptr<ScopedCgroup> cg_;
+  std::vector<std::unique_ptr<Server>> servers_;
+  std::vector<std::string> files_;
+};
+
+const char* kRandom = R"(services:
+  - name: web
+    addresses: [10.96.0.10, "fd00::10"]
+    ports: [{port: 80, target_port: 8080}]
+    policy: random
+    endpoints:
+      - {address: 127.0.0.2}
+      - {address: 127.0.0.3}
+      - {address: 127.0.0.4}
+)";
+
+std::string failover(const std::string& policy, const std::vector<int>& which) {
+  std::string s = fmt::format(R"(node: {{region: r1, zone: z1}}
+services:
+  - name: web
+    addresses: [10.96.0.10]
+    ports: [{{port: 80, target_port: 8080}}]
+    policy: {}
+    prefer: [region, zone]
+    endpoints:
+)",
+                              policy);
+  const char* loc[] = {"", "", "{region: r1, zone: z1}", "{region: r1, zone: z2}", "{region: r2, zone: z9}"};
+  for (int b : which) s += fmt::format("      - {{address: 127.0.0.{}, locality: {}}}\n", b, loc[b]);
+  if (which.empty()) s += "      []\n";
+  return s;
+}
+
+}  // namespace
+
+TEST_F(LbTest, RandomSpreadsOverAllBackendsAndGetpeernameShowsTheService) {
+  three_backends();
+  ASSERT_EQ(apply(kRandom), 0) << err_;
+  auto res = connects("10.96.0.10", 80, 300);
+  auto m = by_name(res);
+  EXPECT_EQ(m.size(), 3u) << testing::PrintToString(m);
+  for (const char* b : {"b2", "b3", "b4"}) EXPECT_GE(m[b], 50) << b;
+  for (const Outcome& o : res) EXPECT_EQ(o.peer, "10.96.0.10:80");
+  // The backends saw real connections from the client.
+  EXPECT_FALSE(servers_[0]->peers().empty());
+  // Counters, read back from the kernel.
+  auto j = nlohmann::json::parse(status_json());
+  ASSERT_EQ(j["services"].size(), 1u);
+  EXPECT_EQ(j["services"][0]["balanced"].get<uint64_t>(), 300u);
+  EXPECT_EQ(j["services"][0]["tiers"][0].size(), 3u);
+  // A port the service does not serve is left alone (no route in the netns).
+  auto miss = connects("10.96.0.10", 81, 1);
+  EXPECT_EQ(miss[0].err, ENETUNREACH);
+}
+
+TEST_F(LbTest, StrictAndFailoverPickTheRightTierAndFailOver) {
+  three_backends();
+  ASSERT_EQ(apply(failover("failover", {2, 3, 4})), 0) << err_;
+  EXPECT_EQ(by_name(connects("10.96.0.10", 80, 40)), (std::map<std::string, int>{{"b2", 40}}));
+  ASSERT_EQ(apply(failover("failover", {3, 4})), 0) << err_;
+  EXPECT_EQ(by_name(connects("10.96.0.10", 80, 40)), (std::map<std::string, int>{{"b3", 40}}));
+  ASSERT_EQ(apply(failover("failover", {4})), 0) << err_;
+  EXPECT_EQ(by_name(connects("10.96.0.10", 80, 40)), (std::map<std::string, int>{{"b4", 40}}));
+  ASSERT_EQ(apply(failover("strict", {2, 3, 4})), 0) << err_;
+  EXPECT_EQ(by_name(connects("10.96.0.10", 80, 40)), (std::map<std::string, int>{{"b2", 40}}));
+  // strict never leaves the best tier: with it empty, the connect is refused.
+  ASSERT_EQ(apply(failover("strict", {3, 4})), 0) << err_;
+  auto r = connects("10.96.0.10", 80, 10);
+  for (const Outcome& o : r) EXPECT_EQ(o.err, ECONNREFUSED);
+}
+
+TEST_F(LbTest, ServiceWithoutEndpointsIsRefusedFast) {
+  ASSERT_EQ(apply("services:\n  - {name: empty, addresses: [10.96.0.20], ports: [80]}\n"), 0) << err_;
+  auto r = connects("10.96.0.20", 80, 20);
+  for (const Outcome& o : r) {
+    EXPECT_EQ(o.err, ECONNREFUSED);
+    EXPECT_LT(o.us, 50000.0);  // not a SYN timeout
+  }
+  auto j = nlohmann::json::parse(status_json());
+  EXPECT_EQ(j["services"][0]["refused"].get<uint64_t>(), 20u);
+}
+
+TEST_F(LbTest, WaypointReceivesTheConnectionAndLearnsTheOriginalDestination) {
+  three_backends();
+  Server& wp = serve("waypoint", "127.0.0.1", 15008);
+  ASSERT_EQ(apply(R"(services:
+  - name: meshed
+    addresses: [10.96.0.30]
+    ports: [{port: 80, target_port: 8080}]
+    waypoint: 127.0.0.1:15008
+    endpoints: [{address: 127.0.0.2}]
+workloads:
+  - {address: 10.244.1.5, waypoint: 127.0.0.1:15008}
+)"),
+            0)
+      << err_;
+  auto r = connects("10.96.0.30", 80, 5);
+  for (const Outcome& o : r) {
+    EXPECT_EQ(o.name, "waypoint");
+    EXPECT_EQ(o.peer, "10.96.0.30:80");
+  }
+  auto w = connects("10.244.1.5", 9000, 5);
+  for (const Outcome& o : w) {
+    EXPECT_EQ(o.name, "waypoint");
+    EXPECT_EQ(o.peer, "10.244.1.5:9000");
+  }
+  // The waypoint looks each client up by its address:port in the pinned map.
+  UniqueFd m(bpf_obj_get((pin_dir_ + "/lb_waypoint_orig").c_str()));
+  ASSERT_TRUE(m);
+  auto peers = wp.peers();
+  ASSERT_EQ(peers.size(), 10u);
+  int to_service = 0, to_workload = 0;
+  for (const std::string& p : peers) {
+    auto hp = lb::parse_host_port(p);
+    ASSERT_TRUE(hp) << p;
+    cgs_lb_conn_key k{};
+    k.addr = lb::to_abi(hp->addr);
+    k.port = hp->port;
+    cgs_lb_conn_orig v{};
+    ASSERT_EQ(bpf_map_lookup_elem(m.get(), &k, &v), 0) << "no original destination for " << p;
+    std::string orig = lb::format_host_port({lb::from_abi(v.addr), static_cast<uint16_t>(v.port)});
+    to_service += orig == "10.96.0.30:80";
+    to_workload += orig == "10.244.1.5:9000";
+  }
+  EXPECT_EQ(to_service, 5);
+  EXPECT_EQ(to_workload, 5);
+}
+
+TEST_F(LbTest, Ipv6AndIpv4MappedDestinations) {
+  three_backends();
+  serve("v6-2", "fd00:1::2", 8080);
+  serve("v6-3", "fd00:1::3", 8080);
+  ASSERT_EQ(apply(std::string(kRandom) + R"(  - name: six
+    addresses: ["fd00::20"]
+    ports: [{port: 443, target_port: 8080}]
+    endpoints: [{address: "fd00:1::2"}, {address: "fd00:1::3"}]
+)"),
+            0)
+      << err_;
+  // A Java-style v6 socket dialling the v4 service through a mapped address.
+  auto mapped = connects("::ffff:10.96.0.10", 80, 60);
+  auto m = by_name(mapped);
+  EXPECT_EQ(m.size(), 3u) << testing::PrintToString(m);
+  for (const Outcome& o : mapped) EXPECT_EQ(o.peer, "[::ffff:10.96.0.10]:80");
+  // The v6 address of the dual-stack service, with v4 backends reached as mapped.
+  auto dual = connects("fd00::10", 80, 30);
+  for (const Outcome& o : dual) {
+    EXPECT_EQ(o.err, 0);
+    EXPECT_EQ(o.peer, "[fd00::10]:80");
+  }
+  // A v6-only service with v6 backends.
+  auto six = by_name(connects("fd00::20", 443, 60));
+  EXPECT_EQ(six.size(), 2u) << testing::PrintToString(six);
+  EXPECT_GT(six["v6-2"], 0);
+  EXPECT_GT(six["v6-3"], 0);
+}
+
+TEST_F(LbTest, UdpAndExemptSocketsAreUntouched) {
+  three_backends();
+  ASSERT_EQ(apply(kRandom), 0) << err_;
+  // UDP to the service address is not balanced: with no route in the netns it fails.
+  auto udp = connects("10.96.0.10", 80, 1, SOCK_DGRAM);
+  EXPECT_EQ(udp[0].err, ENETUNREACH);
+  // A socket cgscope exempted keeps its destination (this process is not in the cgroup,
+  // so do it from the client side by hand).
+  int pipefd[2];
+  ASSERT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int f = ::open((cg_->path() + "/cgroup.procs").c_str(), O_WRONLY);
+    if (f < 0 || ::write(f, "0", 1) != 1) _exit(3);
+    int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (!lb::exempt_socket(pin_dir_, s)) _exit(4);
+    Target t = target("10.96.0.10", 80);
+    int rc = ::connect(s, reinterpret_cast<const sockaddr*>(&t.ss), t.len);
+    int err = rc == 0 ? 0 : errno;
+    (void)!::write(pipefd[1], &err, sizeof err);
+    _exit(0);
+  }
+  ::close(pipefd[1]);
+  int err = -1;
+  ASSERT_EQ(::read(pipefd[0], &err, sizeof err), static_cast<ssize_t>(sizeof err));
+  ::close(pipefd[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  EXPECT_EQ(err, ENETUNREACH);
+}
+
+TEST_F(LbTest, ReapplyWhileConnectingLosesNoConnect) {
+  three_backends();
+  ASSERT_EQ(apply(kRandom), 0) << err_;
+  const std::vector<std::vector<int>> sets = {{2, 3}, {3, 4}, {2, 4}, {4}, {2, 3, 4}, {2}};
+  std::atomic<bool> done{false};
+  std::vector<Outcome> res;
+  std::thread client([&] {
+    res = connects("10.96.0.10", 80, 4000);
+    done = true;
+  });
+  int applies = 0;
+  for (int i = 0; !done; i++) {
+    std::string cfg = "services:\n  - name: web\n    addresses: [10.96.0.10]\n    ports: [{port: 80, "
+                      "target_port: 8080}]\n    endpoints:\n";
+    for (int b : sets[i % sets.size()]) cfg += fmt::format("      - {{address: 127.0.0.{}}}\n", b);
+    ASSERT_EQ(apply(cfg), 0) << err_;
+    applies++;
+  }
+  client.join();
+  EXPECT_GE(applies, 5);
+  int failed = 0;
+  for (const Outcome& o : res) failed += o.err != 0 || o.name == "-";
+  EXPECT_EQ(failed, 0) << testing::PrintToString(by_name(res));
+  EXPECT_EQ(by_name(res).size(), 3u);
+}
+
+TEST_F(LbTest, BadFileChangesNothing) {
+  three_backends();
+  ASSERT_EQ(apply(kRandom), 0) << err_;
+  std::string before = status_json();
+  std::string bad = std::string(kRandom) + "      - {address: 127.0.0.999}\n";
+  EXPECT_NE(apply(bad), 0);
+  EXPECT_NE(err_.find(files_.back() + ":10: endpoint address: '127.0.0.999'"), std::string::npos) << err_;
+  EXPECT_NE(apply("services: [\n"), 0);
+  EXPECT_NE(err_.find(files_.back() + ":"), std::string::npos) << err_;
+  std::string dup = std::string(kRandom) + "  - {name: other, addresses: [10.96.0.10], ports: [80]}\n";
+  EXPECT_NE(apply(dup), 0);
+  EXPECT_NE(err_.find("already used by service web"), std::string::npos) << err_;
+  EXPECT_EQ(status_json(), before);
+  EXPECT_EQ(by_name(connects("10.96.0.10", 80, 30)).size(), 3u);
+}
+
+TEST_F(LbTest, ResetDetachesAndRemovesEverything) {
+  three_backends();
+  ASSERT_EQ(apply(kRandom), 0) << err_;
+  EXPECT_EQ(connects("10.96.0.10", 80, 1)[0].err, 0);
+  std::ostringstream o, e;
+  ASSERT_EQ(lb::run_reset(pin_dir_, o, e), 0) << e.str();
+  EXPECT_NE(::access(pin_dir_.c_str(), F_OK), 0);
+  EXPECT_EQ(connects("10.96.0.10", 80, 1)[0].err, ENETUNREACH);
+}

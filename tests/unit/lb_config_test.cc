@@ -1,0 +1,133 @@
+#include <gtest/gtest.h>
+
+#include "cgscope/abi/lb.h"
+#include "lb/config.h"
+
+using namespace cgscope::lb;
+
+namespace {
+
+const char* kGood = R"(node: {region: r1, zone: z1, subzone: s1, node: n1}
+services:
+  - name: web
+    addresses: [10.96.0.10, "fd00::10"]
+    ports: [{port: 80, target_port: 8080}, 443]
+    policy: failover
+    prefer: [region, zone]
+    endpoints:
+      - {address: 127.0.0.2, locality: {region: r1, zone: z1}}
+      - {address: 127.0.0.3, locality: {region: r1, zone: z2}}
+      - {address: 127.0.0.4, priority: 2}
+      - {address: 127.0.0.5, locality: {region: r2, zone: z1}}
+      - {address: 127.0.0.6}
+workloads:
+  - {address: 10.244.1.5, waypoint: 127.0.0.1:15008}
+)";
+
+std::string error_of(const std::string& text) {
+  auto r = parse_config(text, "f.yaml");
+  return r ? std::string("(ok)") : r.error().message;
+}
+
+}  // namespace
+
+TEST(LbConfig, ParsesTheExample) {
+  auto r = parse_config(kGood, "f.yaml");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->services.size(), 1u);
+  const Service& s = r->services[0];
+  EXPECT_EQ(s.name, "web");
+  ASSERT_EQ(s.addresses.size(), 2u);
+  EXPECT_TRUE(s.addresses[0].is_v4());
+  EXPECT_FALSE(s.addresses[1].is_v4());
+  EXPECT_EQ(format_addr(s.addresses[1]), "fd00::10");
+  ASSERT_EQ(s.ports.size(), 2u);
+  EXPECT_EQ(s.ports[0].port, 80);
+  EXPECT_EQ(s.ports[0].target_port, 8080);
+  EXPECT_EQ(s.ports[1].target_port, 443);  // a bare port maps to itself
+  EXPECT_EQ(s.policy, Policy::failover);
+  ASSERT_EQ(r->workloads.size(), 1u);
+  EXPECT_EQ(r->workloads[0].waypoint.port, 15008);
+  EXPECT_EQ(r->node.get(Scope::zone), "z1");
+}
+
+TEST(LbConfig, TiersFollowLocalityPrefixAndExplicitPriority) {
+  auto r = parse_config(kGood, "f.yaml");
+  ASSERT_TRUE(r);
+  const Service& s = r->services[0];
+  EXPECT_EQ(endpoint_tier(s, s.endpoints[0], r->node), 0);  // region+zone match
+  EXPECT_EQ(endpoint_tier(s, s.endpoints[1], r->node), 1);  // region only
+  EXPECT_EQ(endpoint_tier(s, s.endpoints[2], r->node), 2);  // explicit
+  EXPECT_EQ(endpoint_tier(s, s.endpoints[3], r->node), 2);  // region differs: zone match does not count
+  EXPECT_EQ(endpoint_tier(s, s.endpoints[4], r->node), 2);  // no locality: last tier
+  Service rnd = s;
+  rnd.policy = Policy::random;
+  for (const Endpoint& e : rnd.endpoints) EXPECT_EQ(endpoint_tier(rnd, e, r->node), 0);
+}
+
+TEST(LbConfig, ErrorsCarryFileAndLine) {
+  std::string bad_port = "services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [{port: 70000}]\n";
+  EXPECT_EQ(error_of(bad_port), "f.yaml:4: port '70000' must be a whole number from 1 to 65535");
+  std::string bad_addr = "services:\n  - name: a\n    addresses: [10.0.0.300]\n    ports: [80]\n";
+  EXPECT_EQ(error_of(bad_addr), "f.yaml:3: service address: '10.0.0.300' is not an IPv4 or IPv6 address");
+  std::string yaml_err = "services:\n  - name: a\n    addresses: [10.0.0.1\n";
+  EXPECT_NE(error_of(yaml_err).find("f.yaml:"), std::string::npos);
+}
+
+TEST(LbConfig, RejectsDuplicatesAcrossServices) {
+  std::string dup = "services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [80]\n"
+                    "  - name: b\n    addresses: [10.0.0.1]\n    ports: [80]\n";
+  EXPECT_EQ(error_of(dup), "f.yaml:5: service b: address 10.0.0.1 is already used by service a");
+  std::string dup_name = "services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [80]\n"
+                         "  - name: a\n    addresses: [10.0.0.2]\n    ports: [80]\n";
+  EXPECT_EQ(error_of(dup_name), "f.yaml:5: service name 'a' is used twice");
+  std::string dup_ep = "services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [80]\n"
+                       "    endpoints: [{address: 1.1.1.1}, {address: 1.1.1.1}]\n";
+  EXPECT_NE(error_of(dup_ep).find("listed twice"), std::string::npos);
+}
+
+TEST(LbConfig, RejectsWhatTheKernelCannotDo) {
+  // An IPv4 socket cannot be sent to an IPv6 backend.
+  std::string v6ep = "services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [80]\n"
+                     "    endpoints: [{address: 'fd00::1'}]\n";
+  EXPECT_NE(error_of(v6ep).find("must be IPv4"), std::string::npos);
+  // A v6-only service may use IPv4 backends (reached as ::ffff:a.b.c.d).
+  std::string v6svc = "services:\n  - name: a\n    addresses: ['fd00::10']\n    ports: [80]\n"
+                      "    endpoints: [{address: 127.0.0.2}]\n";
+  EXPECT_EQ(error_of(v6svc), "(ok)");
+  std::string ports = "services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [1,2,3,4,5,6,7,8,9]\n";
+  EXPECT_NE(error_of(ports).find("at most 8"), std::string::npos);
+  std::string prio = "services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [80]\n"
+                     "    endpoints: [{address: 1.1.1.1, priority: 7}]\n";
+  EXPECT_NE(error_of(prio).find("from 0 to 6"), std::string::npos);
+}
+
+TEST(LbConfig, RejectsUnknownKeysAndBadValues) {
+  EXPECT_EQ(error_of("services:\n  - name: a\n    adresses: [10.0.0.1]\n"),
+            "f.yaml:3: unknown key 'adresses' in a service (expected one of: name, addresses, ports, policy, "
+            "prefer, waypoint, endpoints)");
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [1.1.1.1], ports: [80], policy: roundrobin}\n")
+                .find("policy 'roundrobin'"),
+            std::string::npos);
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [0.0.0.0], ports: [80]}\n").find("unspecified"),
+            std::string::npos);
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [1.1.1.1], ports: [80], waypoint: 1.2.3.4}\n")
+                .find("ADDRESS:PORT"),
+            std::string::npos);
+  EXPECT_NE(error_of("").find("empty"), std::string::npos);
+  EXPECT_NE(error_of(std::string(100, '[')).find("nested"), std::string::npos);
+}
+
+TEST(LbConfig, HostPortForms) {
+  auto a = parse_host_port("[fd00::1]:15008");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->port, 15008);
+  EXPECT_EQ(format_host_port(*a), "[fd00::1]:15008");
+  EXPECT_FALSE(parse_host_port("fd00::1:80"));
+  EXPECT_FALSE(parse_host_port("1.2.3.4:0"));
+  EXPECT_FALSE(parse_host_port("1.2.3.4:"));
+  auto m = parse_addr("::ffff:10.0.0.1");
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->is_v4());  // a mapped address is the IPv4 address
+  EXPECT_EQ(format_addr(*m), "10.0.0.1");
+}

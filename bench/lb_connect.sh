@@ -20,7 +20,10 @@ for b in "$CGSCOPE" "$CLIENT"; do [ -x "$b" ] || { echo "missing $b (set BUILD=.
 
 TAG=cgscope-bench-$$
 NS=$TAG
-CGROOT=$(awk '$9 == "cgroup2" && $4 == "/" { m = $5 } END { print m }' /proc/self/mountinfo)
+# The filesystem type is the field after " - " (optional fields come before it).
+CGROOT=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2" && $4 == "/") m = $5; break } }
+  END { print m }' /proc/self/mountinfo)
+[ -n "$CGROOT" ] && [ -d "$CGROOT" ] || { echo "no cgroup v2 mount found" >&2; exit 1; }
 CG=$CGROOT/$TAG
 CG_BASE=$CGROOT/$TAG-base
 PIN=/sys/fs/bpf/$TAG

@@ -10,7 +10,7 @@
 #     hook), and with cgscope selecting getppid for another cgroup (filtered by
 #     cgroup in the kernel). The second should cost at most 1.1x the first.
 #
-# Usage: sudo bench/trace_storm.sh [BUILD_DIR]   (env: PAIRS, CALLS, ROUNDS)
+# Usage: sudo bench/trace_storm.sh [BUILD_DIR]   (env: PAIRS, CALLS, ROUNDS; ONLY=open|filter)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -18,14 +18,17 @@ cgscope=$build/cgscope
 storm=$build/bench_storm
 pairs=${PAIRS:-500000}
 calls=${CALLS:-2000000}
-rounds=${ROUNDS:-3}
+rounds=${ROUNDS:-5}
 [[ -x $cgscope && -x $storm ]] || { echo "build first: scripts/build.sh" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || { echo "needs root" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/cgscope-bench-XXXXXX)
 target=$work/target
 echo x > "$target"
-cg2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+# The filesystem type is the field after " - " (optional fields come before it).
+cg2=$(awk '{for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break }}' \
+  /proc/self/mountinfo)
+[[ -n $cg2 && -d $cg2 ]] || { echo "no cgroup v2 mount found" >&2; exit 1; }
 other_cg=$cg2/cgscope-bench-$$
 bg=""
 cleanup() {
@@ -58,6 +61,8 @@ stop_tracer() {
   bg=""
 }
 
+only=${ONLY:-}
+if [[ $only != filter ]]; then
 bare_ns=$(for _ in $(seq "$rounds"); do "$storm" open "$pairs" "$target"; done | median)
 printf '%s open+close pairs of %s; bare: %.3f s (median of %s)\n\n' "$pairs" "$target" \
   "$(echo "$bare_ns / 1000000000" | bc -l)" "$rounds"
@@ -106,6 +111,9 @@ if command -v bpftrace >/dev/null && [[ -f /usr/sbin/opensnoop.bt ]]; then
   lost=$( (grep -oE 'Lost [0-9]+' "$work/bt.log" || true) | awk '{s+=$2} END {print s+0}')
   report "bpftrace opensnoop.bt" "$ns" "$cap/$pairs" "$lost"
 fi
+
+fi
+[[ $only == open ]] && exit 0
 
 # 2. Filtered out in the kernel.
 mkdir "$other_cg"

@@ -22,6 +22,11 @@
 #include "lib/scope.bpf.h"
 #include "lib/capture.bpf.h"
 
+#define NR_exit 60
+#define NR_exit_group 231
+#define NR_execve 59
+#define NR_execveat 322
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space from the syscall table and -e before load. */
@@ -43,7 +48,8 @@ static __always_inline __u64 wake_flag(void)
 									      : BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline void send_scratch(struct scratch *s, __u32 end, __u32 drop_reason)
+/* Sends the record built in the scratch slot; 0 when it went into the ring. */
+static __always_inline int send_scratch(struct scratch *s, __u32 end, __u32 drop_reason)
 {
 	struct cgs_record *r = (struct cgs_record *)s->data;
 	__u64 size = end;
@@ -52,11 +58,14 @@ static __always_inline void send_scratch(struct scratch *s, __u32 end, __u32 dro
 	barrier_var(size);
 	if (size > CGS_SCRATCH_SIZE) {
 		count_drop(CGS_DROP_SCRATCH);
-		return;
+		return -1;
 	}
 	r->size = size;
-	if (bpf_ringbuf_output(&events, s->data, size, wake_flag()) < 0)
+	if (bpf_ringbuf_output(&events, s->data, size, wake_flag()) < 0) {
 		count_drop(drop_reason);
+		return -1;
+	}
+	return 0;
 }
 
 /* The per-argument captures of a syscall, into the scratch record. */
@@ -117,6 +126,28 @@ static __always_inline void read_regs_args(__u64 *args, struct pt_regs *regs)
 	args[5] = regs->r9;
 }
 
+/* The exit of an execve whose entry record was sent: only its return value. */
+static __noinline int exec_exit(__u32 nr, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = task->tgid;
+	struct cgs_record *r;
+
+	if (bpf_map_delete_elem(&exec_pending, &tgid) != 0)
+		return 0;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_drop(CGS_DROP_RINGBUF_FULL);
+		return 0;
+	}
+	fill_task_header(r, task, nr);
+	r->size = sizeof(*r);
+	r->ret = ret;
+	__builtin_memset(r->args, 0, sizeof(r->args));
+	bpf_ringbuf_submit(r, wake_flag());
+	return 0;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -131,9 +162,13 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	if (only_failed && ret >= 0)
 		return 0;
+	if (nr == NR_execve || nr == NR_execveat)
+		return exec_exit(nr, ret);
+	if (!cgroup_scope_ok())
+		return 0;
 	task = bpf_get_current_task_btf();
 	tgid = task->tgid;
-	if (!in_scope(task, tgid) || tgid == self_tgid)
+	if (tgid == self_tgid || !task_scope_ok(task, tgid) || task_in_compat_syscall(task))
 		return 0;
 
 	if (!has_sections[nr]) {
@@ -190,11 +225,15 @@ static __always_inline int exec_entry(__u32 nr, const char *filename, const char
 	for (i = 0; i < CGS_NARGS; i++)
 		r->args[i] = raw[i];
 	off = sizeof(*r);
-	off = put_str(s, r, off, nr == 59 ? 0 : 1, filename, CGS_PATH_MAX, 1);
-	off = put_strarr(s, r, off, nr == 59 ? 1 : 2, argv);
-	if (capture_envp && off <= CGS_SCRATCH_SIZE - CGS_ARGV_MAX_BYTES - sizeof(struct cgs_var))
-		off = put_strarr(s, r, off, nr == 59 ? 2 : 3, envp);
-	send_scratch(s, off, CGS_DROP_ENTRY_LOST);
+	off = put_str(s, r, off, nr == NR_execve ? 0 : 1, filename, CGS_PATH_MAX, 1);
+	off = put_strarr(s, r, off, nr == NR_execve ? 1 : 2, argv);
+	if (capture_envp)
+		off = put_strarr(s, r, off, nr == NR_execve ? 2 : 3, envp);
+	if (send_scratch(s, off, CGS_DROP_ENTRY_LOST) == 0) {
+		__u8 one = 1;
+
+		bpf_map_update_elem(&exec_pending, &tgid, &one, BPF_ANY);
+	}
 	return 0;
 }
 
@@ -203,7 +242,7 @@ int on_enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 raw[CGS_NARGS] = {ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0};
 
-	return exec_entry(59, (const char *)ctx->args[0], (const char *const *)ctx->args[1],
+	return exec_entry(NR_execve, (const char *)ctx->args[0], (const char *const *)ctx->args[1],
 			  (const char *const *)ctx->args[2], raw);
 }
 
@@ -212,8 +251,46 @@ int on_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 raw[CGS_NARGS] = {ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4], 0};
 
-	return exec_entry(322, (const char *)ctx->args[1], (const char *const *)ctx->args[2],
+	return exec_entry(NR_execveat, (const char *)ctx->args[1], (const char *const *)ctx->args[2],
 			  (const char *const *)ctx->args[3], raw);
+}
+
+/* Syscalls that never reach sys_exit (exit, exit_group): one record at entry,
+ * no ret. (rt_sigreturn reaches sys_exit with its number gone, and the kernel
+ * refuses BPF on its entry tracepoint: it cannot be traced; see session.cc.) */
+static __always_inline int entry_only(struct trace_event_raw_sys_enter *ctx, __u32 nr)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = task->tgid;
+	struct cgs_record *r;
+
+	if (!wanted[nr] || tgid == self_tgid || !in_scope(task, tgid))
+		return 0;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_drop(CGS_DROP_RINGBUF_FULL);
+		return 0;
+	}
+	fill_task_header(r, task, nr);
+	r->size = sizeof(*r);
+	r->flags = CGS_REC_F_ENTRY;
+	r->ret = 0;
+	__builtin_memset(r->args, 0, sizeof(r->args));
+	r->args[0] = ctx->args[0]; /* error_code */
+	bpf_ringbuf_submit(r, wake_flag());
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_exit")
+int on_enter_exit(struct trace_event_raw_sys_enter *ctx)
+{
+	return entry_only(ctx, NR_exit);
+}
+
+SEC("tracepoint/syscalls/sys_enter_exit_group")
+int on_enter_exit_group(struct trace_event_raw_sys_enter *ctx)
+{
+	return entry_only(ctx, NR_exit_group);
 }
 
 /* Lifecycle records are sent even when -e did not ask for them (flagged
@@ -304,10 +381,18 @@ int BPF_PROG(on_process_exit, struct task_struct *p)
 	/* One record per process: when its last thread goes. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
-	if (!in_scope(task, tgid))
-		return 0;
-	if (filter_pid_on)
+	/* Whatever the other filters say: a reused pid must not inherit the scope. */
+	if (filter_pid_on && follow_children) {
+		int in = bpf_map_lookup_elem(&scope_pids, &tgid) != NULL;
+
 		bpf_map_delete_elem(&scope_pids, &tgid);
+		if (!in)
+			return 0;
+		if (!in_scope_except_pid(task, tgid))
+			return 0;
+	} else if (!in_scope(task, tgid)) {
+		return 0;
+	}
 	r = lifecycle_start(&s, task, CGS_EV_PROCESS_EXIT, wanted_exit);
 	if (!r)
 		return 0;
@@ -331,6 +416,10 @@ int BPF_PROG(on_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 	struct scratch *s;
 	__u32 off;
 
+	/* Only the cgroup v2 hierarchy (id 0): v1 hierarchies of a hybrid host
+	 * number their cgroups independently, and the ids would collide. */
+	if (BPF_CORE_READ(cgrp, root, hierarchy_id) != 0)
+		return 0;
 	r = lifecycle_start(&s, task, CGS_EV_CGROUP_MKDIR, wanted_mkdir);
 	if (!r)
 		return 0;

@@ -117,6 +117,11 @@ static __always_inline __u32 put_strarr(struct scratch *s, struct cgs_record *r,
 		if (n <= 0)
 			break;
 		used += n;
+		/* used <= CGS_ARGV_MAX_BYTES already; saying so on the register the
+		 * verifier tracks keeps its range from growing each iteration, which
+		 * otherwise stops state pruning (two arrays then exceed 1M insns). */
+		barrier_var(used);
+		used &= CGS_COPY_MASK;
 		if (n == rem) {
 			/* Cut (or, rarely, an exact fit): either way nothing more fits. */
 			flags = CGS_VAR_F_TRUNCATED;

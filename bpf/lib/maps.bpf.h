@@ -48,6 +48,16 @@ struct {
 	__type(value, struct cgs_scope_value);
 } scope_pids SEC(".maps");
 
+/* Processes between an execve entry record and its exit, by tgid: the exit record
+ * is sent exactly when the entry was, whatever the filters say after the exec
+ * (comm and uid may change across it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u8);
+} exec_pending SEC(".maps");
+
 static __always_inline void count_drop(__u32 reason)
 {
 	__u64 *n = bpf_map_lookup_elem(&drops, &reason);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Who is traced: the scope filters, cheapest first. Set before load (rodata) except
- * scope_level_mask and hold_tgid, which user space changes while running. */
+ * the scope_* variables and hold_tgid (.bss), which user space sets after load. */
 #ifndef CGSCOPE_BPF_SCOPE_H
 #define CGSCOPE_BPF_SCOPE_H
 
@@ -11,7 +11,7 @@ const volatile __u8 follow_children = 0;  /* children of scope_pids join it at f
 const volatile __u8 filter_uid_on = 0;
 const volatile __u32 filter_uid = 0;
 const volatile __u8 filter_comm_on = 0;
-const volatile char filter_comm[CGS_COMM_LEN] = {};
+const volatile __u64 filter_comm[CGS_COMM_LEN / 8] = {}; /* NUL-padded name */
 
 /* Bit n set: scope_cgroups holds a cgroup at level n (root is level 0). */
 __u32 scope_level_mask = 0;
@@ -43,29 +43,45 @@ static __always_inline int cgroup_in_scope(void)
 	return 0;
 }
 
+/* Two 8-byte compares against the rodata name; no helper call. */
 static __always_inline int comm_matches(struct task_struct *task)
 {
-	char comm[CGS_COMM_LEN];
-	int i;
+	__u64 have[2];
 
-	bpf_get_current_comm(comm, sizeof(comm));
-	for (i = 0; i < CGS_COMM_LEN; i++) {
-		if (comm[i] != filter_comm[i])
-			return 0;
-		if (!comm[i])
-			break;
-	}
-	return 1;
+	__builtin_memcpy(have, task->comm, sizeof(have));
+	return have[0] == filter_comm[0] && have[1] == filter_comm[1];
 }
 
-/* Everything but the event selection and the self check, which callers do first. */
-static __always_inline int in_scope(struct task_struct *task, __u32 tgid)
+/* The cgroup part of the scope: needs no task pointer, so the sys_exit hook runs
+ * it before fetching one. An event filtered out here costs one helper call. */
+static __always_inline int cgroup_scope_ok(void)
+{
+	return !filter_cgroup_on || cgroup_in_scope();
+}
+
+/* The rest of the scope, for a task already known to pass cgroup_scope_ok(). */
+static __always_inline int task_scope_ok(struct task_struct *task, __u32 tgid)
 {
 	if (tgid == hold_tgid)
 		return 0;
-	if (filter_cgroup_on && !cgroup_in_scope())
-		return 0;
 	if (filter_pid_on && !bpf_map_lookup_elem(&scope_pids, &tgid))
+		return 0;
+	if (filter_uid_on && task->real_cred->uid.val != filter_uid)
+		return 0;
+	if (filter_comm_on && !comm_matches(task))
+		return 0;
+	return 1;
+}
+
+static __always_inline int in_scope(struct task_struct *task, __u32 tgid)
+{
+	return cgroup_scope_ok() && task_scope_ok(task, tgid);
+}
+
+/* in_scope for a process already found in scope_pids. */
+static __always_inline int in_scope_except_pid(struct task_struct *task, __u32 tgid)
+{
+	if (tgid == hold_tgid || !cgroup_scope_ok())
 		return 0;
 	if (filter_uid_on && task->real_cred->uid.val != filter_uid)
 		return 0;

@@ -40,7 +40,14 @@ static __always_inline void fill_task_header(struct cgs_record *r, struct task_s
 	r->gid = cred->gid.val;
 	r->flags = 0;
 	r->nvar = 0;
-	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	__builtin_memcpy(r->comm, task->comm, sizeof(r->comm)); /* loads, not a helper call */
+}
+
+/* A 32-bit (int 0x80 / ia32) syscall: its numbers are another table's. */
+#define CGS_TS_COMPAT 0x0002
+static __always_inline int task_in_compat_syscall(struct task_struct *task)
+{
+	return task->thread_info.status & CGS_TS_COMPAT;
 }
 
 #endif

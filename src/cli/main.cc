@@ -12,6 +12,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
     if (std::string_view(argv[i]) == "--") {
       command.assign(argv + i + 1, argv + argc);
+      if (command.empty()) {
+        std::fprintf(stderr, "cgscope: nothing after --; give the command to run, e.g. -- make -j2\n");
+        return 2;
+      }
       argc = i;
       break;
     }

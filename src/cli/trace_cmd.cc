@@ -47,7 +47,7 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
   sub->add_option("--output-file", req->output_file, "Write events to FILE instead of standard output");
   sub->add_option("--duration", req->duration, "Stop after SECONDS")->check(CLI::NonNegativeNumber);
   sub->add_option("--max-events", req->max_events, "Stop after N events");
-  sub->add_option("--buffer-size", *buffer, "Ring buffer size, e.g. 16M (power of two, 4K..1G)");
+  sub->add_option("--buffer-size", *buffer, "Ring buffer size, a power of two from 256K to 1G (default 16M)");
   sub->add_flag("-v,--verbose", req->verbose, "Show libbpf's messages (verifier log on failure)");
   req->command = command;
 
@@ -60,9 +60,16 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
     req->output = *output == "json" ? trace::OutputFormat::json
                   : *output == "table" ? trace::OutputFormat::table
                                        : trace::OutputFormat::automatic;
-    auto size = parse_size(*buffer, 4096, 1u << 30);
+    // The floor holds two of the largest records (an execve with argv and envp).
+    auto size = parse_size(*buffer, 256u << 10, 1u << 30);
     if (!size) {
       std::fprintf(stderr, "cgscope trace: --buffer-size: %s\n", size.error().message.c_str());
+      exit_code = 2;
+      return;
+    }
+    if (*size & (*size - 1)) {
+      std::fprintf(stderr, "cgscope trace: --buffer-size %s is not a power of two (the kernel's ring needs one)\n",
+                   buffer->c_str());
       exit_code = 2;
       return;
     }

@@ -7,6 +7,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
@@ -45,8 +46,9 @@ bool g_verbose = false;
 int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG && !g_verbose) return 0;
   if (level == LIBBPF_INFO && !g_verbose) return 0;
-  std::fputs("libbpf: ", stderr);
-  return std::vfprintf(stderr, format, args);
+  // The verifier's log is for --verbose; the one-line failure above it stays.
+  if (!g_verbose && std::strstr(format, "BEGIN PROG LOAD LOG")) return 0;
+  return std::vfprintf(stderr, format, args);  // libbpf's messages carry their own "libbpf: "
 }
 }  // namespace
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/cgroup2.h"
 #include "core/features.h"
 #include "lb/config.h"
 #include "lb/maps.h"
@@ -81,14 +82,14 @@ int run_apply(const ApplyOptions& o, std::ostream& out, std::ostream& err) {
   }
   std::string cgroup = o.cgroup;
   if (cgroup.empty()) {
-    auto root = cgroup2_root();
+    auto root = cgroup2_mount();
     if (!root) {
       err << "cgscope lb apply: " << root.error().message << "\n";
       return 1;
     }
     cgroup = *root;
   }
-  auto cg_id = cgroup_dir_id(cgroup);
+  auto cg_id = cgroup_id(cgroup);
   if (!cg_id) {
     err << "cgscope lb apply: " << cg_id.error().message << " (--cgroup takes a cgroup v2 directory)\n";
     return 1;

@@ -1,5 +1,7 @@
 #include "lb/maps.h"
 
+#include "core/cgroup2.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -27,20 +29,6 @@
 namespace cgscope::lb {
 
 namespace {
-
-std::string unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); i++) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' &&
-        s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
-      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
 
 std::string join(const std::string& dir, const char* name) { return dir + "/" + name; }
 
@@ -88,34 +76,6 @@ size_t percpu_size(size_t value_size) {
 }
 
 }  // namespace
-
-Result<std::string> cgroup2_root() {
-  std::ifstream in("/proc/self/mountinfo");
-  if (!in) return fail_errno("reading /proc/self/mountinfo", errno);
-  std::string line, best;
-  while (std::getline(in, line)) {
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream post(line.substr(dash + 3));
-    std::string fstype;
-    post >> fstype;
-    if (fstype != "cgroup2") continue;
-    std::istringstream pre(line.substr(0, dash));
-    std::string id, parent, devno, root, mnt;
-    pre >> id >> parent >> devno >> root >> mnt;
-    if (root == "/") best = unescape(mnt);  // a later mount wins, as it covers earlier ones
-  }
-  if (best.empty()) return fail("no cgroup v2 filesystem is mounted (see /proc/self/mountinfo); mount one with "
-                                "`mount -t cgroup2 none /sys/fs/cgroup`", ENOENT);
-  return best;
-}
-
-Result<uint64_t> cgroup_dir_id(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return fail_errno(fmt::format("cgroup {}", path), errno);
-  if (!S_ISDIR(st.st_mode)) return fail(fmt::format("cgroup {} is not a directory", path), ENOTDIR);
-  return static_cast<uint64_t>(st.st_ino);
-}
 
 // ---- PinnedMaps ----
 
@@ -316,7 +276,7 @@ Result<std::array<uint8_t, 8>> prog_tag(int prog_fd) {
 Result<void> Loader::attach(const std::string& cgroup_path, std::vector<std::string>* notes) {
   UniqueFd cg(::open(cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!cg) return fail_errno(fmt::format("opening cgroup {}", cgroup_path), errno);
-  auto cg_id = cgroup_dir_id(cgroup_path);
+  auto cg_id = cgroup_id(cgroup_path);
   if (!cg_id) return fail_with(cg_id.error());
   lb_bpf* s = impl_->skel;
   bpf_program* progs[] = {s->progs.lb_connect4, s->progs.lb_connect6, s->progs.lb_getpeername4,

@@ -25,10 +25,6 @@ inline constexpr const char* kMapNames[] = {"lb_frontend", "lb_service", "lb_end
 inline constexpr const char* kLinkNames[] = {"link_connect4", "link_connect6", "link_getpeername4",
                                              "link_getpeername6", "link_sockops"};
 
-// The mount point of cgroup v2, from /proc/self/mountinfo.
-Result<std::string> cgroup2_root();
-// The id (inode number) of the cgroup directory at `path`.
-Result<uint64_t> cgroup_dir_id(const std::string& path);
 
 // The pinned maps, opened by path. Exists only when lb state exists.
 class PinnedMaps {

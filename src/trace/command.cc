@@ -2,18 +2,54 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
 
 namespace cgscope::trace {
 
+namespace {
+
+// CMD as execve will need it: PATH is searched here, in the parent, so that the
+// child makes exactly one execve (a search in the child would show up in the
+// trace as a row of failed execve calls).
+Result<std::string> resolve_command(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
+  int first_error = ENOENT;
+  while (true) {
+    size_t colon = dirs.find(':');
+    std::string dir(dirs.substr(0, colon));
+    std::string full = (dir.empty() ? "." : dir) + "/" + name;
+    if (access(full.c_str(), X_OK) == 0) {
+      struct stat st;
+      if (stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return full;
+    } else if (errno != ENOENT && errno != ENOTDIR && first_error == ENOENT) {
+      first_error = errno;
+    }
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return fail(fmt::format("cannot run {}: {}", name, std::strerror(first_error)), first_error);
+}
+
+}  // namespace
+
 Result<HeldChild> HeldChild::spawn(const std::vector<std::string>& argv) {
   if (argv.empty()) return fail("no command given after --");
+  auto exe = resolve_command(argv[0]);
+  if (!exe) return fail_with(exe.error());
+  // The child's name while it waits is CMD's, not cgscope's: its execve is the
+  // first event of the trace and is reported under the name of the caller.
+  std::string comm = argv[0].substr(argv[0].rfind('/') + 1).substr(0, 15);
   int go[2], err[2];
   if (pipe2(go, O_CLOEXEC) != 0) return fail_errno("creating a pipe", errno);
   UniqueFd go_r(go[0]), go_w(go[1]);
@@ -43,7 +79,8 @@ Result<HeldChild> HeldChild::spawn(const std::vector<std::string>& argv) {
     do n = ::read(go[0], &c, 1);
     while (n < 0 && errno == EINTR);
     if (n != 1) _exit(127);  // the parent gave up
-    execvp(args[0], args.data());
+    prctl(PR_SET_NAME, comm.c_str());
+    execv(exe->c_str(), args.data());
     int e = errno;
     ssize_t w = ::write(err[1], &e, sizeof(e));
     (void)w;

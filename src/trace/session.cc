@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <unordered_map>
 
@@ -30,6 +31,8 @@ namespace cgscope::trace {
 namespace {
 
 constexpr uint32_t kExecve = 59, kExecveat = 322;
+constexpr uint32_t kRtSigreturn = 15, kExit = 60, kExitGroup = 231;
+constexpr uint32_t kClone = 56, kFork = 57, kVfork = 58, kClone3 = 435;
 constexpr size_t kFlushBytes = 256 << 10;
 constexpr size_t kMaxPendingExecs = 4096;
 
@@ -37,25 +40,32 @@ std::atomic<int> g_stop_signal{0};
 
 void on_stop_signal(int sig) { g_stop_signal.store(sig); }
 
+// Installed before anything is created, so that a Ctrl-C or a closed terminal at
+// any point still runs the destructors (cgroup, child, programs).
 void install_signal_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+}
+
+bool stop_requested() { return g_stop_signal.load() != 0; }
+
+// "populated 0" in cgroup.events: every process of the cgroup has exited.
+bool cgroup_populated(const std::string& path) {
+  std::ifstream in(path + "/cgroup.events");
+  std::string key;
+  int value = 0;
+  while (in >> key >> value)
+    if (key == "populated") return value != 0;
+  return false;
 }
 
 uint64_t clock_ns(clockid_t id) {
   timespec ts;
   clock_gettime(id, &ts);
   return uint64_t(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
-}
-
-Result<uint32_t> own_pidns_inum() {
-  struct stat st;
-  if (stat("/proc/self/ns/pid", &st) != 0) return fail_errno("stat /proc/self/ns/pid", errno);
-  return static_cast<uint32_t>(st.st_ino);
 }
 
 // Writes whole buffers to an fd, retrying short writes.
@@ -89,10 +99,11 @@ class Sink {
   int error_ = 0;
 };
 
+// The nesting level of a canonical cgroup path ("/" is 0, "/a/b" is 2).
 unsigned cgroup_level(std::string_view rel) {
   unsigned level = 0;
   for (size_t i = 0; i < rel.size(); i++)
-    if (rel[i] == '/' && i + 1 < rel.size() && rel[i + 1] != '/') level++;
+    if (rel[i] == '/' && i + 1 < rel.size()) level++;
   return level;
 }
 
@@ -113,6 +124,7 @@ class Session {
   Result<void> resolve_scope(KernelConfig& cfg);
   void on_record(std::span<const uint8_t> bytes);
   void emit(const RecordView& rec, int64_t ret, bool has_ret);
+  void on_exec_record(std::span<const uint8_t> bytes, const RecordView& rec);
   bool wanted_container(const ContainerInfo* c) const;
   void flush();
   void print_summary();
@@ -121,8 +133,10 @@ class Session {
   std::string mount_;
   EventSelection selection_;
   std::unique_ptr<ContainerRegistry> registry_;
-  std::unique_ptr<Tracer> tracer_;
+  // Declared before tracer_, so destroyed after it: programs detach first, then
+  // the cgroup (and whatever is left in it) goes.
   std::optional<ScopedCgroup> run_cgroup_;
+  std::unique_ptr<Tracer> tracer_;
   std::vector<std::pair<uint64_t, unsigned>> scope_cgroups_;
   std::unordered_map<uint32_t, std::vector<uint8_t>> pending_exec_;
   std::unique_ptr<Sink> sink_;
@@ -132,18 +146,29 @@ class Session {
   uint64_t mono_to_wall_ = 0;
   uint64_t events_ = 0;
   uint64_t malformed_ = 0;
+  uint64_t orphans_ = 0;  // execve entries whose exit record never came
 };
 
 Result<void> Session::prepare() {
+  // Mistakes in the request first: they need no privileges to report.
+  auto sel = parse_event_selection(req_.events);
+  if (!sel) return fail_with(sel.error());
+  selection_ = *sel;
+  // rt_sigreturn returns into the interrupted code with its syscall number
+  // overwritten, and the kernel refuses BPF programs on its entry tracepoint.
+  if (std::find(req_.events.begin(), req_.events.end(), "rt_sigreturn") != req_.events.end())
+    return fail("rt_sigreturn cannot be traced: it returns with its syscall number gone, and the kernel allows "
+                "no BPF program on its entry; trace the signal delivery with -e set:signals instead");
+  selection_.syscalls.reset(kRtSigreturn);
+  if (!req_.command.empty() && (!req_.cgroups.empty() || req_.container || !req_.pids.empty()))
+    return fail("-c, --container and -p choose whom to trace; with -- CMD the scope is CMD and its children. "
+                "Use one or the other");
   if (auto r = require_root("cgscope trace"); !r) return r;
   if (auto r = require_btf(); !r) return r;
   auto mount = cgroup2_mount();
   if (!mount) return fail_with(mount.error());
   mount_ = *mount;
-  auto sel = parse_event_selection(req_.events);
-  if (!sel) return fail_with(sel.error());
-  selection_ = *sel;
-  auto host_ns = own_pidns_inum();
+  auto host_ns = host_pidns_inum();
   if (!host_ns) return fail_with(host_ns.error());
   registry_ = std::make_unique<ContainerRegistry>(mount_, *host_ns);
   registry_->scan();
@@ -163,6 +188,14 @@ Result<void> Session::prepare() {
 }
 
 Result<void> Session::resolve_scope(KernelConfig& cfg) {
+  // The kernel compares the task's ancestor at the scope cgroup's level, so the
+  // level must come from the cgroup's canonical path, not from what was typed.
+  auto add = [&](uint64_t id) -> Result<void> {
+    auto canon = cgroup_path_of_id(mount_, id);
+    if (!canon) return fail_with(canon.error());
+    scope_cgroups_.emplace_back(id, cgroup_level(*canon));
+    return {};
+  };
   for (const std::string& p : req_.cgroups) {
     std::string rel = relative_cgroup(mount_, p);
     std::string abs = rel == "/" ? mount_ : mount_ + rel;
@@ -171,7 +204,7 @@ Result<void> Session::resolve_scope(KernelConfig& cfg) {
       return fail(fmt::format("cgroup {} not found under the cgroup v2 mount {} ({}); give a path like "
                               "/system.slice/foo.service",
                               p, mount_, id.error().message));
-    scope_cgroups_.emplace_back(*id, cgroup_level(rel));
+    if (auto r = add(*id); !r) return r;
   }
   if (req_.container && *req_.container != "all" && *req_.container != "host") {
     auto ids = registry_->cgroups_of(*req_.container);
@@ -184,16 +217,24 @@ Result<void> Session::resolve_scope(KernelConfig& cfg) {
                               "(--container all traces every container)",
                               *req_.container));
     }
-    for (uint64_t id : ids) {
-      auto rel = cgroup_path_of_id(mount_, id);
-      if (rel) scope_cgroups_.emplace_back(id, cgroup_level(*rel));
+    // Only each container's own cgroup: the kernel matches by ancestor, so its
+    // sub-cgroups (present and future) are in scope through it.
+    std::vector<std::string> tops;
+    for (uint64_t id : ids)
+      if (const ContainerInfo* c = registry_->lookup(id);
+          c && std::find(tops.begin(), tops.end(), c->cgroup_path) == tops.end())
+        tops.push_back(c->cgroup_path);
+    for (const std::string& top : tops) {
+      auto id = cgroup_id(top == "/" ? mount_ : mount_ + top);
+      if (!id) return fail_with("container cgroup " + top, id.error());
+      if (auto r = add(*id); !r) return r;
     }
   }
   if (!req_.command.empty()) {
     auto cg = ScopedCgroup::create(mount_, fmt::format("cgscope-run-{}", getpid()));
     if (!cg) return fail_with("creating a cgroup for the command", cg.error());
     run_cgroup_.emplace(std::move(*cg));
-    scope_cgroups_.emplace_back(run_cgroup_->id(), cgroup_level(relative_cgroup(mount_, run_cgroup_->path())));
+    if (auto r = add(run_cgroup_->id()); !r) return r;
   }
   cfg.filter_cgroup = !scope_cgroups_.empty();
   cfg.filter_pid = !req_.pids.empty();
@@ -210,6 +251,8 @@ bool Session::wanted_container(const ContainerInfo* c) const {
 
 void Session::emit(const RecordView& rec, int64_t ret, bool has_ret) {
   if (stop_) return;
+  // -x is about syscalls; process and cgroup events have no failure to show.
+  if (req_.only_failed && rec.hdr->nr >= CGS_MAX_SYSCALLS) return;
   const ContainerInfo* c = registry_->lookup(rec.hdr->cgroup_id);
   if (!wanted_container(c)) return;
   EventView ev{&rec, Schema::get().find(rec.hdr->nr), c, ret, has_ret, rec.hdr->ts_ns + mono_to_wall_};
@@ -245,32 +288,54 @@ void Session::on_record(std::span<const uint8_t> bytes) {
   }
   if (h->flags & CGS_REC_F_UNSELECTED) return;
 
-  if (h->nr == kExecve || h->nr == kExecveat) {
-    if (h->flags & CGS_REC_F_ENTRY) {
-      if (pending_exec_.size() >= kMaxPendingExecs) pending_exec_.clear();  // exits lost: do not grow forever
-      pending_exec_[h->tid].assign(bytes.begin(), bytes.begin() + h->size);
+  switch (h->nr) {
+    case kExecve:
+    case kExecveat:
+      on_exec_record(bytes, rec);
       return;
-    }
-    // The exit: join it with its entry. A successful exec from a non-leader thread
-    // returns in the leader's tid, so fall back to any entry of the same process.
-    auto it = pending_exec_.find(h->tid);
-    if (it == pending_exec_.end())
-      for (auto i = pending_exec_.begin(); i != pending_exec_.end(); ++i)
-        if (reinterpret_cast<const cgs_record*>(i->second.data())->pid == h->pid) {
-          it = i;
-          break;
-        }
-    if (it != pending_exec_.end()) {
-      std::vector<uint8_t> entry = std::move(it->second);
-      pending_exec_.erase(it);
-      auto er = decode_record(entry);
-      if (er) {
-        emit(*er, h->ret, true);
-        return;
-      }
-    }
+    case kExit:
+    case kExitGroup:
+      // Sent at entry: these never return.
+      emit(rec, 0, !(h->flags & CGS_REC_F_ENTRY));
+      return;
+    case kClone:
+    case kFork:
+    case kVfork:
+    case kClone3:
+      // The child's own return from fork: sched_process_fork already says it
+      // was born, and one event per syscall means the parent's.
+      if (h->ret == 0) return;
+      break;
+    default:
+      break;
   }
   emit(rec, h->ret, true);
+}
+
+// execve and execveat arrive as an entry record (arguments) and, for those the
+// kernel sent an entry for, an exit record (ret). They are joined by process: a
+// successful exec from a non-leader thread returns in the leader's tid.
+void Session::on_exec_record(std::span<const uint8_t> bytes, const RecordView& rec) {
+  const cgs_record* h = rec.hdr;
+  if (h->flags & CGS_REC_F_ENTRY) {
+    if (pending_exec_.size() >= kMaxPendingExecs) {
+      // Exits this many are never coming (lost to a full ring): show what we have.
+      for (auto& [pid, entry] : pending_exec_)
+        if (auto er = decode_record(entry)) emit(*er, 0, false);
+      orphans_ += pending_exec_.size();
+      pending_exec_.clear();
+    }
+    pending_exec_[h->pid].assign(bytes.begin(), bytes.begin() + h->size);
+    return;
+  }
+  auto it = pending_exec_.find(h->pid);
+  if (it == pending_exec_.end()) {
+    emit(rec, h->ret, true);  // the entry was lost: at least the result
+    return;
+  }
+  std::vector<uint8_t> entry = std::move(it->second);
+  pending_exec_.erase(it);
+  if (auto er = decode_record(entry)) emit(*er, h->ret, true);
 }
 
 void Session::flush() {
@@ -280,7 +345,7 @@ void Session::flush() {
 
 void Session::print_summary() {
   auto d = tracer_ ? tracer_->drops() : std::array<uint64_t, CGS_DROP_NR_REASONS>{};
-  uint64_t lost = d[CGS_DROP_RINGBUF_FULL] + d[CGS_DROP_SCRATCH] + d[CGS_DROP_ENTRY_LOST] + malformed_;
+  uint64_t lost = d[CGS_DROP_RINGBUF_FULL] + d[CGS_DROP_SCRATCH] + d[CGS_DROP_ENTRY_LOST] + malformed_ + orphans_;
   std::string line = fmt::format("cgscope: {} events, {} lost", events_, lost);
   if (lost) {
     std::vector<std::string> why;
@@ -288,6 +353,7 @@ void Session::print_summary() {
     if (d[CGS_DROP_SCRATCH]) why.push_back(fmt::format("too large: {}", d[CGS_DROP_SCRATCH]));
     if (d[CGS_DROP_ENTRY_LOST]) why.push_back(fmt::format("execve entry lost: {}", d[CGS_DROP_ENTRY_LOST]));
     if (malformed_) why.push_back(fmt::format("malformed: {}", malformed_));
+    if (orphans_) why.push_back(fmt::format("execve exit lost: {}", orphans_));
     line += fmt::format(" ({})", fmt::join(why, ", "));
     if (d[CGS_DROP_RINGBUF_FULL]) line += "; a larger --buffer-size or a narrower -e keeps up";
   }
@@ -297,11 +363,13 @@ void Session::print_summary() {
 }
 
 int Session::run() {
+  install_signal_handlers();
   route_libbpf_logs(req_.verbose);
-  if (auto r = prepare(); !r) {
-    std::fprintf(stderr, "cgscope trace: %s\n", r.error().message.c_str());
-    return 2;
-  }
+  auto error = [](const Error& e, int code = 2) {
+    std::fprintf(stderr, "cgscope trace: %s\n", e.message.c_str());
+    return code;
+  };
+  if (auto r = prepare(); !r) return error(r.error());
   KernelConfig cfg;
   cfg.syscalls = selection_.syscalls;
   cfg.fork = selection_.fork;
@@ -315,54 +383,33 @@ int Session::run() {
   cfg.uid = req_.uid;
   cfg.comm = req_.comm;
   cfg.ringbuf_bytes = req_.buffer_bytes;
-  if (auto r = resolve_scope(cfg); !r) {
-    std::fprintf(stderr, "cgscope trace: %s\n", r.error().message.c_str());
-    return 2;
-  }
+  if (auto r = resolve_scope(cfg); !r) return error(r.error());
 
   // The child is forked before the programs load so that it can be held out of
   // the trace until it execs; it is released only once everything is attached.
   std::optional<HeldChild> child;
   if (!req_.command.empty()) {
     auto c = HeldChild::spawn(req_.command);
-    if (!c) {
-      std::fprintf(stderr, "cgscope trace: %s\n", c.error().message.c_str());
-      return 2;
-    }
+    if (!c) return error(c.error(), 127);
     child.emplace(std::move(*c));
   }
+  if (stop_requested()) return 130;
 
   auto tracer = Tracer::open(cfg, [this](std::span<const uint8_t> b) { on_record(b); });
-  if (!tracer) {
-    std::fprintf(stderr, "cgscope trace: %s\n", tracer.error().message.c_str());
-    return 2;
-  }
+  if (!tracer) return error(tracer.error());
   tracer_ = std::move(*tracer);
   for (auto [id, level] : scope_cgroups_)
-    if (auto r = tracer_->add_scope_cgroup(id, level); !r) {
-      std::fprintf(stderr, "cgscope trace: %s\n", r.error().message.c_str());
-      return 2;
-    }
+    if (auto r = tracer_->add_scope_cgroup(id, level); !r) return error(r.error());
   for (pid_t p : req_.pids)
-    if (auto r = tracer_->add_scope_pid(uint32_t(p)); !r) {
-      std::fprintf(stderr, "cgscope trace: %s\n", r.error().message.c_str());
-      return 2;
-    }
+    if (auto r = tracer_->add_scope_pid(uint32_t(p)); !r) return error(r.error());
+  if (stop_requested()) return 130;
 
-  install_signal_handlers();
   if (!json_) append_table_header(out_);
-  int exit_code = 0;
+  std::optional<int> cmd_status;
   if (child) {
     tracer_->set_hold_tgid(uint32_t(child->pid()));
-    if (auto r = run_cgroup_->add_pid(child->pid()); !r) {
-      std::fprintf(stderr, "cgscope trace: %s\n", r.error().message.c_str());
-      return 2;
-    }
-    if (auto r = child->release(); !r) {
-      std::fprintf(stderr, "cgscope trace: %s\n", r.error().message.c_str());
-      exit_code = 127;
-      stop_ = true;
-    }
+    if (auto r = run_cgroup_->add_pid(child->pid()); !r) return error(r.error());
+    if (auto r = child->release(); !r) return error(r.error(), 127);
   }
 
   // Tools and tests wait for this line: from here on, nothing in scope is missed.
@@ -371,30 +418,31 @@ int Session::run() {
                : scope_cgroups_.empty() && req_.pids.empty() ? "the whole machine"
                                                               : "the selected scope");
   std::fflush(stderr);
+
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(req_.duration);
-  bool forwarded = false;
+  int exit_code = 0;
+  int signals_seen = 0;
   while (!stop_) {
     auto n = tracer_->poll(child ? 10 : 50);
     if (!n) {
-      std::fprintf(stderr, "cgscope trace: %s\n", n.error().message.c_str());
+      error(n.error());
       exit_code = 2;
       break;
     }
     flush();
-    if (int sig = g_stop_signal.load()) {
-      // With a command, pass the signal on and keep tracing until it ends.
+    if (int sig = g_stop_signal.exchange(0)) {
+      // Without a command: stop. With one: pass the first signal to CMD and keep
+      // tracing until it is gone; a second one kills everything in its cgroup.
       if (!child) break;
-      if (!forwarded) child->signal(sig);
-      forwarded = true;
+      if (++signals_seen == 1 && !cmd_status) child->signal(sig);
+      else (void)run_cgroup_->kill_all();
     }
-    if (child) {
-      if (auto code = child->try_wait()) {
-        // Everything CMD did is in the ring by now: its exit record was written
-        // before the kernel let wait() see it.
-        exit_code = *code;
-        (void)tracer_->poll(0);
-        break;
-      }
+    if (child && !cmd_status) cmd_status = child->try_wait();
+    // CMD and every descendant have exited: everything they did is in the ring
+    // by now (their exit records were written before wait() could see them).
+    if (cmd_status && !cgroup_populated(run_cgroup_->path())) {
+      (void)tracer_->poll(0);
+      break;
     }
     if (req_.duration > 0 && std::chrono::steady_clock::now() >= deadline) break;
   }
@@ -403,6 +451,15 @@ int Session::run() {
     std::fprintf(stderr, "cgscope trace: writing events: %s\n", std::strerror(sink_->error()));
   print_summary();
   tracer_.reset();  // detach before the cgroup (and anything left in it) goes
+  if (child) {
+    if (!cmd_status) {
+      // Stopped early (--duration, --max-events, a closed pipe): CMD does not
+      // outlive the trace it was started for.
+      (void)run_cgroup_->kill_all();
+      while (!(cmd_status = child->try_wait())) usleep(1000);
+    }
+    exit_code = exit_code ? exit_code : *cmd_status;
+  }
   return exit_code;
 }
 

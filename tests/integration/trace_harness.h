@@ -53,10 +53,7 @@ class CgscopeProcess {
   // says it is tracing (or exits).
   explicit CgscopeProcess(std::vector<std::string> args) : out_("events") {
     std::vector<std::string> full{CGSCOPE_BIN, "trace", "-o", "json", "--output-file", out_.path};
-    // Options go before a `--` in args, if any.
-    auto dd = std::find(args.begin(), args.end(), "--");
-    full.insert(full.end(), args.begin(), dd);
-    full.insert(full.end(), dd, args.end());
+    full.insert(full.end(), args.begin(), args.end());
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) return;
     pid_ = fork();
@@ -72,10 +69,14 @@ class CgscopeProcess {
     err_fd_ = p[0];
     wait_for_stderr("cgscope: tracing", std::chrono::seconds(60));
   }
+  // SIGTERM first, so that cgscope removes what it made; SIGKILL only if it hangs.
   ~CgscopeProcess() {
     if (pid_ > 0 && !done_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
+      kill(pid_, SIGTERM);
+      if (!wait_exit(std::chrono::seconds(10), nullptr)) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+      }
     }
     if (err_fd_ >= 0) close(err_fd_);
   }
@@ -83,10 +84,14 @@ class CgscopeProcess {
   pid_t pid() const { return pid_; }
 
   // Waits for it to end by itself (a command given with --), or SIGINTs it first.
-  TraceRun finish(bool interrupt) {
-    if (interrupt) kill(pid_, SIGINT);
+  TraceRun finish(bool interrupt, int sig = SIGINT) {
+    if (interrupt) kill(pid_, sig);
     int status = 0;
-    waitpid(pid_, &status, 0);
+    if (!wait_exit(std::chrono::seconds(120), &status)) {
+      ADD_FAILURE() << "cgscope did not exit within 120 s";
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+    }
     done_ = true;
     read_stderr(std::chrono::milliseconds(0), "");
     TraceRun run;
@@ -103,6 +108,16 @@ class CgscopeProcess {
   }
 
  private:
+  bool wait_exit(std::chrono::seconds limit, int* status) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    int st = 0;
+    while (waitpid(pid_, &st, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= end) return false;
+      usleep(10 * 1000);
+    }
+    if (status) *status = st;
+    return true;
+  }
   void wait_for_stderr(const std::string& marker, std::chrono::milliseconds limit) {
     ready_ = read_stderr(limit, marker);
   }

@@ -8,8 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
-#include <regex>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -94,9 +94,57 @@ TEST(TraceCommand, OpenatOfAKnownFileWithPathAndFd) {
 TEST(TraceCommand, ExitsWithTheCommandsStatus) {
   auto run = trace_command({"-e", "exit_group", "--", "sh", "-c", "exit 7"});
   EXPECT_EQ(run.exit_code, 7) << run.stderr_text;
+  auto ex = run.named("exit_group");
+  ASSERT_EQ(ex.size(), 1u) << run.stderr_text;
+  EXPECT_EQ(ex[0]["args"]["error_code"], 7);
+  EXPECT_TRUE(ex[0]["ret"].is_null()) << "exit_group does not return";
   auto missing = trace_command({"--", "/nonexistent/cgscope-no-such-binary"});
   EXPECT_EQ(missing.exit_code, 127);
   EXPECT_NE(missing.stderr_text.find("cannot run"), std::string::npos) << missing.stderr_text;
+}
+
+TEST(TraceCommand, CommandFoundOnPathIsExecutedOnceAndNothingOfCgscopeIsTraced) {
+  auto run = trace_command({"-e", "all", "--", "true"});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  auto ex = run.named("execve");
+  ASSERT_EQ(ex.size(), 1u) << run.stderr_text;
+  EXPECT_EQ(ex[0]["ret"], 0);
+  EXPECT_EQ(ex[0]["comm"], "true");
+  EXPECT_EQ(ex[0]["args"]["filename"].get<std::string>().substr(0, 1), "/");
+  for (const auto& e : run.events) EXPECT_NE(e["comm"], "cgscope") << e.dump();
+}
+
+TEST(TraceCommand, DescendantsThatOutliveTheCommandAreStillTraced) {
+  TempPath file("late");
+  std::ofstream(file.path) << "x";
+  auto run = trace_command({"-e", "openat", "--", "sh", "-c", "(sleep 0.3; cat " + file.path + " >/dev/null) & exit 4"});
+  EXPECT_EQ(run.exit_code, 4) << run.stderr_text;
+  bool seen = false;
+  for (const auto& e : run.named("openat")) seen |= e["args"]["filename"] == file.path;
+  EXPECT_TRUE(seen) << "the background cat was not traced: " << run.stderr_text;
+}
+
+TEST(TraceCommand, EnvpIsCapturedWhenAsked) {
+  setenv("CGSCOPE_TEST_ENV", "on", 1);
+  auto run = trace_command({"-e", "execve", "--envp", "--", "true"});
+  unsetenv("CGSCOPE_TEST_ENV");
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  auto ex = run.named("execve");
+  ASSERT_EQ(ex.size(), 1u) << run.stderr_text;
+  ASSERT_TRUE(ex[0]["args"]["envp"].is_array()) << ex[0].dump();
+  auto envp = ex[0]["args"]["envp"].get<std::vector<std::string>>();
+  EXPECT_NE(std::find(envp.begin(), envp.end(), "CGSCOPE_TEST_ENV=on"), envp.end());
+}
+
+TEST(TraceCommand, SignalStopsCleanlyAndRemovesTheRunCgroup) {
+  CgscopeProcess cg({"-e", "openat", "--", "sleep", "30"});
+  ASSERT_TRUE(cg.ready());
+  std::string run_cgroup = cg_mount() + "/cgscope-run-" + std::to_string(cg.pid());
+  EXPECT_TRUE(std::filesystem::exists(run_cgroup));
+  auto run = cg.finish(true, SIGTERM);
+  EXPECT_EQ(run.exit_code, 128 + SIGTERM) << "sleep's status: killed by the forwarded SIGTERM; " << run.stderr_text;
+  EXPECT_NE(run.stderr_text.find(" events, 0 lost"), std::string::npos) << run.stderr_text;
+  EXPECT_FALSE(std::filesystem::exists(run_cgroup)) << run_cgroup << " left behind";
 }
 
 TEST(TraceCommand, ExecveKeepsALongArgvIntact) {
@@ -135,7 +183,8 @@ TEST(TraceCommand, FailedOnlyKeepsOnlyErrors) {
   TempPath file("exists");
   std::ofstream(file.path) << "x";
   std::string missing = file.path + "-missing";
-  auto run = trace_command({"-e", "openat", "-x", "--", "sh", "-c", "cat " + missing + " ; cat " + file.path});
+  auto run = trace_command({"-e", "openat,sched_process_exit", "-x", "--", "sh", "-c",
+                            "cat " + missing + " ; cat " + file.path});
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
   bool saw_missing = false;
   for (const auto& e : run.events) {
@@ -222,8 +271,9 @@ TEST(TraceCommand, CommUidAndMaxEventsFilter) {
   ASSERT_FALSE(nobody.events.empty());
   for (const auto& e : nobody.events) EXPECT_EQ(e["uid"], 65534) << e.dump();
 
-  auto few = trace_command({"-e", "openat", "--max-events", "3", "--", "sh", "-c", "cat /dev/null /dev/null"});
+  auto few = trace_command({"-e", "openat", "--max-events", "3", "--", "sh", "-c", "cat /dev/null; sleep 30"});
   EXPECT_EQ(few.events.size(), 3u) << few.stderr_text;
+  EXPECT_EQ(few.exit_code, 128 + SIGKILL) << "stopped early, CMD is killed with the trace: " << few.stderr_text;
 }
 
 TEST(TraceFollow, ForkExecExitOfAChildTree) {
@@ -322,6 +372,14 @@ TEST(TraceErrors, BadInputGetsOneClearLineAndNonZeroExit) {
   auto nocontainer = trace_command({"--container", "feedfacefeedface", "--duration", "1"});
   EXPECT_NE(nocontainer.exit_code, 0);
   EXPECT_NE(nocontainer.stderr_text.find("feedfacefeedface"), std::string::npos) << nocontainer.stderr_text;
+
+  auto both = trace_command({"-c", "/", "--", "true"});
+  EXPECT_NE(both.exit_code, 0);
+  EXPECT_NE(both.stderr_text.find("-- CMD"), std::string::npos) << both.stderr_text;
+
+  auto nothing = trace_command({"--duration", "1", "--"});
+  EXPECT_NE(nothing.exit_code, 0);
+  EXPECT_NE(nothing.stderr_text.find("nothing after --"), std::string::npos) << nothing.stderr_text;
 
   auto badsize = trace_command({"--buffer-size", "12Q", "--duration", "1"});
   EXPECT_NE(badsize.exit_code, 0);

@@ -126,6 +126,21 @@ static __always_inline void read_regs_args(__u64 *args, struct pt_regs *regs)
 	args[5] = regs->r9;
 }
 
+/* A record of fixed size, built in place in the ring (no copy); NULL, counted,
+ * when the ring is full. The caller sets ret/args/flags and submits. */
+static __always_inline struct cgs_record *reserve_fixed(struct task_struct *task, __u32 nr)
+{
+	struct cgs_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+
+	if (!r) {
+		count_drop(CGS_DROP_RINGBUF_FULL);
+		return NULL;
+	}
+	fill_task_header(r, task, nr);
+	r->size = sizeof(*r);
+	return r;
+}
+
 /* The exit of an execve whose entry record was sent: only its return value. */
 static __noinline int exec_exit(__u32 nr, long ret)
 {
@@ -135,13 +150,9 @@ static __noinline int exec_exit(__u32 nr, long ret)
 
 	if (bpf_map_delete_elem(&exec_pending, &tgid) != 0)
 		return 0;
-	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		count_drop(CGS_DROP_RINGBUF_FULL);
+	r = reserve_fixed(task, nr);
+	if (!r)
 		return 0;
-	}
-	fill_task_header(r, task, nr);
-	r->size = sizeof(*r);
 	r->ret = ret;
 	__builtin_memset(r->args, 0, sizeof(r->args));
 	bpf_ringbuf_submit(r, wake_flag());
@@ -172,14 +183,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 
 	if (!has_sections[nr]) {
-		/* Fixed size: build it in place in the ring, no copy. */
-		r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-		if (!r) {
-			count_drop(CGS_DROP_RINGBUF_FULL);
+		r = reserve_fixed(task, nr);
+		if (!r)
 			return 0;
-		}
-		fill_task_header(r, task, nr);
-		r->size = sizeof(*r);
 		r->ret = ret;
 		read_regs_args(r->args, regs);
 		bpf_ringbuf_submit(r, wake_flag());
@@ -266,13 +272,9 @@ static __always_inline int entry_only(struct trace_event_raw_sys_enter *ctx, __u
 
 	if (!wanted[nr] || tgid == self_tgid || !in_scope(task, tgid))
 		return 0;
-	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		count_drop(CGS_DROP_RINGBUF_FULL);
+	r = reserve_fixed(task, nr);
+	if (!r)
 		return 0;
-	}
-	fill_task_header(r, task, nr);
-	r->size = sizeof(*r);
 	r->flags = CGS_REC_F_ENTRY;
 	r->ret = 0;
 	__builtin_memset(r->args, 0, sizeof(r->args));

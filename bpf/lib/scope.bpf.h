@@ -59,6 +59,16 @@ static __always_inline int cgroup_scope_ok(void)
 	return !filter_cgroup_on || cgroup_in_scope();
 }
 
+/* The identity filters: uid and command name. */
+static __always_inline int identity_ok(struct task_struct *task)
+{
+	if (filter_uid_on && task->real_cred->uid.val != filter_uid)
+		return 0;
+	if (filter_comm_on && !comm_matches(task))
+		return 0;
+	return 1;
+}
+
 /* The rest of the scope, for a task already known to pass cgroup_scope_ok(). */
 static __always_inline int task_scope_ok(struct task_struct *task, __u32 tgid)
 {
@@ -66,11 +76,7 @@ static __always_inline int task_scope_ok(struct task_struct *task, __u32 tgid)
 		return 0;
 	if (filter_pid_on && !bpf_map_lookup_elem(&scope_pids, &tgid))
 		return 0;
-	if (filter_uid_on && task->real_cred->uid.val != filter_uid)
-		return 0;
-	if (filter_comm_on && !comm_matches(task))
-		return 0;
-	return 1;
+	return identity_ok(task);
 }
 
 static __always_inline int in_scope(struct task_struct *task, __u32 tgid)
@@ -81,13 +87,7 @@ static __always_inline int in_scope(struct task_struct *task, __u32 tgid)
 /* in_scope for a process already found in scope_pids. */
 static __always_inline int in_scope_except_pid(struct task_struct *task, __u32 tgid)
 {
-	if (tgid == hold_tgid || !cgroup_scope_ok())
-		return 0;
-	if (filter_uid_on && task->real_cred->uid.val != filter_uid)
-		return 0;
-	if (filter_comm_on && !comm_matches(task))
-		return 0;
-	return 1;
+	return tgid != hold_tgid && cgroup_scope_ok() && identity_ok(task);
 }
 
 #endif

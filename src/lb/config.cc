@@ -1,7 +1,6 @@
 #include "lb/config.h"
 
 #include <arpa/inet.h>
-#include <yaml-cpp/yaml.h>
 
 #include <fstream>
 #include <map>
@@ -11,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cgscope/abi/lb.h"
+#include "core/yaml_doc.h"
 
 namespace cgscope::lb {
 
@@ -121,30 +121,28 @@ struct ConfigError {
   std::string what;
 };
 
-[[noreturn]] void bad(const YAML::Node& n, std::string what) {
-  throw ConfigError{n.Mark().line >= 0 ? n.Mark().line + 1 : 0, std::move(what)};
-}
+[[noreturn]] void bad(const YamlNode& n, std::string what) { throw ConfigError{n.line(), std::move(what)}; }
 
-void only_keys(const YAML::Node& map, std::initializer_list<const char*> keys, const char* where) {
-  if (!map.IsMap()) bad(map, fmt::format("{} must be a mapping", where));
-  for (const auto& kv : map) {
-    std::string k = kv.first.IsScalar() ? kv.first.Scalar() : "";
+void only_keys(const YamlNode& map, std::initializer_list<const char*> keys, const char* where) {
+  if (!map.is_map()) bad(map, fmt::format("{} must be a mapping", where));
+  for (const YamlEntry& kv : map.entries()) {
+    std::string_view k = kv.key.scalar();  // "" for a key that is not a scalar
     bool ok = false;
     for (const char* want : keys) ok = ok || k == want;
     if (!ok) {
       std::string list;
       for (const char* want : keys) list += list.empty() ? want : std::string(", ") + want;
-      bad(kv.first, fmt::format("unknown key '{}' in {} (expected one of: {})", k, where, list));
+      bad(kv.key, fmt::format("unknown key '{}' in {} (expected one of: {})", k, where, list));
     }
   }
 }
 
-std::string scalar(const YAML::Node& n, const char* what) {
-  if (!n.IsScalar()) bad(n, fmt::format("{} must be a single value", what));
-  return n.Scalar();
+std::string scalar(const YamlNode& n, const char* what) {
+  if (!n.is_scalar()) bad(n, fmt::format("{} must be a single value", what));
+  return std::string(n.scalar());
 }
 
-long integer(const YAML::Node& n, const char* what, long lo, long hi) {
+long integer(const YamlNode& n, const char* what, long lo, long hi) {
   std::string s = scalar(n, what);
   long v = 0;
   bool ok = !s.empty() && s.size() <= 9;
@@ -154,7 +152,7 @@ long integer(const YAML::Node& n, const char* what, long lo, long hi) {
   return v;
 }
 
-Addr address(const YAML::Node& n, const char* what) {
+Addr address(const YamlNode& n, const char* what) {
   auto a = parse_addr(scalar(n, what));
   if (!a) bad(n, fmt::format("{}: {}", what, a.error().message));
   Addr zero4 = addr_v4(0), zero6;
@@ -162,90 +160,95 @@ Addr address(const YAML::Node& n, const char* what) {
   return *a;
 }
 
-HostPort host_port(const YAML::Node& n, const char* what) {
+HostPort host_port(const YamlNode& n, const char* what) {
   auto hp = parse_host_port(scalar(n, what));
   if (!hp) bad(n, fmt::format("{}: {}", what, hp.error().message));
   return *hp;
 }
 
-const YAML::Node& seq(const YAML::Node& n, const char* what) {
-  if (!n.IsSequence()) bad(n, fmt::format("{} must be a list", what));
+const YamlNode& seq(const YamlNode& n, const char* what) {
+  if (!n.is_seq()) bad(n, fmt::format("{} must be a list", what));
   return n;
 }
 
-Locality locality(const YAML::Node& n, const char* where) {
+Locality locality(const YamlNode& n, const char* where) {
   only_keys(n, {"region", "zone", "subzone", "node"}, where);
   Locality l;
   for (int i = 0; i < kScopes; i++) {
     const char* k = scope_name(static_cast<Scope>(i));
-    if (n[k]) l.v[i] = scalar(n[k], k);
+    if (const YamlNode* v = n.find(k)) l.v[i] = scalar(*v, k);
   }
   return l;
 }
 
-Endpoint endpoint(const YAML::Node& n) {
+Endpoint endpoint(const YamlNode& n) {
   only_keys(n, {"address", "locality", "priority"}, "an endpoint");
   Endpoint e;
-  e.line = n.Mark().line + 1;
-  if (!n["address"]) bad(n, "endpoint has no address");
-  e.address = address(n["address"], "endpoint address");
-  if (n["locality"]) e.locality = locality(n["locality"], "locality");
-  if (n["priority"]) {
-    if (e.locality) bad(n["priority"], "an endpoint takes locality or priority, not both");
-    e.priority = static_cast<int>(integer(n["priority"], "priority", 0, CGS_LB_TIERS - 1));
+  e.line = n.line();
+  const YamlNode* addr = n.find("address");
+  if (!addr) bad(n, "endpoint has no address");
+  e.address = address(*addr, "endpoint address");
+  if (const YamlNode* l = n.find("locality")) e.locality = locality(*l, "locality");
+  if (const YamlNode* p = n.find("priority")) {
+    if (e.locality) bad(*p, "an endpoint takes locality or priority, not both");
+    e.priority = static_cast<int>(integer(*p, "priority", 0, CGS_LB_TIERS - 1));
   }
   return e;
 }
 
-Service service(const YAML::Node& n) {
+Service service(const YamlNode& n) {
   only_keys(n, {"name", "addresses", "ports", "policy", "prefer", "waypoint", "endpoints"}, "a service");
   Service s;
-  s.line = n.Mark().line + 1;
-  if (!n["name"]) bad(n, "service has no name");
-  s.name = scalar(n["name"], "name");
+  s.line = n.line();
+  const YamlNode* name = n.find("name");
+  if (!name) bad(n, "service has no name");
+  s.name = scalar(*name, "name");
   if (s.name.empty() || s.name.size() >= CGS_LB_NAME_LEN)
-    bad(n["name"], fmt::format("service name must be 1 to {} characters", CGS_LB_NAME_LEN - 1));
+    bad(*name, fmt::format("service name must be 1 to {} characters", CGS_LB_NAME_LEN - 1));
   for (char c : s.name)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) bad(n["name"], "service name has a control character");
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) bad(*name, "service name has a control character");
 
-  if (!n["addresses"]) bad(n, fmt::format("service {} has no addresses", s.name));
-  for (const auto& a : seq(n["addresses"], "addresses")) {
+  const YamlNode* addresses = n.find("addresses");
+  if (!addresses) bad(n, fmt::format("service {} has no addresses", s.name));
+  for (const YamlNode& a : seq(*addresses, "addresses").items()) {
     Addr ad = address(a, "service address");
     for (const Addr& have : s.addresses)
       if (have == ad) bad(a, fmt::format("address {} is listed twice", format_addr(ad)));
     s.addresses.push_back(ad);
   }
-  if (s.addresses.empty()) bad(n["addresses"], fmt::format("service {} has no addresses", s.name));
+  if (s.addresses.empty()) bad(*addresses, fmt::format("service {} has no addresses", s.name));
 
-  if (!n["ports"]) bad(n, fmt::format("service {} has no ports", s.name));
-  for (const auto& p : seq(n["ports"], "ports")) {
+  const YamlNode* ports = n.find("ports");
+  if (!ports) bad(n, fmt::format("service {} has no ports", s.name));
+  for (const YamlNode& p : seq(*ports, "ports").items()) {
     PortPair pp;
-    if (p.IsScalar()) {
+    if (p.is_scalar()) {
       pp.port = pp.target_port = static_cast<uint16_t>(integer(p, "port", 1, 65535));
     } else {
       only_keys(p, {"port", "target_port"}, "a port");
-      if (!p["port"]) bad(p, "port pair has no port");
-      pp.port = static_cast<uint16_t>(integer(p["port"], "port", 1, 65535));
-      pp.target_port =
-          p["target_port"] ? static_cast<uint16_t>(integer(p["target_port"], "target_port", 1, 65535)) : pp.port;
+      const YamlNode* port = p.find("port");
+      if (!port) bad(p, "port pair has no port");
+      pp.port = static_cast<uint16_t>(integer(*port, "port", 1, 65535));
+      const YamlNode* target = p.find("target_port");
+      pp.target_port = target ? static_cast<uint16_t>(integer(*target, "target_port", 1, 65535)) : pp.port;
     }
     for (const PortPair& have : s.ports)
       if (have.port == pp.port) bad(p, fmt::format("port {} is listed twice", pp.port));
     s.ports.push_back(pp);
   }
-  if (s.ports.empty()) bad(n["ports"], fmt::format("service {} has no ports", s.name));
+  if (s.ports.empty()) bad(*ports, fmt::format("service {} has no ports", s.name));
   if (s.ports.size() > CGS_LB_MAX_PORTS)
-    bad(n["ports"], fmt::format("service {} has {} ports; at most {} fit", s.name, s.ports.size(), CGS_LB_MAX_PORTS));
+    bad(*ports, fmt::format("service {} has {} ports; at most {} fit", s.name, s.ports.size(), CGS_LB_MAX_PORTS));
 
-  if (n["policy"]) {
-    std::string p = scalar(n["policy"], "policy");
+  if (const YamlNode* policy = n.find("policy")) {
+    std::string p = scalar(*policy, "policy");
     if (p == "random") s.policy = Policy::random;
     else if (p == "strict") s.policy = Policy::strict;
     else if (p == "failover") s.policy = Policy::failover;
-    else bad(n["policy"], fmt::format("policy '{}' is not one of random, strict, failover", p));
+    else bad(*policy, fmt::format("policy '{}' is not one of random, strict, failover", p));
   }
-  if (n["prefer"]) {
-    for (const auto& p : seq(n["prefer"], "prefer")) {
+  if (const YamlNode* prefer = n.find("prefer")) {
+    for (const YamlNode& p : seq(*prefer, "prefer").items()) {
       std::string v = scalar(p, "prefer");
       int found = -1;
       for (int i = 0; i < kScopes; i++)
@@ -256,9 +259,9 @@ Service service(const YAML::Node& n) {
       s.prefer.push_back(static_cast<Scope>(found));
     }
   }
-  if (n["waypoint"]) s.waypoint = host_port(n["waypoint"], "waypoint");
-  if (n["endpoints"]) {
-    for (const auto& e : seq(n["endpoints"], "endpoints")) {
+  if (const YamlNode* w = n.find("waypoint")) s.waypoint = host_port(*w, "waypoint");
+  if (const YamlNode* endpoints = n.find("endpoints")) {
+    for (const YamlNode& e : seq(*endpoints, "endpoints").items()) {
       Endpoint ep = endpoint(e);
       for (const Endpoint& have : s.endpoints)
         if (have.address == ep.address)
@@ -269,21 +272,23 @@ Service service(const YAML::Node& n) {
   return s;
 }
 
-Workload workload(const YAML::Node& n) {
+Workload workload(const YamlNode& n) {
   only_keys(n, {"address", "waypoint"}, "a workload");
   Workload w;
-  w.line = n.Mark().line + 1;
-  if (!n["address"]) bad(n, "workload has no address");
-  if (!n["waypoint"]) bad(n, "workload has no waypoint (a workload without one needs no entry)");
-  w.address = address(n["address"], "workload address");
-  w.waypoint = host_port(n["waypoint"], "waypoint");
+  w.line = n.line();
+  const YamlNode* addr = n.find("address");
+  const YamlNode* waypoint = n.find("waypoint");
+  if (!addr) bad(n, "workload has no address");
+  if (!waypoint) bad(n, "workload has no waypoint (a workload without one needs no entry)");
+  w.address = address(*addr, "workload address");
+  w.waypoint = host_port(*waypoint, "waypoint");
   if (w.address.is_v4() && !w.waypoint.addr.is_v4())
-    bad(n["waypoint"], "an IPv4 workload needs an IPv4 waypoint: an IPv4 socket cannot be sent to IPv6");
+    bad(*waypoint, "an IPv4 workload needs an IPv4 waypoint: an IPv4 socket cannot be sent to IPv6");
   return w;
 }
 
 // Rules across entries, once each entry is valid on its own.
-void cross_check(const Config& c, const YAML::Node& root) {
+void cross_check(const Config& c, const YamlNode& root) {
   std::map<Addr, std::string> owner;  // frontend address -> who has it
   std::set<std::string> names;
   std::map<Addr, const Workload*> workloads;
@@ -324,8 +329,7 @@ void cross_check(const Config& c, const YAML::Node& root) {
   }
   auto over = [&](size_t have, size_t cap, const char* what) {
     if (have > cap)
-      throw ConfigError{root.Mark().line + 1,
-                        fmt::format("{} {} but the maps hold at most {}", have, what, cap)};
+      throw ConfigError{root.line(), fmt::format("{} {} but the maps hold at most {}", have, what, cap)};
   };
   over(c.services.size(), CGS_LB_MAX_SERVICES, "services");
   over(owner.size(), CGS_LB_MAX_FRONTENDS, "service and workload addresses");
@@ -333,8 +337,9 @@ void cross_check(const Config& c, const YAML::Node& root) {
   over(backends.size(), CGS_LB_MAX_BACKENDS, "distinct backend addresses");
 }
 
-// yaml-cpp recurses once per level of flow nesting; a hostile "[[[[..." must be
-// an error, not a stack overflow.
+// Deeper nesting has no place in this format. (The check dates from yaml-cpp,
+// which recursed per level; parse_yaml does not, but the message is clearer
+// than what a parser says about a hostile "[[[[...".)
 bool nesting_too_deep(std::string_view text) {
   int depth = 0;
   char quote = 0;
@@ -359,18 +364,28 @@ bool nesting_too_deep(std::string_view text) {
 
 Result<Config> parse_config(std::string_view text, const std::string& filename) {
   if (nesting_too_deep(text)) return fail(fmt::format("{}: brackets nested more than 32 deep", filename), EINVAL);
+  auto doc = parse_yaml(text);
+  if (!doc) {
+    // "line N: problem" becomes "FILE:N: problem".
+    std::string_view m = doc.error().message;
+    if (m.starts_with("line ")) return fail(fmt::format("{}:{}", filename, m.substr(5)), EINVAL);
+    return fail(fmt::format("{}: {}", filename, m), EINVAL);
+  }
   try {
-    YAML::Node root = YAML::Load(std::string(text));
+    const YamlNode& root = doc->root();
     Config c;
-    if (!root || root.IsNull()) throw ConfigError{1, "the file is empty; it needs at least 'services:'"};
+    if (root.is_null()) throw ConfigError{1, "the file is empty; it needs at least 'services:'"};
     only_keys(root, {"node", "services", "workloads", "netns"}, "the top level");
-    if (root["node"]) c.node = locality(root["node"], "node");
-    if (root["services"] && !root["services"].IsNull())
-      for (const auto& s : seq(root["services"], "services")) c.services.push_back(service(s));
-    if (root["workloads"] && !root["workloads"].IsNull())
-      for (const auto& w : seq(root["workloads"], "workloads")) c.workloads.push_back(workload(w));
-    if (root["netns"] && !root["netns"].IsNull())
-      for (const auto& n : seq(root["netns"], "netns")) {
+    if (const YamlNode* node = root.find("node")) c.node = locality(*node, "node");
+    const YamlNode* services = root.find("services");
+    if (services && !services->is_null())
+      for (const YamlNode& s : seq(*services, "services").items()) c.services.push_back(service(s));
+    const YamlNode* workloads = root.find("workloads");
+    if (workloads && !workloads->is_null())
+      for (const YamlNode& w : seq(*workloads, "workloads").items()) c.workloads.push_back(workload(w));
+    const YamlNode* netns = root.find("netns");
+    if (netns && !netns->is_null())
+      for (const YamlNode& n : seq(*netns, "netns").items()) {
         std::string p = scalar(n, "netns");
         if (p.empty() || p[0] != '/') bad(n, fmt::format("netns '{}' must be an absolute path (/run/netns/NAME)", p));
         c.netns.push_back(p);
@@ -379,8 +394,6 @@ Result<Config> parse_config(std::string_view text, const std::string& filename) 
     return c;
   } catch (const ConfigError& e) {
     return fail(fmt::format("{}:{}: {}", filename, e.line, e.what), EINVAL);
-  } catch (const YAML::Exception& e) {
-    return fail(fmt::format("{}:{}: {}", filename, e.mark.line >= 0 ? e.mark.line + 1 : 0, e.msg), EINVAL);
   }
 }
 

@@ -131,3 +131,33 @@ TEST(LbConfig, HostPortForms) {
   EXPECT_TRUE(m->is_v4());  // a mapped address is the IPv4 address
   EXPECT_EQ(format_addr(*m), "10.0.0.1");
 }
+
+TEST(LbConfig, EmptyValuesKeepTheirLines) {
+  // An empty value is reported on the line of what follows it, as with yaml-cpp,
+  // and never past the end of the file.
+  EXPECT_EQ(error_of("services:\n  - name:\n    addresses: [10.0.0.1]\n"), "f.yaml:3: name must be a single value");
+  EXPECT_EQ(error_of("services:\n  - name: a\n    addresses:"), "f.yaml:3: addresses must be a list");
+  EXPECT_EQ(error_of("services:\n  - name: a\n    addresses: ~\n"), "f.yaml:3: addresses must be a list");
+  EXPECT_EQ(error_of("services:\n"), "(ok)");
+  EXPECT_EQ(error_of("services: ~\nworkloads:\nnetns: null\n"), "(ok)");
+  EXPECT_EQ(error_of("services: 'null'\n"), "f.yaml:1: services must be a list");
+}
+
+TEST(LbConfig, YamlErrorsCarryTheLine) {
+  std::string e = error_of("services:\n  - name: a\n    addresses: [10.0.0.1\n    ports: [80]\n  - name: b\n");
+  EXPECT_EQ(e.rfind("f.yaml:4: ", 0), 0u) << e;  // where the list should have closed
+  e = error_of("services:\n  - name: a\n---\nservices:\n");
+  EXPECT_EQ(e, "f.yaml:3: a second YAML document ('---'); the file must hold one");
+  e = error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80]}\nnode: *where\n");
+  EXPECT_EQ(e, "f.yaml:3: alias *where names no anchor before it");
+}
+
+TEST(LbConfig, AliasesResolve) {
+  auto r = parse_config("services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: &p [80, 443]\n"
+                        "  - name: b\n    addresses: [10.0.0.2]\n    ports: *p\n",
+                        "f.yaml");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->services.size(), 2u);
+  EXPECT_EQ(r->services[1].ports.size(), 2u);
+  EXPECT_EQ(r->services[1].ports[1].port, 443);
+}

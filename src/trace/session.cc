@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <unordered_map>
@@ -51,6 +52,37 @@ void install_signal_handlers() {
 }
 
 bool stop_requested() { return g_stop_signal.load() != 0; }
+
+// Every process below `roots` in the process tree, from /proc/PID/stat.
+std::vector<pid_t> descendants_of(const std::vector<pid_t>& roots) {
+  std::unordered_map<pid_t, std::vector<pid_t>> children;
+  std::error_code ec;  // a process that ends mid-walk is not an error
+  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const auto& entry = *it;
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat)) continue;
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    char state = 0;
+    int ppid = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) == 2)
+      children[ppid].push_back(std::stoi(name));
+  }
+  std::vector<pid_t> out, todo(roots.begin(), roots.end());
+  while (!todo.empty()) {
+    pid_t p = todo.back();
+    todo.pop_back();
+    for (pid_t c : children[p]) {
+      out.push_back(c);
+      todo.push_back(c);
+    }
+  }
+  return out;
+}
 
 // "populated 0" in cgroup.events: every process of the cgroup has exited.
 bool cgroup_populated(const std::string& path) {
@@ -402,6 +434,11 @@ int Session::run() {
     if (auto r = tracer_->add_scope_cgroup(id, level); !r) return error(r.error());
   for (pid_t p : req_.pids)
     if (auto r = tracer_->add_scope_pid(uint32_t(p)); !r) return error(r.error());
+  // --follow: children started from now on join in the kernel at fork; the ones
+  // that already exist are found in /proc (after attach, so none falls between).
+  if (req_.follow)
+    for (pid_t p : descendants_of(req_.pids))
+      if (auto r = tracer_->add_scope_pid(uint32_t(p)); !r) return error(r.error());
   if (stop_requested()) return 130;
 
   if (!json_) append_table_header(out_);

@@ -317,6 +317,33 @@ TEST(TraceFollow, ForkExecExitOfAChildTree) {
   }
 }
 
+TEST(TraceFollow, ProcessesThatExistedBeforeTheTraceAreFollowedToo) {
+  // The inner shell is a child of the traced pid before cgscope starts; what it
+  // runs afterwards must be traced.
+  TempPath fifo("fifo2");
+  TempPath file("followed");
+  ASSERT_EQ(mkfifo(fifo.path.c_str(), 0600), 0);
+  std::ofstream(file.path) << "x";
+  pid_t outer = fork();
+  if (outer == 0) {
+    std::string inner = "sh -c 'read l < " + fifo.path + "; cat " + file.path + " >/dev/null' & wait";
+    execlp("sh", "sh", "-c", inner.c_str(), nullptr);
+    _exit(127);
+  }
+  usleep(200 * 1000);  // the inner shell is running and blocked on the fifo
+  CgscopeProcess cg({"-e", "openat", "-p", std::to_string(outer), "--follow"});
+  bool ready = cg.ready();
+  std::ofstream(fifo.path) << "go\n";
+  int status = 0;
+  waitpid(outer, &status, 0);
+  ASSERT_TRUE(ready);
+  usleep(200 * 1000);
+  auto run = cg.finish(true);
+  bool seen = false;
+  for (const auto& e : run.named("openat")) seen |= e["args"]["filename"] == file.path;
+  EXPECT_TRUE(seen) << run.stderr_text;
+}
+
 TEST(TraceCgroup, ContainerCgroupTaggedAndOtherCgroupFilteredOut) {
   std::string mount = cg_mount();
   auto parent = ScopedCgroup::create(mount, unique_name("cg"));

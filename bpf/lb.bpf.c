@@ -44,6 +44,10 @@ static __always_inline int lb_in_scope(struct bpf_sock_addr *ctx)
 			return 0;
 		}
 	}
+	/* Measured at ~200 ns a balanced connect (bpf_stats): skipped until some
+	 * socket has been exempted. */
+	if (!cfg || !cfg->exempt_on)
+		return 1;
 	cookie = bpf_get_socket_cookie(ctx);
 	if (bpf_map_lookup_elem(&lb_exempt, &cookie)) {
 		lb_count_stat(CGS_LB_STAT_EXEMPT);

@@ -35,9 +35,10 @@ Result<void> apply_netns(const PinnedMaps& maps, const std::set<uint64_t>& want)
   for (uint64_t c : want)
     if (!have.count(c) && bpf_map_update_elem(maps.netns_fd(), &c, &one, BPF_ANY) != 0)
       return fail_errno("updating lb_netns", errno);
-  cgs_lb_config cfg{want.empty() ? 0u : 1u, 0};
   cgs_lb_config old{};
   bpf_map_lookup_elem(maps.config_fd(), &zero, &old);
+  cgs_lb_config cfg = old;  // keeps exempt_on
+  cfg.netns_filter_on = want.empty() ? 0u : 1u;
   if (old.netns_filter_on != cfg.netns_filter_on &&
       bpf_map_update_elem(maps.config_fd(), &zero, &cfg, BPF_ANY) != 0)
     return fail_errno("updating lb_config", errno);

@@ -376,6 +376,17 @@ Result<void> exempt_socket(const std::string& dir, int sock_fd) {
   if (!fd) return errno == ENOENT ? Result<void>() : Result<void>(fail_errno(fmt::format("opening {}", p), errno));
   cgs_lb_exempt_value v{1, 0};
   if (bpf_map_update_elem(fd.get(), &cookie, &v, BPF_ANY) != 0) return fail_errno("updating lb_exempt", errno);
+  // The entry first, then the flag that makes the hooks look entries up.
+  std::string cp = join(dir, "lb_config");
+  UniqueFd cfd(bpf_obj_get(cp.c_str()));
+  if (!cfd) return fail_errno(fmt::format("opening {}", cp), errno);
+  uint32_t zero = 0;
+  cgs_lb_config cfg{};
+  if (bpf_map_lookup_elem(cfd.get(), &zero, &cfg) != 0) return fail_errno("reading lb_config", errno);
+  if (!cfg.exempt_on) {
+    cfg.exempt_on = 1;
+    if (bpf_map_update_elem(cfd.get(), &zero, &cfg, BPF_ANY) != 0) return fail_errno("updating lb_config", errno);
+  }
   return {};
 }
 

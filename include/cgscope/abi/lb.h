@@ -127,7 +127,7 @@ struct cgs_lb_counters {
 /* The one entry of the `config` array. */
 struct cgs_lb_config {
 	__u32 netns_filter_on; /* 1: only netns cookies in the `netns` map are balanced */
-	__u32 pad0;
+	__u32 exempt_on;       /* 1: lb_exempt has entries; 0 spares every connect the socket-cookie lookup */
 };
 
 /* The original destination of a balanced socket, in its sk_storage. */

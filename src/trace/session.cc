@@ -19,6 +19,7 @@
 
 #include "core/cgroup2.h"
 #include "core/features.h"
+#include "core/unique_fd.h"
 #include "trace/command.h"
 #include "trace/containers.h"
 #include "trace/decoder.h"
@@ -100,13 +101,11 @@ uint64_t clock_ns(clockid_t id) {
   return uint64_t(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
 }
 
-// Writes whole buffers to an fd, retrying short writes.
+// Writes whole buffers to standard output or to a file it owns, retrying short writes.
 class Sink {
  public:
-  explicit Sink(int fd, bool owned) : fd_(fd), owned_(owned) {}
-  ~Sink() {
-    if (owned_) ::close(fd_);
-  }
+  Sink() = default;
+  explicit Sink(UniqueFd file) : file_(std::move(file)), fd_(file_.get()) {}
   // false once the reader is gone (EPIPE) or the disk is full: stop tracing.
   bool write(std::string& buf) {
     size_t off = 0;
@@ -126,8 +125,8 @@ class Sink {
   int error() const { return error_; }
 
  private:
-  int fd_;
-  bool owned_;
+  UniqueFd file_;
+  int fd_ = STDOUT_FILENO;
   int error_ = 0;
 };
 
@@ -205,14 +204,13 @@ Result<void> Session::prepare() {
   registry_ = std::make_unique<ContainerRegistry>(mount_, *host_ns);
   registry_->scan();
 
-  int fd = STDOUT_FILENO;
-  bool owned = false;
-  if (!req_.output_file.empty()) {
-    fd = ::open(req_.output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return fail_errno("opening output file " + req_.output_file, errno);
-    owned = true;
+  if (req_.output_file.empty()) {
+    sink_ = std::make_unique<Sink>();
+  } else {
+    UniqueFd fd(::open(req_.output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) return fail_errno("opening output file " + req_.output_file, errno);
+    sink_ = std::make_unique<Sink>(std::move(fd));
   }
-  sink_ = std::make_unique<Sink>(fd, owned);
   json_ = req_.output == OutputFormat::json ||
           (req_.output == OutputFormat::automatic && !(req_.output_file.empty() && isatty(STDOUT_FILENO)));
   mono_to_wall_ = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);

@@ -23,6 +23,7 @@
 #include "trace/command.h"
 #include "trace/containers.h"
 #include "trace/decoder.h"
+#include "trace/exec_join.h"
 #include "trace/event_select.h"
 #include "trace/format.h"
 #include "trace/schema.h"
@@ -36,7 +37,6 @@ constexpr uint32_t kExecve = 59, kExecveat = 322;
 constexpr uint32_t kRtSigreturn = 15, kExit = 60, kExitGroup = 231;
 constexpr uint32_t kClone = 56, kFork = 57, kVfork = 58, kClone3 = 435;
 constexpr size_t kFlushBytes = 256 << 10;
-constexpr size_t kMaxPendingExecs = 4096;
 
 std::atomic<int> g_stop_signal{0};
 
@@ -169,7 +169,7 @@ class Session {
   std::optional<ScopedCgroup> run_cgroup_;
   std::unique_ptr<Tracer> tracer_;
   std::vector<std::pair<uint64_t, unsigned>> scope_cgroups_;
-  std::unordered_map<uint32_t, std::vector<uint8_t>> pending_exec_;
+  ExecJoiner exec_join_;
   std::unique_ptr<Sink> sink_;
   std::string out_;
   bool json_ = true;
@@ -308,7 +308,7 @@ void Session::on_record(std::span<const uint8_t> bytes) {
     case CGS_EV_PROCESS_EXEC:
       registry_->on_process(h->cgroup_id, uint32_t(h->args[3]), uint32_t(h->args[4]));
       // With -x a successful execve sends no exit record: forget its entry.
-      if (req_.only_failed) pending_exec_.erase(h->pid);
+      if (req_.only_failed) exec_join_.forget(h->pid);
       break;
     case CGS_EV_CGROUP_MKDIR:
       if (rec.vars[2].present) registry_->on_cgroup_mkdir(h->args[0], rec.vars[2].str());
@@ -342,30 +342,22 @@ void Session::on_record(std::span<const uint8_t> bytes) {
   emit(rec, h->ret, true);
 }
 
-// execve and execveat arrive as an entry record (arguments) and, for those the
-// kernel sent an entry for, an exit record (ret). They are joined by process: a
-// successful exec from a non-leader thread returns in the leader's tid.
 void Session::on_exec_record(std::span<const uint8_t> bytes, const RecordView& rec) {
   const cgs_record* h = rec.hdr;
   if (h->flags & CGS_REC_F_ENTRY) {
-    if (pending_exec_.size() >= kMaxPendingExecs) {
-      // Exits this many are never coming (lost to a full ring): show what we have.
-      for (auto& [pid, entry] : pending_exec_)
-        if (auto er = decode_record(entry)) emit(*er, 0, false);
-      orphans_ += pending_exec_.size();
-      pending_exec_.clear();
+    // Entries given up had their exits lost (a full ring): show what we have.
+    for (const auto& entry : exec_join_.on_entry(h->pid, bytes.first(h->size))) {
+      orphans_++;
+      if (auto er = decode_record(entry)) emit(*er, 0, false);
     }
-    pending_exec_[h->pid].assign(bytes.begin(), bytes.begin() + h->size);
     return;
   }
-  auto it = pending_exec_.find(h->pid);
-  if (it == pending_exec_.end()) {
+  auto entry = exec_join_.on_exit(h->pid);
+  if (!entry) {
     emit(rec, h->ret, true);  // the entry was lost: at least the result
     return;
   }
-  std::vector<uint8_t> entry = std::move(it->second);
-  pending_exec_.erase(it);
-  if (auto er = decode_record(entry)) emit(*er, h->ret, true);
+  if (auto er = decode_record(*entry)) emit(*er, h->ret, true);
 }
 
 void Session::flush() {

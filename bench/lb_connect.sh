@@ -4,7 +4,8 @@
 # Needs root. Nothing leaves the namespace: service addresses exist only in it.
 #
 #   sudo BUILD=build bench/lb_connect.sh
-#   env: BUILD (dir with cgscope and bench_connect_latency), ROUNDS (default 20000),
+#   env: BUILD (dir with cgscope and bench_connect_latency), ROUNDS (default 20000, split
+#        over REPEAT (default 9) alternations of a direct run and the measured one),
 #        LB_SIZES (default "1 1000 10000 100000"), IPT_SIZES (default "1 1000 10000")
 set -euo pipefail
 
@@ -12,6 +13,8 @@ BUILD=${BUILD:-build}
 CGSCOPE=${CGSCOPE:-$BUILD/cgscope}
 CLIENT=${CLIENT:-$BUILD/bench_connect_latency}
 ROUNDS=${ROUNDS:-20000}
+REPEAT=${REPEAT:-9}
+PER_RUN=$(( ROUNDS / REPEAT ))
 LB_SIZES=${LB_SIZES:-"1 1000 10000 100000"}
 IPT_SIZES=${IPT_SIZES:-"1 1000 10000"}
 
@@ -58,7 +61,7 @@ sleep 0.3
 # The client runs in the bench cgroup and the bench netns.
 run_in() {  # CGROUP ADDR PORT -> ns per connect (median batch)
   sh -c 'echo $$ > "$1/cgroup.procs" && exec ip netns exec "$2" "$3" connect "$4" "$5" "$6"' \
-    _ "$1" "$NS" "$CLIENT" "$2" "$3" "$ROUNDS" | awk '{ print $2 }'
+    _ "$1" "$NS" "$CLIENT" "$2" "$3" "$PER_RUN" | awk '{ print $2 }'
 }
 measure() { run_in "$CG" "$@"; }          # the cgroup lb attaches to
 measure_base() { run_in "$CG_BASE" "$@"; } # a sibling with no hooks
@@ -93,21 +96,42 @@ lb_config() {  # N -> file; service 0 is the measured one (backends 127.0.0.2-4)
     } }' > "$TMP/lb.yaml"
 }
 
-# Baseline: the same client in a sibling cgroup with no hooks, measured next to
-# every other figure (before and after it) so drift on a busy VM cancels out.
-ratio() { awk -v v="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.3f", v / ((a + b) / 2) }'; }
-d_prev=$(measure_base 127.0.0.2 8080)
-record "direct" "$d_prev" "1.000"
+# Baseline: the same client in a sibling cgroup with no hooks. Every figure is
+# taken as REPEAT alternations of (direct, measured); its ratio is the median of
+# the REPEAT ratios, so drift on a busy VM (10-20% between runs here) cancels out.
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# PAIR_SETUP / PAIR_TEARDOWN: commands run around each measured run, so that the
+# direct run is taken without them (iptables rules slow every new connection of
+# the namespace, the direct ones too).
+PAIR_SETUP=:
+PAIR_TEARDOWN=:
+paired() {  # ADDR PORT -> "ns ratio"
+  local i d m vs="" rs=""
+  for i in $(seq "$REPEAT"); do
+    d=$(measure_base 127.0.0.2 8080)
+    $PAIR_SETUP >/dev/null
+    m=$(measure "$1" "$2")
+    $PAIR_TEARDOWN >/dev/null
+    vs+="$m"$'\n'
+    rs+=$(awk -v a="$m" -v b="$d" 'BEGIN { printf "%.4f", a / b }')$'\n'
+  done
+  echo "$(printf '%s' "$vs" | median) $(printf '%s' "$rs" | median | awk '{ printf "%.3f", $1 }')"
+}
+d=$(for i in $(seq "$REPEAT"); do measure_base 127.0.0.2 8080; done | median)
+record "direct" "$d" "1.000"
 
-for n in $IPT_SIZES; do
-  iptables_rules "$n"
-  v=$(measure 10.97.0.1 80)
+iptables_flush() {
   ip netns exec "$NS" iptables -t nat -F
   ip netns exec "$NS" iptables -t nat -X CGS-SERVICES
-  d=$(measure_base 127.0.0.2 8080)
-  record "iptables DNAT, $n rules" "$v" "$(ratio "$v" "$d_prev" "$d")"
-  d_prev=$d
+}
+for n in $IPT_SIZES; do
+  PAIR_SETUP="iptables_rules $n"
+  PAIR_TEARDOWN=iptables_flush
+  read -r v r < <(paired 10.97.0.1 80)
+  record "iptables DNAT, $n rules" "$v" "$r"
 done
+PAIR_SETUP=:
+PAIR_TEARDOWN=:
 
 APPLY_INFO=""
 for n in $LB_SIZES; do
@@ -116,18 +140,15 @@ for n in $LB_SIZES; do
   ms=$(echo "$out" | sed -n 's/.* in \([0-9.]*\) ms.*/\1/p')
   mem=$("$CGSCOPE" lb status --pin-dir "$PIN" | sed -n 's/^map memory: //p')
   APPLY_INFO+=$(printf "  lb apply %6d services x 3 endpoints: %8.1f ms, map memory %s" "$n" "$ms" "$mem")$'\n'
-  v=$(measure 10.64.0.0 80)
-  d=$(measure_base 127.0.0.2 8080)
-  record "cgscope lb, $n services" "$v" "$(ratio "$v" "$d_prev" "$d")"
-  d_prev=$d
+  read -r v r < <(paired 10.64.0.0 80)
+  record "cgscope lb, $n services" "$v" "$r"
 done
-v=$(measure 127.0.0.2 8080)
-d=$(measure_base 127.0.0.2 8080)
-record "direct from the hooked cgroup" "$v" "$(ratio "$v" "$d_prev" "$d")"
+read -r v r < <(paired 127.0.0.2 8080)
+record "direct from the hooked cgroup" "$v" "$r"
 
 echo
-echo "connect+close latency, $ROUNDS rounds each (median of 1000-round batches)"
-echo "ratio: to the mean of the direct runs just before and just after (no hooks, no rules)"
+echo "connect+close latency, $ROUNDS rounds each in $REPEAT runs (ns: median run; a run's figure is its median 1000-round batch)"
+echo "ratio: median over the $REPEAT runs of (run / the direct run just before it; no hooks, no rules)"
 printf "%-34s %10s %8s\n" "path" "ns" "ratio"
 for i in "${!NAMES[@]}"; do
   printf "%-34s %10s %7sx\n" "${NAMES[$i]}" "${VALUES[$i]}" "${RATIOS[$i]}"

@@ -22,10 +22,6 @@
 #include "lib/scope.bpf.h"
 #include "lib/capture.bpf.h"
 
-#define NR_exit 60
-#define NR_exit_group 231
-#define NR_execve 59
-#define NR_execveat 322
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -82,6 +78,7 @@ static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *
 		const void *p = (const void *)r->args[i];
 		__u64 len = 0;
 
+		/* Never true (six arguments fit); it bounds `off` for the verifier. */
 		if (off > CGS_SCRATCH_SIZE - sizeof(struct cgs_var) - CGS_PATH_MAX)
 			break;
 		if (li < CGS_NARGS)
@@ -173,7 +170,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	if (only_failed && ret >= 0)
 		return 0;
-	if (nr == NR_execve || nr == NR_execveat)
+	if (nr == CGS_NR_EXECVE || nr == CGS_NR_EXECVEAT)
 		return exec_exit(nr, ret);
 	if (!cgroup_scope_ok())
 		return 0;
@@ -231,10 +228,10 @@ static __always_inline int exec_entry(__u32 nr, const char *filename, const char
 	for (i = 0; i < CGS_NARGS; i++)
 		r->args[i] = raw[i];
 	off = sizeof(*r);
-	off = put_str(s, r, off, nr == NR_execve ? 0 : 1, filename, CGS_PATH_MAX, 1);
-	off = put_strarr(s, r, off, nr == NR_execve ? 1 : 2, argv);
+	off = put_str(s, r, off, nr == CGS_NR_EXECVE ? 0 : 1, filename, CGS_PATH_MAX, 1);
+	off = put_strarr(s, r, off, nr == CGS_NR_EXECVE ? 1 : 2, argv);
 	if (capture_envp)
-		off = put_strarr(s, r, off, nr == NR_execve ? 2 : 3, envp);
+		off = put_strarr(s, r, off, nr == CGS_NR_EXECVE ? 2 : 3, envp);
 	if (send_scratch(s, off, CGS_DROP_ENTRY_LOST) == 0) {
 		__u8 one = 1;
 
@@ -248,7 +245,7 @@ int on_enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 raw[CGS_NARGS] = {ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0};
 
-	return exec_entry(NR_execve, (const char *)ctx->args[0], (const char *const *)ctx->args[1],
+	return exec_entry(CGS_NR_EXECVE, (const char *)ctx->args[0], (const char *const *)ctx->args[1],
 			  (const char *const *)ctx->args[2], raw);
 }
 
@@ -257,7 +254,7 @@ int on_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 raw[CGS_NARGS] = {ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4], 0};
 
-	return exec_entry(NR_execveat, (const char *)ctx->args[1], (const char *const *)ctx->args[2],
+	return exec_entry(CGS_NR_EXECVEAT, (const char *)ctx->args[1], (const char *const *)ctx->args[2],
 			  (const char *const *)ctx->args[3], raw);
 }
 
@@ -286,13 +283,13 @@ static __always_inline int entry_only(struct trace_event_raw_sys_enter *ctx, __u
 SEC("tracepoint/syscalls/sys_enter_exit")
 int on_enter_exit(struct trace_event_raw_sys_enter *ctx)
 {
-	return entry_only(ctx, NR_exit);
+	return entry_only(ctx, CGS_NR_EXIT);
 }
 
 SEC("tracepoint/syscalls/sys_enter_exit_group")
 int on_enter_exit_group(struct trace_event_raw_sys_enter *ctx)
 {
-	return entry_only(ctx, NR_exit_group);
+	return entry_only(ctx, CGS_NR_EXIT_GROUP);
 }
 
 /* Lifecycle records are sent even when -e did not ask for them (flagged

@@ -33,8 +33,6 @@ namespace cgscope::trace {
 
 namespace {
 
-constexpr uint32_t kExecve = 59, kExecveat = 322;
-constexpr uint32_t kRtSigreturn = 15, kExit = 60, kExitGroup = 231;
 constexpr uint32_t kClone = 56, kFork = 57, kVfork = 58, kClone3 = 435;
 constexpr size_t kFlushBytes = 256 << 10;
 
@@ -190,7 +188,7 @@ Result<void> Session::prepare() {
   if (std::find(req_.events.begin(), req_.events.end(), "rt_sigreturn") != req_.events.end())
     return fail("rt_sigreturn cannot be traced: it returns with its syscall number gone, and the kernel allows "
                 "no BPF program on its entry; trace the signal delivery with -e set:signals instead");
-  selection_.syscalls.reset(kRtSigreturn);
+  selection_.syscalls.reset(CGS_NR_RT_SIGRETURN);
   if (!req_.command.empty() && (!req_.cgroups.empty() || req_.container || !req_.pids.empty()))
     return fail("-c, --container and -p choose whom to trace; with -- CMD the scope is CMD and its children. "
                 "Use one or the other");
@@ -319,12 +317,12 @@ void Session::on_record(std::span<const uint8_t> bytes) {
   if (h->flags & CGS_REC_F_UNSELECTED) return;
 
   switch (h->nr) {
-    case kExecve:
-    case kExecveat:
+    case CGS_NR_EXECVE:
+    case CGS_NR_EXECVEAT:
       on_exec_record(bytes, rec);
       return;
-    case kExit:
-    case kExitGroup:
+    case CGS_NR_EXIT:
+    case CGS_NR_EXIT_GROUP:
       // Sent at entry: these never return.
       emit(rec, 0, !(h->flags & CGS_REC_F_ENTRY));
       return;

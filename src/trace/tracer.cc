@@ -15,8 +15,6 @@ namespace cgscope::trace {
 
 namespace {
 
-constexpr uint32_t kExecve = 59, kExecveat = 322;
-
 uint32_t round_up_pow2(uint32_t v) {
   uint32_t p = 4096;
   while (p < v && p < (1u << 30)) p <<= 1;
@@ -59,7 +57,7 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
   for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
     if (!cfg.syscalls.test(nr)) continue;
     ro->wanted[nr] = 1;
-    if (nr == kExecve || nr == kExecveat) continue;  // captured at entry; exit carries only ret
+    if (nr == CGS_NR_EXECVE || nr == CGS_NR_EXECVEAT) continue;  // captured at entry; exit carries only ret
     auto kinds = schema.kernel_kinds(nr);
     bool sections = false;
     for (unsigned i = 0; i < CGS_NARGS; i++) {

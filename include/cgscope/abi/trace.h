@@ -27,6 +27,15 @@
 #define CGS_EV_PROCESS_EXIT 1002 /* sched_process_exit, last thread of a process */
 #define CGS_EV_CGROUP_MKDIR 1003 /* cgroup_mkdir: a cgroup appeared */
 
+/* x86_64 syscalls that both sides treat specially: execve/execveat come as an
+ * entry record plus an exit record; exit/exit_group never return and are sent
+ * at entry; rt_sigreturn cannot be traced (see src/trace/session.cc). */
+#define CGS_NR_RT_SIGRETURN 15
+#define CGS_NR_EXECVE 59
+#define CGS_NR_EXIT 60
+#define CGS_NR_EXIT_GROUP 231
+#define CGS_NR_EXECVEAT 322
+
 /* Limits on what one record may carry. */
 #define CGS_PATH_MAX 4096       /* one string argument, NUL included */
 #define CGS_ARGV_MAX_ELEMS 64   /* elements of argv/envp */

@@ -131,7 +131,8 @@ int lb_connect4(struct bpf_sock_addr *ctx)
 	 * this impossible, the test keeps it harmless. */
 	if (!lb_addr_is_mapped4(&c.addr))
 		return lb_verdict(-LB_EINVAL);
-	lb_remember(ctx, &dst, &c);
+	if (c.keep_orig)
+		lb_remember(ctx, &dst, &c);
 	ctx->user_ip4 = c.addr.a[3];
 	ctx->user_port = c.port;
 	return LB_SOCK_OK;
@@ -151,7 +152,8 @@ int lb_connect6(struct bpf_sock_addr *ctx)
 	ret = lb_balance(ctx, &dst, &c);
 	if (ret)
 		return lb_verdict(ret);
-	lb_remember(ctx, &dst, &c);
+	if (c.keep_orig)
+		lb_remember(ctx, &dst, &c);
 	ctx->user_ip6[0] = c.addr.a[0];
 	ctx->user_ip6[1] = c.addr.a[1];
 	ctx->user_ip6[2] = c.addr.a[2];

@@ -18,6 +18,7 @@ struct lb_choice {
 	__u16 port;              /* new port, network order */
 	__u16 waypoint;          /* 1: addr:port is a waypoint */
 	__u32 service_id;        /* 0 for a workload reached directly */
+	__u32 keep_orig;         /* 1: record the original destination on the socket */
 };
 
 static __always_inline int lb_addr_is_mapped4(const struct cgs_lb_addr *a)
@@ -74,6 +75,7 @@ static __always_inline int lb_from_service(__u32 id, __u16 port, struct lb_choic
 		return -LB_ENOENT;
 	}
 	out->service_id = id;
+	out->keep_orig = 1;
 	if (s->wp_port) {
 		out->addr = s->wp_addr;
 		out->port = s->wp_port;
@@ -102,6 +104,7 @@ static __always_inline int lb_from_service(__u32 id, __u16 port, struct lb_choic
 	out->addr = b->addr;
 	out->port = target;
 	out->waypoint = 0;
+	out->keep_orig = !(s->flags & CGS_LB_SERVICE_F_NO_ORIG);
 	return 0;
 }
 
@@ -119,6 +122,7 @@ static __always_inline int lb_from_backend(__u32 id, struct lb_choice *out)
 	out->port = b->wp_port;
 	out->waypoint = 1;
 	out->service_id = 0;
+	out->keep_orig = 1;
 	return 0;
 }
 

@@ -152,6 +152,13 @@ long integer(const YamlNode& n, const char* what, long lo, long hi) {
   return v;
 }
 
+bool boolean(const YamlNode& n, const char* what) {
+  std::string s = scalar(n, what);
+  if (s == "true") return true;
+  if (s == "false") return false;
+  bad(n, fmt::format("{} '{}' must be true or false", what, s));
+}
+
 Addr address(const YamlNode& n, const char* what) {
   auto a = parse_addr(scalar(n, what));
   if (!a) bad(n, fmt::format("{}: {}", what, a.error().message));
@@ -197,7 +204,8 @@ Endpoint endpoint(const YamlNode& n) {
 }
 
 Service service(const YamlNode& n) {
-  only_keys(n, {"name", "addresses", "ports", "policy", "prefer", "waypoint", "endpoints"}, "a service");
+  only_keys(n, {"name", "addresses", "ports", "policy", "prefer", "waypoint", "keep_original", "endpoints"},
+            "a service");
   Service s;
   s.line = n.line();
   const YamlNode* name = n.find("name");
@@ -260,6 +268,13 @@ Service service(const YamlNode& n) {
     }
   }
   if (const YamlNode* w = n.find("waypoint")) s.waypoint = host_port(*w, "waypoint");
+  if (const YamlNode* k = n.find("keep_original")) {
+    s.keep_original = boolean(*k, "keep_original");
+    if (s.waypoint && !*s.keep_original)
+      bad(*k, fmt::format("service {} has a waypoint, which needs the original destination: keep_original "
+                          "cannot be false",
+                          s.name));
+  }
   if (const YamlNode* endpoints = n.find("endpoints")) {
     for (const YamlNode& e : seq(*endpoints, "endpoints").items()) {
       Endpoint ep = endpoint(e);
@@ -375,8 +390,9 @@ Result<Config> parse_config(std::string_view text, const std::string& filename) 
     const YamlNode& root = doc->root();
     Config c;
     if (root.is_null()) throw ConfigError{1, "the file is empty; it needs at least 'services:'"};
-    only_keys(root, {"node", "services", "workloads", "netns"}, "the top level");
+    only_keys(root, {"node", "keep_original", "services", "workloads", "netns"}, "the top level");
     if (const YamlNode* node = root.find("node")) c.node = locality(*node, "node");
+    if (const YamlNode* k = root.find("keep_original")) c.keep_original = boolean(*k, "keep_original");
     const YamlNode* services = root.find("services");
     if (services && !services->is_null())
       for (const YamlNode& s : seq(*services, "services").items()) c.services.push_back(service(s));

@@ -69,8 +69,13 @@ struct Service {
   Policy policy = Policy::random;
   std::vector<Scope> prefer;
   std::optional<HostPort> waypoint;
+  // Keep the dialled address on each balanced socket, so getpeername() reports it;
+  // unset: the file's top-level keep_original. A waypoint always keeps it.
+  std::optional<bool> keep_original;
   std::vector<Endpoint> endpoints;
   int line = 0;
+
+  bool keeps_original(bool file_default) const { return waypoint || keep_original.value_or(file_default); }
 };
 
 // An address reached directly whose connections go to a waypoint.
@@ -82,6 +87,7 @@ struct Workload {
 
 struct Config {
   Locality node;
+  bool keep_original = true;  // the default of every service (see Service::keep_original)
   std::vector<Service> services;
   std::vector<Workload> workloads;
   std::vector<std::string> netns;  // paths of network namespaces to enrol; empty: all

@@ -190,6 +190,7 @@ Result<MapState> desired_state(const Config& cfg, const MapState& cur) {
       v.wp_addr = to_abi(s.waypoint->addr);
       v.wp_port = htons(s.waypoint->port);
     }
+    if (!s.keeps_original(cfg.keep_original)) v.flags |= CGS_LB_SERVICE_F_NO_ORIG;
     std::vector<uint32_t> wanted[CGS_LB_TIERS];
     for (const Endpoint& e : s.endpoints)
       wanted[endpoint_tier(s, e, cfg.node)].push_back(backend_of.at(e.address));

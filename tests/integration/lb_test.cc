@@ -320,6 +320,25 @@ TEST_F(LbTest, RandomSpreadsOverAllBackendsAndGetpeernameShowsTheService) {
   EXPECT_EQ(miss[0].err, ENETUNREACH);
 }
 
+// keep_original: false skips the per-socket storage: still balanced, but
+// getpeername() reports the backend, as the file asked.
+TEST_F(LbTest, WithoutKeepOriginalGetpeernameShowsTheBackend) {
+  three_backends();
+  ASSERT_EQ(apply(std::string("keep_original: false\n") + kRandom), 0) << err_;
+  auto res = connects("10.96.0.10", 80, 60);
+  EXPECT_EQ(by_name(res).size(), 3u) << testing::PrintToString(by_name(res));
+  for (const Outcome& o : res) {
+    ASSERT_EQ(o.err, 0);
+    EXPECT_EQ(o.peer, "127.0.0." + o.name.substr(1) + ":8080");  // b3 answered from 127.0.0.3
+  }
+  auto j = nlohmann::json::parse(status_json());
+  EXPECT_FALSE(j["services"][0]["keep_original"].get<bool>());
+  EXPECT_EQ(j["services"][0]["balanced"].get<uint64_t>(), 60u);
+  // Turned back on by a re-apply: the next sockets report the service again.
+  ASSERT_EQ(apply(kRandom), 0) << err_;
+  for (const Outcome& o : connects("10.96.0.10", 80, 10)) EXPECT_EQ(o.peer, "10.96.0.10:80");
+}
+
 TEST_F(LbTest, StrictAndFailoverPickTheRightTierAndFailOver) {
   three_backends();
   ASSERT_EQ(apply(failover("failover", {2, 3, 4})), 0) << err_;

@@ -105,7 +105,7 @@ TEST(LbConfig, RejectsWhatTheKernelCannotDo) {
 TEST(LbConfig, RejectsUnknownKeysAndBadValues) {
   EXPECT_EQ(error_of("services:\n  - name: a\n    adresses: [10.0.0.1]\n"),
             "f.yaml:3: unknown key 'adresses' in a service (expected one of: name, addresses, ports, policy, "
-            "prefer, waypoint, endpoints)");
+            "prefer, waypoint, keep_original, endpoints)");
   EXPECT_NE(error_of("services:\n  - {name: a, addresses: [1.1.1.1], ports: [80], policy: roundrobin}\n")
                 .find("policy 'roundrobin'"),
             std::string::npos);
@@ -160,4 +160,31 @@ TEST(LbConfig, AliasesResolve) {
   ASSERT_EQ(r->services.size(), 2u);
   EXPECT_EQ(r->services[1].ports.size(), 2u);
   EXPECT_EQ(r->services[1].ports[1].port, 443);
+}
+
+TEST(LbConfig, KeepOriginalDefaultsToTheTopLevelAndWaypointsAlwaysKeep) {
+  const char* svcs = R"(services:
+  - {name: a, addresses: [10.0.0.1], ports: [80]}
+  - {name: b, addresses: [10.0.0.2], ports: [80], keep_original: true}
+  - {name: c, addresses: [10.0.0.3], ports: [80], keep_original: false}
+  - {name: d, addresses: [10.0.0.4], ports: [80], waypoint: 127.0.0.1:15008}
+)";
+  auto r = parse_config(svcs, "f.yaml");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->keep_original);
+  std::vector<bool> keeps;
+  for (const Service& s : r->services) keeps.push_back(s.keeps_original(r->keep_original));
+  EXPECT_EQ(keeps, (std::vector<bool>{true, true, false, true}));
+
+  auto off = parse_config(std::string("keep_original: false\n") + svcs, "f.yaml");
+  ASSERT_TRUE(off) << off.error().message;
+  keeps.clear();
+  for (const Service& s : off->services) keeps.push_back(s.keeps_original(off->keep_original));
+  EXPECT_EQ(keeps, (std::vector<bool>{false, true, false, true}));  // d: its waypoint needs it
+
+  EXPECT_EQ(error_of("keep_original: no\nservices: []\n"), "f.yaml:1: keep_original 'no' must be true or false");
+  EXPECT_EQ(error_of("services:\n  - name: w\n    addresses: [10.0.0.1]\n    ports: [80]\n"
+                     "    waypoint: 127.0.0.1:15008\n    keep_original: false\n"),
+            "f.yaml:6: service w has a waypoint, which needs the original destination: keep_original cannot be "
+            "false");
 }

@@ -205,6 +205,21 @@ TEST(LbPlanner, FailoverTiersAndPolicyChange) {
   EXPECT_EQ(r.endpoints.size(), 3u);
 }
 
+TEST(LbPlanner, KeepOriginalIsAServiceFlagAndChangesInPlace) {
+  Config c;
+  c.services = {svc("a", "10.96.0.1", {"127.0.0.2"}), svc("b", "10.96.0.2", {"127.0.0.3"})};
+  c.services[1].waypoint = *parse_host_port("127.0.0.1:15008");
+  MapState s = run({}, c);
+  EXPECT_EQ(s.services.at(id_of(s, "a")).flags, 0u);
+  c.keep_original = false;  // b keeps it anyway: its waypoint needs it
+  Plan p;
+  MapState off = run(s, c, &p);
+  EXPECT_EQ(off.services.at(id_of(off, "a")).flags, static_cast<uint32_t>(CGS_LB_SERVICE_F_NO_ORIG));
+  EXPECT_EQ(off.services.at(id_of(off, "b")).flags, 0u);
+  EXPECT_EQ(p.ops.size(), 1u);  // one service value rewritten, nothing else
+  EXPECT_EQ(count_ops(p, MapKind::service, OpKind::update), 1);
+}
+
 TEST(LbPlanner, WorkloadWaypointIsABackendValue) {
   Config c;
   c.services = {svc("a", "10.96.0.1", {"10.244.0.5"})};

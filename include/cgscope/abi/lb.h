@@ -46,6 +46,15 @@ enum cgs_lb_policy {
 	CGS_LB_POLICY_FAILOVER = 2, /* the first non-empty tier */
 };
 
+/* service.flags */
+enum cgs_lb_service_flag {
+	/* Keep no original destination for this service's connects: getpeername()
+	 * reports the backend. The per-socket storage is most of what a balanced
+	 * connect costs (docs/lb.md), so a service whose clients never ask may skip it.
+	 * Ignored when the connect goes to a waypoint, which needs it. */
+	CGS_LB_SERVICE_F_NO_ORIG = 0x1,
+};
+
 /* frontend.kind */
 enum cgs_lb_kind {
 	CGS_LB_KIND_SERVICE = 1, /* id is a service id */
@@ -88,7 +97,7 @@ struct cgs_lb_service_value {
 	struct cgs_lb_addr wp_addr;        /* waypoint address, when wp_port != 0 */
 	__u16 wp_port;                     /* waypoint port, network order; 0: no waypoint */
 	__u16 pad0;
-	__u32 pad1;
+	__u32 flags;                       /* enum cgs_lb_service_flag */
 };
 
 struct cgs_lb_endpoint_key {

@@ -4,6 +4,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -342,19 +343,32 @@ Result<void> Loader::attach(const std::string& cgroup_path, std::vector<std::str
 }
 
 Result<std::vector<std::string>> remove_pins(const std::string& dir) {
+  // By prefix, not by this binary's lists: state pinned by another version of
+  // cgscope (a map added or dropped since) must go too, or the dir stays behind.
+  std::vector<std::string> links, maps;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string_view n = e->d_name;
+      if (n.starts_with("link_")) links.emplace_back(n);
+      else if (n.starts_with("lb_")) maps.emplace_back(n);
+    }
+    ::closedir(d);
+  } else if (errno != ENOENT) {
+    return fail_errno(fmt::format("reading {}", dir), errno);
+  }
   std::vector<std::string> removed;
-  for (const char* name : kLinkNames) {
-    std::string p = join(dir, name);
+  // Links first: the hooks stop before the maps they read go away.
+  for (const std::string& name : links) {
+    std::string p = join(dir, name.c_str());
     UniqueFd fd(bpf_obj_get(p.c_str()));
-    if (!fd) continue;
     // Detach even if some other process still holds the link open.
-    if (bpf_link_detach(fd.get()) != 0 && errno != EINVAL && errno != ENOLINK)
+    if (fd && bpf_link_detach(fd.get()) != 0 && errno != EINVAL && errno != ENOLINK)
       return fail_errno(fmt::format("detaching {}", p), errno);
-    if (::unlink(p.c_str()) != 0) return fail_errno(fmt::format("removing {}", p), errno);
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) return fail_errno(fmt::format("removing {}", p), errno);
     removed.push_back(name);
   }
-  for (const char* name : kMapNames) {
-    std::string p = join(dir, name);
+  for (const std::string& name : maps) {
+    std::string p = join(dir, name.c_str());
     if (::unlink(p.c_str()) == 0) removed.push_back(name);
     else if (errno != ENOENT) return fail_errno(fmt::format("removing {}", p), errno);
   }

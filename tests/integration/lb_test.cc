@@ -518,8 +518,15 @@ TEST_F(LbTest, ResetDetachesAndRemovesEverything) {
   three_backends();
   ASSERT_EQ(apply(kRandom), 0) << err_;
   EXPECT_EQ(connects("10.96.0.10", 80, 1)[0].err, 0);
+  // A map pinned by some other version of cgscope goes too.
+  {
+    UniqueFd m(bpf_map_create(BPF_MAP_TYPE_ARRAY, "lb_newer", 4, 4, 1, nullptr));
+    ASSERT_TRUE(m);
+    ASSERT_EQ(bpf_obj_pin(m.get(), (pin_dir_ + "/lb_newer").c_str()), 0);
+  }
   std::ostringstream o, e;
   ASSERT_EQ(lb::run_reset(pin_dir_, o, e), 0) << e.str();
+  EXPECT_NE(o.str().find("removed 18 pins"), std::string::npos) << o.str();
   EXPECT_NE(::access(pin_dir_.c_str(), F_OK), 0);
   EXPECT_EQ(connects("10.96.0.10", 80, 1)[0].err, ENETUNREACH);
 }

@@ -2,9 +2,19 @@
 // builds anywhere):
 //   bench_connect_latency serve ADDR PORT          accept and close, forever
 //   bench_connect_latency connect ADDR PORT ROUNDS socket+connect+close, ROUNDS times
+//   bench_connect_latency pair CG_A ADDR_A PORT_A CG_B ADDR_B PORT_B ROUNDS
+//                                                  (CG: a cgroup directory or fd:N, an open
+//                                                  cgroup.procs)
+//                                                  the same, alternating 250-round batches
+//                                                  between A from cgroup CG_A and B from CG_B
 // `connect` prints one line: "ns_per_connect <median of 1000-round batches> min <best batch>".
+// `pair` prints "a_ns <median A batch> b_ns <median B batch> ratio <median of B/A per
+// adjacent pair>": a socket belongs to the cgroup of the task that made it, so moving
+// the process between batches compares two paths in one process, seconds apart, and
+// the drift of a busy VM (10-20% over a minute here) cancels out of each pair.
 // Sockets close with SO_LINGER 0 (RST), so no TIME_WAIT piles up on the client.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace {
@@ -52,36 +63,111 @@ int serve(const sockaddr_storage& ss, socklen_t len) {
   }
 }
 
-int connect_loop(const sockaddr_storage& ss, socklen_t len, long rounds) {
-  const long batch = 1000;
-  std::vector<double> per_batch;
+// connect: rounds per batch. pair: rounds per half of a pair; short, so that many pairs
+// fit in a run and each pair's two halves see the same machine.
+constexpr long kBatch = 1000;
+constexpr long kPairBatch = 250;
+
+// One batch of socket+connect+close; ns per round. Failures are counted, not fatal,
+// so a broken path shows up as a message rather than a skewed figure.
+double batch(const sockaddr_storage& ss, socklen_t len, long* failures, long n = kBatch) {
   linger lg{1, 0};
-  long failures = 0;
-  for (long done = -batch; done < rounds; done += batch) {  // first batch: warm-up
-    auto t0 = std::chrono::steady_clock::now();
-    for (long i = 0; i < batch; i++) {
-      int s = socket(ss.ss_family, SOCK_STREAM, 0);
-      if (connect(s, reinterpret_cast<const sockaddr*>(&ss), len) != 0) failures++;
-      setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-      close(s);
+  auto t0 = std::chrono::steady_clock::now();
+  for (long i = 0; i < n; i++) {
+    int s = socket(ss.ss_family, SOCK_STREAM, 0);
+    if (connect(s, reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
+      if (++*failures == 1) std::fprintf(stderr, "connect: %s\n", std::strerror(errno));
     }
-    double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / batch;
-    if (done >= 0) per_batch.push_back(ns);
+    setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(s);
   }
+  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / n;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+int connect_loop(const sockaddr_storage& ss, socklen_t len, long rounds) {
+  std::vector<double> per_batch;
+  long failures = 0;
+  batch(ss, len, &failures);  // warm-up
+  for (long done = 0; done < rounds; done += kBatch) per_batch.push_back(batch(ss, len, &failures));
   if (failures) {
-    std::fprintf(stderr, "%ld connects failed (%s)\n", failures, std::strerror(errno));
+    std::fprintf(stderr, "%ld connects failed\n", failures);
     return 1;
   }
-  std::sort(per_batch.begin(), per_batch.end());
-  std::printf("ns_per_connect %.0f min %.0f\n", per_batch[per_batch.size() / 2], per_batch.front());
+  std::printf("ns_per_connect %.0f min %.0f\n", median(per_batch), *std::min_element(per_batch.begin(), per_batch.end()));
+  return 0;
+}
+
+// The cgroup.procs file of CG: a directory, or "fd:N" for a file the caller opened
+// before entering the network namespace (`ip netns exec` remounts /sys, which hides
+// the cgroup mounts).
+int open_procs(const char* cg) {
+  if (std::strncmp(cg, "fd:", 3) == 0) return std::atoi(cg + 3);
+  std::string path = std::string(cg) + "/cgroup.procs";
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) std::perror(path.c_str());
+  return fd;
+}
+
+bool join_cgroup(int procs_fd) {
+  if (write(procs_fd, "0", 1) == 1) return true;  // "0": the writing task itself
+  std::perror("cgroup.procs");
+  return false;
+}
+
+struct Path {
+  int procs_fd;
+  sockaddr_storage ss;
+  socklen_t len;
+};
+
+int pair_loop(const Path& a, const Path& b, long rounds) {
+  std::vector<double> as, bs, ratios;
+  long failures = 0;
+  auto half = [&](const Path& p) { return join_cgroup(p.procs_fd) ? batch(p.ss, p.len, &failures, kPairBatch) : -1; };
+  // Pairs alternate AB and BA so that whatever the second half of a pair gains or
+  // loses from coming second cancels out; the first two pairs are a warm-up.
+  for (long i = -2; i * kPairBatch < rounds; i++) {
+    double ta, tb;
+    if (i % 2 == 0) {
+      ta = half(a);
+      tb = half(b);
+    } else {
+      tb = half(b);
+      ta = half(a);
+    }
+    if (ta < 0 || tb < 0) return 1;
+    if (i < 0) continue;
+    as.push_back(ta);
+    bs.push_back(tb);
+    ratios.push_back(tb / ta);
+  }
+  if (failures) {
+    std::fprintf(stderr, "%ld connects failed\n", failures);
+    return 1;
+  }
+  std::printf("a_ns %.0f b_ns %.0f ratio %.4f\n", median(as), median(bs), median(ratios));
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 9 && std::strcmp(argv[1], "pair") == 0) {
+    Path a{open_procs(argv[2]), {}, 0}, b{open_procs(argv[5]), {}, 0};
+    if (a.procs_fd < 0 || b.procs_fd < 0) return 2;
+    if (!make_addr(argv[3], std::atoi(argv[4]), &a.ss, &a.len) || !make_addr(argv[6], std::atoi(argv[7]), &b.ss, &b.len)) {
+      std::fprintf(stderr, "bad address\n");
+      return 2;
+    }
+    return pair_loop(a, b, std::atol(argv[8]));
+  }
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s serve ADDR PORT | connect ADDR PORT ROUNDS\n", argv[0]);
+    std::fprintf(stderr, "usage: %s serve ADDR PORT | connect ADDR PORT ROUNDS | pair CG_A ADDR_A PORT_A CG_B ADDR_B PORT_B ROUNDS\n", argv[0]);
     return 2;
   }
   sockaddr_storage ss;

@@ -4,15 +4,25 @@
 # Needs root. Nothing leaves the namespace: service addresses exist only in it.
 #
 #   sudo BUILD=build bench/lb_connect.sh
-#   env: BUILD (dir with cgscope and bench_connect_latency), ROUNDS (default 20000, split
-#        over REPEAT (default 9) alternations of a direct run and the measured one),
+#   env: BUILD (dir with cgscope and bench_connect_latency),
+#        LB_ROUNDS (default 60000 connects per path per run), RUNS (default 3 runs per figure),
+#        ROUNDS (default 20000, split over REPEAT (default 9) alternations, for iptables),
 #        LB_SIZES (default "1 1000 10000 100000"), IPT_SIZES (default "1 1000 10000")
+#
+# cgscope lb is measured in one process that alternates 250-connect batches between
+# the hooked cgroup and an unhooked sibling (bench_connect_latency pair): each ratio
+# is the median over ~240 adjacent pairs, so a 2% difference stands out of the drift
+# of a busy VM. iptables rules slow every connection of the namespace, the direct
+# ones too, so they are measured as separate runs with the rules installed around
+# the measured run only.
 set -euo pipefail
 
 BUILD=${BUILD:-build}
 CGSCOPE=${CGSCOPE:-$BUILD/cgscope}
 CLIENT=${CLIENT:-$BUILD/bench_connect_latency}
 ROUNDS=${ROUNDS:-20000}
+LB_ROUNDS=${LB_ROUNDS:-60000}
+RUNS=${RUNS:-3}
 REPEAT=${REPEAT:-9}
 PER_RUN=$(( ROUNDS / REPEAT ))
 LB_SIZES=${LB_SIZES:-"1 1000 10000 100000"}
@@ -84,8 +94,9 @@ iptables_rules() {  # N
   ip netns exec "$NS" iptables-restore < "$TMP/ipt"
 }
 
-lb_config() {  # N -> file; service 0 is the measured one (backends 127.0.0.2-4)
-  awk -v n="$1" 'BEGIN {
+lb_config() {  # N KEEP_ORIGINAL -> file; service 0 is the measured one (backends 127.0.0.2-4)
+  awk -v n="$1" -v keep="$2" 'BEGIN {
+    print "keep_original: " keep
     print "services:"
     for (i = 0; i < n; i++) {
       printf "  - name: s%d\n    addresses: [10.%d.%d.%d]\n    ports: [{port: 80, target_port: 8080}]\n",
@@ -118,7 +129,7 @@ paired() {  # ADDR PORT -> "ns ratio"
   echo "$(printf '%s' "$vs" | median) $(printf '%s' "$rs" | median | awk '{ printf "%.3f", $1 }')"
 }
 d=$(for i in $(seq "$REPEAT"); do measure_base 127.0.0.2 8080; done | median)
-record "direct" "$d" "1.000"
+record "direct" "$d" "1.000x"
 
 iptables_flush() {
   ip netns exec "$NS" iptables -t nat -F
@@ -128,30 +139,55 @@ for n in $IPT_SIZES; do
   PAIR_SETUP="iptables_rules $n"
   PAIR_TEARDOWN=iptables_flush
   read -r v r < <(paired 10.97.0.1 80)
-  record "iptables DNAT, $n rules" "$v" "$r"
+  record "iptables DNAT, $n rules" "$v" "${r}x"
 done
 PAIR_SETUP=:
 PAIR_TEARDOWN=:
 
+# In-process pairs: "ns ratio lo-hi" = the median run's ns, the median of the
+# RUNS runs' ratios, and their range.
+paired_lb() {  # ADDR PORT
+  local i out vs="" rs=""
+  for i in $(seq "$RUNS"); do
+    out=$(ip netns exec "$NS" "$CLIENT" pair fd:3 127.0.0.2 8080 fd:4 "$1" "$2" "$LB_ROUNDS" \
+      3>"$CG_BASE/cgroup.procs" 4>"$CG/cgroup.procs")
+    vs+=$(echo "$out" | awk '{ print $4 }')$'\n'
+    rs+=$(echo "$out" | awk '{ print $6 }')$'\n'
+  done
+  local lo hi
+  lo=$(printf '%s' "$rs" | sort -n | head -1)
+  hi=$(printf '%s' "$rs" | sort -n | tail -1)
+  echo "$(printf '%s' "$vs" | median) $(printf '%s' "$rs" | median | awk '{ printf "%.3f", $1 }')" \
+    "$(awk -v a="$lo" -v b="$hi" 'BEGIN { printf "%.3f-%.3f", a, b }')"
+}
+
 APPLY_INFO=""
 for n in $LB_SIZES; do
-  lb_config "$n"
-  out=$("$CGSCOPE" lb apply "$TMP/lb.yaml" --cgroup "$CG" --pin-dir "$PIN")
-  ms=$(echo "$out" | sed -n 's/.* in \([0-9.]*\) ms.*/\1/p')
-  mem=$("$CGSCOPE" lb status --pin-dir "$PIN" | sed -n 's/^map memory: //p')
-  APPLY_INFO+=$(printf "  lb apply %6d services x 3 endpoints: %8.1f ms, map memory %s" "$n" "$ms" "$mem")$'\n'
-  read -r v r < <(paired 10.64.0.0 80)
-  record "cgscope lb, $n services" "$v" "$r"
+  for keep in true false; do
+    lb_config "$n" "$keep"
+    out=$("$CGSCOPE" lb apply "$TMP/lb.yaml" --cgroup "$CG" --pin-dir "$PIN")
+    ms=$(echo "$out" | sed -n 's/.* in \([0-9.]*\) ms.*/\1/p')
+    if [ "$keep" = true ]; then
+      mem=$("$CGSCOPE" lb status --pin-dir "$PIN" | sed -n 's/^map memory: //p')
+      APPLY_INFO+=$(printf "  lb apply %6d services x 3 endpoints: %8.1f ms, map memory %s" "$n" "$ms" "$mem")$'\n'
+      label="cgscope lb, $n services"
+    else
+      label="  same, keep_original: false"
+    fi
+    read -r v r range < <(paired_lb 10.64.0.0 80)
+    record "$label" "$v" "${r}x ($range)"
+  done
 done
-read -r v r < <(paired 127.0.0.2 8080)
-record "direct from the hooked cgroup" "$v" "$r"
+read -r v r range < <(paired_lb 127.0.0.2 8080)
+record "direct from the hooked cgroup" "$v" "${r}x ($range)"
 
 echo
-echo "connect+close latency, $ROUNDS rounds each in $REPEAT runs (ns: median run; a run's figure is its median 1000-round batch)"
-echo "ratio: median over the $REPEAT runs of (run / the direct run just before it; no hooks, no rules)"
-printf "%-34s %10s %8s\n" "path" "ns" "ratio"
+echo "connect+close latency; ratio to a direct connect from a cgroup with no hooks, in a namespace with no rules"
+echo "iptables: $ROUNDS rounds in $REPEAT runs, median of (run / the direct run just before it)"
+echo "cgscope: $RUNS runs of $LB_ROUNDS rounds in 250-round pairs, median (range) of the runs' median pair ratios"
+printf "%-34s %10s  %s\n" "path" "ns" "ratio"
 for i in "${!NAMES[@]}"; do
-  printf "%-34s %10s %7sx\n" "${NAMES[$i]}" "${VALUES[$i]}" "${RATIOS[$i]}"
+  printf "%-34s %10s  %s\n" "${NAMES[$i]}" "${VALUES[$i]}" "${RATIOS[$i]}"
 done
 echo
 printf "%s" "$APPLY_INFO"

@@ -104,6 +104,22 @@ static __always_inline void lb_remember(struct bpf_sock_addr *ctx, const struct 
 	o->flags = c->waypoint ? CGS_LB_ORIG_F_WAYPOINT : 0;
 }
 
+/* A socket can be connected again after connect(AF_UNSPEC): when this connect
+ * records nothing, an earlier record must not make getpeername or sockops
+ * answer for it. Only a lookup: a socket without storage costs one load. */
+static __always_inline void lb_forget(struct bpf_sock_addr *ctx)
+{
+	struct cgs_lb_orig *o;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return;
+	o = bpf_sk_storage_get(&lb_orig, ctx->sk, 0, 0);
+	if (o) {
+		o->peer_port = 0; /* matches no connected peer */
+		o->flags = 0;
+	}
+}
+
 /* What the entry program returns for a worker's result that is not 0. */
 static __always_inline int lb_verdict(int ret)
 {
@@ -125,14 +141,18 @@ int lb_connect4(struct bpf_sock_addr *ctx)
 	int ret;
 
 	ret = lb_balance(ctx, &dst, &c);
-	if (ret)
-		return lb_verdict(ret);
 	/* An IPv4 socket can only go to an IPv4 address; the config check makes
 	 * this impossible, the test keeps it harmless. */
-	if (!lb_addr_is_mapped4(&c.addr))
-		return lb_verdict(-LB_EINVAL);
+	if (!ret && !lb_addr_is_mapped4(&c.addr))
+		ret = -LB_EINVAL;
+	if (ret) {
+		lb_forget(ctx);
+		return lb_verdict(ret);
+	}
 	if (c.keep_orig)
 		lb_remember(ctx, &dst, &c);
+	else
+		lb_forget(ctx);
 	ctx->user_ip4 = c.addr.a[3];
 	ctx->user_port = c.port;
 	return LB_SOCK_OK;
@@ -150,10 +170,14 @@ int lb_connect6(struct bpf_sock_addr *ctx)
 	 * An IPv4 backend is reached as ::ffff:backend, which a dual-stack socket
 	 * connects to over IPv4. */
 	ret = lb_balance(ctx, &dst, &c);
-	if (ret)
+	if (ret) {
+		lb_forget(ctx);
 		return lb_verdict(ret);
+	}
 	if (c.keep_orig)
 		lb_remember(ctx, &dst, &c);
+	else
+		lb_forget(ctx);
 	ctx->user_ip6[0] = c.addr.a[0];
 	ctx->user_ip6[1] = c.addr.a[1];
 	ctx->user_ip6[2] = c.addr.a[2];

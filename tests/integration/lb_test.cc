@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -198,6 +199,32 @@ class LbTest : public ::testing::Test {
     return out.str();
   }
 
+  // Runs `fn` in a child process inside the test cgroup (and netns); its result.
+  std::string in_cgroup(const std::function<std::string()>& fn) {
+    int pipefd[2];
+    EXPECT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+      ::close(pipefd[0]);
+      std::string procs = cg_->path() + "/cgroup.procs";
+      int f = ::open(procs.c_str(), O_WRONLY);
+      if (f < 0 || ::write(f, "0", 1) != 1) _exit(3);
+      ::close(f);
+      std::string r = fn();
+      _exit(::write(pipefd[1], r.data(), r.size()) == static_cast<ssize_t>(r.size()) ? 0 : 4);
+    }
+    ::close(pipefd[1]);
+    std::string all;
+    char buf[4096];
+    ssize_t r;
+    while ((r = ::read(pipefd[0], buf, sizeof buf)) > 0) all.append(buf, r);
+    ::close(pipefd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+    return all;
+  }
+
   // `n` connects from a child process inside the test cgroup (and netns).
   std::vector<Outcome> connects(const std::string& addr, uint16_t port, int n, int type = SOCK_STREAM) {
     Target t = target(addr, port);
@@ -334,9 +361,63 @@ TEST_F(LbTest, WithoutKeepOriginalGetpeernameShowsTheBackend) {
   auto j = nlohmann::json::parse(status_json());
   EXPECT_FALSE(j["services"][0]["keep_original"].get<bool>());
   EXPECT_EQ(j["services"][0]["balanced"].get<uint64_t>(), 60u);
+  // A v6 socket dialling the dual-stack service's v6 address: the mapped backend.
+  for (const Outcome& o : connects("fd00::10", 80, 10)) {
+    ASSERT_EQ(o.err, 0);
+    EXPECT_EQ(o.peer, "[::ffff:127.0.0." + o.name.substr(1) + "]:8080");
+  }
   // Turned back on by a re-apply: the next sockets report the service again.
   ASSERT_EQ(apply(kRandom), 0) << err_;
   for (const Outcome& o : connects("10.96.0.10", 80, 10)) EXPECT_EQ(o.peer, "10.96.0.10:80");
+}
+
+// A connect that lands on a workload's waypoint keeps the original destination
+// even in a service that keeps none: the waypoint needs it.
+TEST_F(LbTest, WaypointOfAnEndpointKeepsTheOriginalWithoutKeepOriginal) {
+  serve("waypoint", "127.0.0.1", 15008);
+  ASSERT_EQ(apply(R"(keep_original: false
+services:
+  - {name: web, addresses: [10.96.0.30], ports: [{port: 80, target_port: 8080}], endpoints: [{address: 10.244.1.5}]}
+workloads:
+  - {address: 10.244.1.5, waypoint: 127.0.0.1:15008}
+)"),
+            0)
+      << err_;
+  for (const Outcome& o : connects("10.96.0.30", 80, 5)) {
+    EXPECT_EQ(o.name, "waypoint");
+    EXPECT_EQ(o.peer, "10.96.0.30:80");
+  }
+}
+
+// One socket, connected through the service, disconnected (AF_UNSPEC), then
+// connected straight to the backend: the second peer is not translated.
+TEST_F(LbTest, ReconnectedSocketReportsItsNewPeer) {
+  serve("b2", "127.0.0.2", 8080);
+  ASSERT_EQ(apply("services:\n  - {name: one, addresses: [10.96.0.40], ports: [{port: 80, target_port: 8080}], "
+                  "endpoints: [{address: 127.0.0.2}]}\n"),
+            0)
+      << err_;
+  std::string peers = in_cgroup([] {
+    std::string out;
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    auto peer = [&] {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      return getpeername(s, reinterpret_cast<sockaddr*>(&ss), &len) == 0 ? to_string(ss) : std::string("-");
+    };
+    Target svc = target("10.96.0.40", 80), direct = target("127.0.0.2", 8080);
+    if (::connect(s, reinterpret_cast<const sockaddr*>(&svc.ss), svc.len) != 0) return std::string("connect 1 failed");
+    out += peer() + " ";
+    sockaddr unspec{};
+    unspec.sa_family = AF_UNSPEC;
+    if (::connect(s, &unspec, sizeof unspec) != 0) return out + "disconnect failed";
+    if (::connect(s, reinterpret_cast<const sockaddr*>(&direct.ss), direct.len) != 0)
+      return out + "connect 2 failed: " + std::strerror(errno);
+    out += peer();
+    ::close(s);
+    return out;
+  });
+  EXPECT_EQ(peers, "10.96.0.40:80 127.0.0.2:8080");
 }
 
 TEST_F(LbTest, StrictAndFailoverPickTheRightTierAndFailOver) {
@@ -512,6 +593,52 @@ TEST_F(LbTest, BadFileChangesNothing) {
   EXPECT_NE(err_.find("already used by service web"), std::string::npos) << err_;
   EXPECT_EQ(status_json(), before);
   EXPECT_EQ(by_name(connects("10.96.0.10", 80, 30)).size(), 3u);
+}
+
+// An upgrade: the pinned link runs some other program (here a stand-in that lets
+// every connect through unchanged, as an older cgscope that did not know this
+// service would); apply swaps this binary's program into the same link, so the
+// hook is never off, and balancing resumes.
+TEST_F(LbTest, ApplySwapsADifferentProgramIntoTheSameLink) {
+  three_backends();
+  ASSERT_EQ(apply(kRandom), 0) << err_;
+  std::string link_path = pin_dir_ + "/link_connect4";
+  UniqueFd link(bpf_obj_get(link_path.c_str()));
+  ASSERT_TRUE(link);
+  auto link_info = [&] {
+    bpf_link_info info{};
+    uint32_t len = sizeof info;
+    EXPECT_EQ(bpf_obj_get_info_by_fd(link.get(), &info, &len), 0);
+    return info;
+  };
+  const bpf_link_info before = link_info();
+  auto tag_of = [](uint32_t prog_id) {
+    UniqueFd fd(bpf_prog_get_fd_by_id(prog_id));
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    EXPECT_TRUE(fd && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0);
+    return std::string(reinterpret_cast<const char*>(info.tag), sizeof info.tag);
+  };
+  // Taken now: once the link lets go of it, the program is freed.
+  const std::string connect4_tag = tag_of(before.prog_id);
+
+  bpf_insn allow[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 1},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET4_CONNECT);
+  UniqueFd old(bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "old_connect4", "GPL", allow, 2, &opts));
+  ASSERT_TRUE(old) << "loading the stand-in: " << std::strerror(errno);
+  ASSERT_EQ(bpf_link_update(link.get(), old.get(), nullptr), 0) << std::strerror(errno);
+  EXPECT_EQ(connects("10.96.0.10", 80, 1)[0].err, ENETUNREACH);  // not balanced: no route in the netns
+
+  ASSERT_EQ(apply(kRandom), 0) << err_;
+  EXPECT_NE(out_.find("replaced the program of link_connect4"), std::string::npos) << out_;
+  EXPECT_EQ(out_.find("link_connect6"), std::string::npos) << out_;  // unchanged programs stay
+  const bpf_link_info after = link_info();
+  EXPECT_EQ(after.id, before.id);  // the same link: the cgroup never ran without the hook
+  EXPECT_EQ(tag_of(after.prog_id), connect4_tag);  // this binary's connect4 again
+  for (const Outcome& o : connects("10.96.0.10", 80, 20)) EXPECT_EQ(o.err, 0);
 }
 
 TEST_F(LbTest, ResetDetachesAndRemovesEverything) {

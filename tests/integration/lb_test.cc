@@ -228,15 +228,8 @@ class LbTest : public ::testing::Test {
   // `n` connects from a child process inside the test cgroup (and netns).
   std::vector<Outcome> connects(const std::string& addr, uint16_t port, int n, int type = SOCK_STREAM) {
     Target t = target(addr, port);
-    int pipefd[2];
-    EXPECT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-      ::close(pipefd[0]);
-      std::string procs = cg_->path() + "/cgroup.procs";
-      int f = ::open(procs.c_str(), O_WRONLY);
-      if (f < 0 || ::write(f, "0", 1) != 1) _exit(3);
-      ::close(f);
+    std::string all = in_cgroup([&] {
+      std::string lines;
       for (int i = 0; i < n; i++) {
         int s = ::socket(t.ss.ss_family, type | SOCK_CLOEXEC, 0);
         auto t0 = std::chrono::steady_clock::now();
@@ -255,20 +248,10 @@ class LbTest : public ::testing::Test {
           }
         }
         ::close(s);
-        std::string line = fmt::format("{} {} {} {:.1f}\n", err, name[0] ? name : "-", peer, us);
-        if (::write(pipefd[1], line.data(), line.size()) < 0) _exit(4);
+        lines += fmt::format("{} {} {} {:.1f}\n", err, name[0] ? name : "-", peer, us);
       }
-      _exit(0);
-    }
-    ::close(pipefd[1]);
-    std::string all;
-    char buf[4096];
-    ssize_t r;
-    while ((r = ::read(pipefd[0], buf, sizeof buf)) > 0) all.append(buf, r);
-    ::close(pipefd[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "client status " << status;
+      return lines;
+    });
     std::vector<Outcome> out;
     std::istringstream in(all);
     Outcome o;

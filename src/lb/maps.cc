@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -343,28 +345,32 @@ Result<void> Loader::attach(const std::string& cgroup_path, std::vector<std::str
 }
 
 Result<std::vector<std::string>> remove_pins(const std::string& dir) {
-  // By prefix, not by this binary's lists: state pinned by another version of
-  // cgscope (a map added or dropped since) must go too, or the dir stays behind.
-  std::vector<std::string> links, maps;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      std::string_view n = e->d_name;
-      if (n.starts_with("link_")) links.emplace_back(n);
-      else if (n.starts_with("lb_")) maps.emplace_back(n);
+  // This binary's names, links in attach order, and then, in a dir that is lb's
+  // (it holds lb_frontend), any other lb_/link_ pin: state pinned by another
+  // version of cgscope (a map added or dropped since) must go too, or the dir
+  // stays behind. In any other dir (a shared --pin-dir) nothing else is touched.
+  std::vector<std::string> links(std::begin(kLinkNames), std::end(kLinkNames));
+  std::vector<std::string> maps(std::begin(kMapNames), std::end(kMapNames));
+  if (::access(join(dir, "lb_frontend").c_str(), F_OK) == 0) {
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+    if (!d) return fail_errno(fmt::format("reading {}", dir), errno);
+    while (dirent* e = ::readdir(d.get())) {
+      std::string n = e->d_name;
+      auto& list = n.starts_with("link_") ? links : maps;
+      if ((n.starts_with("link_") || n.starts_with("lb_")) && std::find(list.begin(), list.end(), n) == list.end())
+        list.push_back(n);
     }
-    ::closedir(d);
-  } else if (errno != ENOENT) {
-    return fail_errno(fmt::format("reading {}", dir), errno);
   }
   std::vector<std::string> removed;
   // Links first: the hooks stop before the maps they read go away.
   for (const std::string& name : links) {
     std::string p = join(dir, name.c_str());
     UniqueFd fd(bpf_obj_get(p.c_str()));
+    if (!fd) continue;
     // Detach even if some other process still holds the link open.
-    if (fd && bpf_link_detach(fd.get()) != 0 && errno != EINVAL && errno != ENOLINK)
+    if (bpf_link_detach(fd.get()) != 0 && errno != EINVAL && errno != ENOLINK)
       return fail_errno(fmt::format("detaching {}", p), errno);
-    if (::unlink(p.c_str()) != 0 && errno != ENOENT) return fail_errno(fmt::format("removing {}", p), errno);
+    if (::unlink(p.c_str()) != 0) return fail_errno(fmt::format("removing {}", p), errno);
     removed.push_back(name);
   }
   for (const std::string& name : maps) {

@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -624,6 +625,21 @@ TEST_F(LbTest, ApplySwapsADifferentProgramIntoTheSameLink) {
   for (const Outcome& o : connects("10.96.0.10", 80, 20)) EXPECT_EQ(o.err, 0);
 }
 
+// In a directory that is not lb's, reset touches only lb's own names.
+TEST_F(LbTest, ResetLeavesOtherPinsOfASharedDirectory) {
+  ASSERT_EQ(::mkdir(pin_dir_.c_str(), 0700), 0);
+  std::string other = pin_dir_ + "/lb_someone_elses";
+  {
+    UniqueFd m(bpf_map_create(BPF_MAP_TYPE_ARRAY, "other", 4, 4, 1, nullptr));
+    ASSERT_TRUE(m);
+    ASSERT_EQ(bpf_obj_pin(m.get(), other.c_str()), 0);
+  }
+  std::ostringstream o, e;
+  EXPECT_EQ(lb::run_reset(pin_dir_, o, e), 1);  // the dir cannot go: something else is pinned there
+  EXPECT_EQ(::access(other.c_str(), F_OK), 0);
+  ::unlink(other.c_str());
+}
+
 TEST_F(LbTest, ResetDetachesAndRemovesEverything) {
   three_backends();
   ASSERT_EQ(apply(kRandom), 0) << err_;
@@ -636,7 +652,8 @@ TEST_F(LbTest, ResetDetachesAndRemovesEverything) {
   }
   std::ostringstream o, e;
   ASSERT_EQ(lb::run_reset(pin_dir_, o, e), 0) << e.str();
-  EXPECT_NE(o.str().find("removed 18 pins"), std::string::npos) << o.str();
+  size_t pins = std::size(lb::kMapNames) + std::size(lb::kLinkNames) + 1;
+  EXPECT_NE(o.str().find(fmt::format("removed {} pins", pins)), std::string::npos) << o.str();
   EXPECT_NE(::access(pin_dir_.c_str(), F_OK), 0);
   EXPECT_EQ(connects("10.96.0.10", 80, 1)[0].err, ENETUNREACH);
 }

@@ -5,11 +5,11 @@
 //   bench_connect_latency pair CG_A ADDR_A PORT_A CG_B ADDR_B PORT_B ROUNDS
 //                                                  (CG: a cgroup directory or fd:N, an open
 //                                                  cgroup.procs)
-//                                                  the same, alternating 250-round batches
+//                                                  the same, alternating 1000-round batches
 //                                                  between A from cgroup CG_A and B from CG_B
 // `connect` prints one line: "ns_per_connect <median of 1000-round batches> min <best batch>".
 // `pair` prints "a_ns <median A batch> b_ns <median B batch> ratio <median of B/A per
-// adjacent pair>": a socket belongs to the cgroup of the task that made it, so moving
+// adjacent pair> ab <the same over AB pairs> ba <over BA pairs>": a socket belongs to the cgroup of the task that made it, so moving
 // the process between batches compares two paths in one process, seconds apart, and
 // the drift of a busy VM (10-20% over a minute here) cancels out of each pair.
 // Sockets close with SO_LINGER 0 (RST), so no TIME_WAIT piles up on the client.
@@ -63,10 +63,12 @@ int serve(const sockaddr_storage& ss, socklen_t len) {
   }
 }
 
-// connect: rounds per batch. pair: rounds per half of a pair; short, so that many pairs
-// fit in a run and each pair's two halves see the same machine.
+// Rounds per timed batch; in `pair`, per half of a pair.
 constexpr long kBatch = 1000;
-constexpr long kPairBatch = 250;
+// pair: untimed rounds after each switch of cgroup. Work a half leaves behind (the
+// RCU frees of sk_storage, ~a grace period later) would otherwise be paid by the
+// next half; measured, the AB and BA orders then differed by 2% without it.
+constexpr long kSettle = 100;
 
 // One batch of socket+connect+close; ns per round. Failures are counted, not fatal,
 // so a broken path shows up as a message rather than a skewed figure.
@@ -106,7 +108,15 @@ int connect_loop(const sockaddr_storage& ss, socklen_t len, long rounds) {
 // before entering the network namespace (`ip netns exec` remounts /sys, which hides
 // the cgroup mounts).
 int open_procs(const char* cg) {
-  if (std::strncmp(cg, "fd:", 3) == 0) return std::atoi(cg + 3);
+  if (std::strncmp(cg, "fd:", 3) == 0) {
+    char* end = nullptr;
+    long fd = std::strtol(cg + 3, &end, 10);
+    if (end == cg + 3 || *end || fd < 0 || fd > 1 << 20) {
+      std::fprintf(stderr, "bad cgroup fd '%s'\n", cg);
+      return -1;
+    }
+    return static_cast<int>(fd);
+  }
   std::string path = std::string(cg) + "/cgroup.procs";
   int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) std::perror(path.c_str());
@@ -126,12 +136,16 @@ struct Path {
 };
 
 int pair_loop(const Path& a, const Path& b, long rounds) {
-  std::vector<double> as, bs, ratios;
+  std::vector<double> as, bs, ratios, ab, ba;
   long failures = 0;
-  auto half = [&](const Path& p) { return join_cgroup(p.procs_fd) ? batch(p.ss, p.len, &failures, kPairBatch) : -1; };
+  auto half = [&](const Path& p) {
+    if (!join_cgroup(p.procs_fd)) return -1.0;
+    batch(p.ss, p.len, &failures, kSettle);
+    return batch(p.ss, p.len, &failures);
+  };
   // Pairs alternate AB and BA so that whatever the second half of a pair gains or
   // loses from coming second cancels out; the first two pairs are a warm-up.
-  for (long i = -2; i * kPairBatch < rounds; i++) {
+  for (long i = -2; i * kBatch < rounds; i++) {
     double ta, tb;
     if (i % 2 == 0) {
       ta = half(a);
@@ -145,31 +159,45 @@ int pair_loop(const Path& a, const Path& b, long rounds) {
     as.push_back(ta);
     bs.push_back(tb);
     ratios.push_back(tb / ta);
+    (i % 2 == 0 ? ab : ba).push_back(tb / ta);
   }
   if (failures) {
     std::fprintf(stderr, "%ld connects failed\n", failures);
     return 1;
   }
-  std::printf("a_ns %.0f b_ns %.0f ratio %.4f\n", median(as), median(bs), median(ratios));
+  // The two orders apart too: work one half leaves behind (RCU frees, say) lands in
+  // the next, so a large gap between them says the halves are not independent.
+  std::printf("a_ns %.0f b_ns %.0f ratio %.4f ab %.4f ba %.4f\n", median(as), median(bs), median(ratios), median(ab),
+              median(ba));
   return 0;
 }
 
 }  // namespace
 
+int usage(const char* argv0) {
+  std::fprintf(stderr,
+               "usage: %s serve ADDR PORT | connect ADDR PORT ROUNDS | pair CG_A ADDR_A PORT_A CG_B ADDR_B PORT_B "
+               "ROUNDS\n  (ROUNDS: at least %ld)\n",
+               argv0, 2 * kBatch);
+  return 2;
+}
+
 int main(int argc, char** argv) {
-  if (argc == 9 && std::strcmp(argv[1], "pair") == 0) {
+  if (argc < 2) return usage(argv[0]);
+  long rounds = argc >= 5 ? std::atol(argv[argc - 1]) : 0;
+  bool is_pair = std::strcmp(argv[1], "pair") == 0, is_connect = std::strcmp(argv[1], "connect") == 0;
+  if ((is_pair && argc != 9) || (is_connect && argc != 5) || ((is_pair || is_connect) && rounds < 2 * kBatch))
+    return usage(argv[0]);
+  if (is_pair) {
     Path a{open_procs(argv[2]), {}, 0}, b{open_procs(argv[5]), {}, 0};
     if (a.procs_fd < 0 || b.procs_fd < 0) return 2;
     if (!make_addr(argv[3], std::atoi(argv[4]), &a.ss, &a.len) || !make_addr(argv[6], std::atoi(argv[7]), &b.ss, &b.len)) {
       std::fprintf(stderr, "bad address\n");
       return 2;
     }
-    return pair_loop(a, b, std::atol(argv[8]));
+    return pair_loop(a, b, rounds);
   }
-  if (argc < 4) {
-    std::fprintf(stderr, "usage: %s serve ADDR PORT | connect ADDR PORT ROUNDS | pair CG_A ADDR_A PORT_A CG_B ADDR_B PORT_B ROUNDS\n", argv[0]);
-    return 2;
-  }
+  if (argc < 4) return usage(argv[0]);
   sockaddr_storage ss;
   socklen_t len;
   if (!make_addr(argv[2], std::atoi(argv[3]), &ss, &len)) {
@@ -177,7 +205,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (std::strcmp(argv[1], "serve") == 0) return serve(ss, len);
-  if (std::strcmp(argv[1], "connect") == 0 && argc >= 5) return connect_loop(ss, len, std::atol(argv[4]));
-  std::fprintf(stderr, "usage: %s serve ADDR PORT | connect ADDR PORT ROUNDS\n", argv[0]);
-  return 2;
+  if (is_connect) return connect_loop(ss, len, rounds);
+  return usage(argv[0]);
 }

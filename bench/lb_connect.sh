@@ -5,23 +5,25 @@
 #
 #   sudo BUILD=build bench/lb_connect.sh
 #   env: BUILD (dir with cgscope and bench_connect_latency),
-#        LB_ROUNDS (default 60000 connects per path per run), RUNS (default 3 runs per figure),
+#        LB_ROUNDS (default 100000 connects per path per run), RUNS (default 3 runs per figure),
 #        ROUNDS (default 20000, split over REPEAT (default 9) alternations, for iptables),
 #        LB_SIZES (default "1 1000 10000 100000"), IPT_SIZES (default "1 1000 10000")
 #
-# cgscope lb is measured in one process that alternates 250-connect batches between
-# the hooked cgroup and an unhooked sibling (bench_connect_latency pair): each ratio
-# is the median over ~240 adjacent pairs, so a 2% difference stands out of the drift
-# of a busy VM. iptables rules slow every connection of the namespace, the direct
+# cgscope lb is measured in one process that alternates 1000-connect batches between
+# the hooked cgroup and an unhooked sibling (bench_connect_latency pair; 100 untimed
+# connects after each switch): each ratio is the median over 100 adjacent pairs, so a
+# 2% difference stands out of the drift of a busy VM. iptables rules slow every connection of the namespace, the direct
 # ones too, so they are measured as separate runs with the rules installed around
 # the measured run only.
 set -euo pipefail
+shopt -s inherit_errexit  # a failed client run inside $(...) stops the script too
+trap 'echo "bench/lb_connect.sh: line $LINENO failed" >&2' ERR
 
 BUILD=${BUILD:-build}
 CGSCOPE=${CGSCOPE:-$BUILD/cgscope}
 CLIENT=${CLIENT:-$BUILD/bench_connect_latency}
 ROUNDS=${ROUNDS:-20000}
-LB_ROUNDS=${LB_ROUNDS:-60000}
+LB_ROUNDS=${LB_ROUNDS:-100000}
 RUNS=${RUNS:-3}
 REPEAT=${REPEAT:-9}
 PER_RUN=$(( ROUNDS / REPEAT ))
@@ -138,7 +140,8 @@ iptables_flush() {
 for n in $IPT_SIZES; do
   PAIR_SETUP="iptables_rules $n"
   PAIR_TEARDOWN=iptables_flush
-  read -r v r < <(paired 10.97.0.1 80)
+  res=$(paired 10.97.0.1 80)
+  read -r v r <<<"$res"
   record "iptables DNAT, $n rules" "$v" "${r}x"
 done
 PAIR_SETUP=:
@@ -150,7 +153,7 @@ paired_lb() {  # ADDR PORT
   local i out vs="" rs=""
   for i in $(seq "$RUNS"); do
     out=$(ip netns exec "$NS" "$CLIENT" pair fd:3 127.0.0.2 8080 fd:4 "$1" "$2" "$LB_ROUNDS" \
-      3>"$CG_BASE/cgroup.procs" 4>"$CG/cgroup.procs")
+      3>"$CG_BASE/cgroup.procs" 4>"$CG/cgroup.procs") || { echo "pair run to $1:$2 failed" >&2; return 1; }
     vs+=$(echo "$out" | awk '{ print $4 }')$'\n'
     rs+=$(echo "$out" | awk '{ print $6 }')$'\n'
   done
@@ -165,6 +168,9 @@ APPLY_INFO=""
 for n in $LB_SIZES; do
   for keep in true false; do
     lb_config "$n" "$keep"
+    # Each size's first apply starts from nothing, so its time is a whole apply
+    # (load, create, write N services), not a difference from the previous size.
+    if [ "$keep" = true ]; then "$CGSCOPE" lb reset --pin-dir "$PIN" >/dev/null; fi
     out=$("$CGSCOPE" lb apply "$TMP/lb.yaml" --cgroup "$CG" --pin-dir "$PIN")
     ms=$(echo "$out" | sed -n 's/.* in \([0-9.]*\) ms.*/\1/p')
     if [ "$keep" = true ]; then
@@ -174,17 +180,19 @@ for n in $LB_SIZES; do
     else
       label="  same, keep_original: false"
     fi
-    read -r v r range < <(paired_lb 10.64.0.0 80)
+    res=$(paired_lb 10.64.0.0 80)
+    read -r v r range <<<"$res"
     record "$label" "$v" "${r}x ($range)"
   done
 done
-read -r v r range < <(paired_lb 127.0.0.2 8080)
+res=$(paired_lb 127.0.0.2 8080)
+read -r v r range <<<"$res"
 record "direct from the hooked cgroup" "$v" "${r}x ($range)"
 
 echo
 echo "connect+close latency; ratio to a direct connect from a cgroup with no hooks, in a namespace with no rules"
 echo "iptables: $ROUNDS rounds in $REPEAT runs, median of (run / the direct run just before it)"
-echo "cgscope: $RUNS runs of $LB_ROUNDS rounds in 250-round pairs, median (range) of the runs' median pair ratios"
+echo "cgscope: $RUNS runs of $LB_ROUNDS rounds in 1000-round pairs, median (range) of the runs' median pair ratios"
 printf "%-34s %10s  %s\n" "path" "ns" "ratio"
 for i in "${!NAMES[@]}"; do
   printf "%-34s %10s  %s\n" "${NAMES[$i]}" "${VALUES[$i]}" "${RATIOS[$i]}"

@@ -87,11 +87,26 @@ static __always_inline int lb_balance(struct bpf_sock_addr *ctx, const struct cg
 	return -LB_EINVAL;
 }
 
-static __always_inline void lb_remember(struct bpf_sock_addr *ctx, const struct cgs_lb_addr *orig,
-					const struct lb_choice *c)
+/* The socket's record of where it meant to go. Written when this connect is
+ * balanced and keeps it. Otherwise an earlier record is cleared: a socket can
+ * connect again after connect(AF_UNSPEC), and getpeername and sockops must not
+ * answer for the new connection from the old one. Clearing only looks up: a
+ * socket without storage costs one load. */
+static __always_inline void lb_record(struct bpf_sock_addr *ctx, const struct cgs_lb_addr *orig,
+				      const struct lb_choice *c, int balanced)
 {
 	struct cgs_lb_orig *o;
 
+	if (!balanced || !c->keep_orig) {
+		if (ctx->protocol != IPPROTO_TCP)
+			return;
+		o = bpf_sk_storage_get(&lb_orig, ctx->sk, 0, 0);
+		if (o) {
+			o->peer_port = 0; /* matches no connected peer */
+			o->flags = 0;
+		}
+		return;
+	}
 	o = bpf_sk_storage_get(&lb_orig, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!o) {
 		lb_count_stat(CGS_LB_STAT_NO_STORAGE);
@@ -102,22 +117,6 @@ static __always_inline void lb_remember(struct bpf_sock_addr *ctx, const struct 
 	o->peer_addr = c->addr;
 	o->peer_port = c->port;
 	o->flags = c->waypoint ? CGS_LB_ORIG_F_WAYPOINT : 0;
-}
-
-/* A socket can be connected again after connect(AF_UNSPEC): when this connect
- * records nothing, an earlier record must not make getpeername or sockops
- * answer for it. Only a lookup: a socket without storage costs one load. */
-static __always_inline void lb_forget(struct bpf_sock_addr *ctx)
-{
-	struct cgs_lb_orig *o;
-
-	if (ctx->protocol != IPPROTO_TCP)
-		return;
-	o = bpf_sk_storage_get(&lb_orig, ctx->sk, 0, 0);
-	if (o) {
-		o->peer_port = 0; /* matches no connected peer */
-		o->flags = 0;
-	}
 }
 
 /* What the entry program returns for a worker's result that is not 0. */
@@ -145,14 +144,9 @@ int lb_connect4(struct bpf_sock_addr *ctx)
 	 * this impossible, the test keeps it harmless. */
 	if (!ret && !lb_addr_is_mapped4(&c.addr))
 		ret = -LB_EINVAL;
-	if (ret) {
-		lb_forget(ctx);
+	lb_record(ctx, &dst, &c, ret == 0);
+	if (ret)
 		return lb_verdict(ret);
-	}
-	if (c.keep_orig)
-		lb_remember(ctx, &dst, &c);
-	else
-		lb_forget(ctx);
 	ctx->user_ip4 = c.addr.a[3];
 	ctx->user_port = c.port;
 	return LB_SOCK_OK;
@@ -170,14 +164,9 @@ int lb_connect6(struct bpf_sock_addr *ctx)
 	 * An IPv4 backend is reached as ::ffff:backend, which a dual-stack socket
 	 * connects to over IPv4. */
 	ret = lb_balance(ctx, &dst, &c);
-	if (ret) {
-		lb_forget(ctx);
+	lb_record(ctx, &dst, &c, ret == 0);
+	if (ret)
 		return lb_verdict(ret);
-	}
-	if (c.keep_orig)
-		lb_remember(ctx, &dst, &c);
-	else
-		lb_forget(ctx);
 	ctx->user_ip6[0] = c.addr.a[0];
 	ctx->user_ip6[1] = c.addr.a[1];
 	ctx->user_ip6[2] = c.addr.a[2];

@@ -9,9 +9,10 @@
 //                                                  between A from cgroup CG_A and B from CG_B
 // `connect` prints one line: "ns_per_connect <median of 1000-round batches> min <best batch>".
 // `pair` prints "a_ns <median A batch> b_ns <median B batch> ratio <median of B/A per
-// adjacent pair> ab <the same over AB pairs> ba <over BA pairs>": a socket belongs to the cgroup of the task that made it, so moving
-// the process between batches compares two paths in one process, seconds apart, and
-// the drift of a busy VM (10-20% over a minute here) cancels out of each pair.
+// adjacent pair> ab <the same over AB pairs> ba <over BA pairs>": a socket belongs to
+// the cgroup of the task that made it, so moving the process between batches compares
+// two paths in one process, seconds apart, and the drift of a busy VM (10-20% over a
+// minute here) cancels out of each pair.
 // Sockets close with SO_LINGER 0 (RST), so no TIME_WAIT piles up on the client.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -172,8 +173,6 @@ int pair_loop(const Path& a, const Path& b, long rounds) {
   return 0;
 }
 
-}  // namespace
-
 int usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s serve ADDR PORT | connect ADDR PORT ROUNDS | pair CG_A ADDR_A PORT_A CG_B ADDR_B PORT_B "
@@ -181,6 +180,8 @@ int usage(const char* argv0) {
                argv0, 2 * kBatch);
   return 2;
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) return usage(argv[0]);

@@ -12,9 +12,9 @@
 # cgscope lb is measured in one process that alternates 1000-connect batches between
 # the hooked cgroup and an unhooked sibling (bench_connect_latency pair; 100 untimed
 # connects after each switch): each ratio is the median over 100 adjacent pairs, so a
-# 2% difference stands out of the drift of a busy VM. iptables rules slow every connection of the namespace, the direct
-# ones too, so they are measured as separate runs with the rules installed around
-# the measured run only.
+# 2% difference stands out of the drift of a busy VM. iptables rules slow every
+# connection of the namespace, the direct ones too, so they are measured as separate
+# runs with the rules installed around the measured run only.
 set -euo pipefail
 shopt -s inherit_errexit  # a failed client run inside $(...) stops the script too
 trap 'echo "bench/lb_connect.sh: line $LINENO failed" >&2' ERR

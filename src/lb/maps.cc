@@ -13,8 +13,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <memory>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -33,7 +33,7 @@ namespace cgscope::lb {
 
 namespace {
 
-std::string join(const std::string& dir, const char* name) { return dir + "/" + name; }
+std::string join(const std::string& dir, std::string_view name) { return dir + "/" + std::string(name); }
 
 bool exists(const std::string& p) {
   struct stat st;
@@ -364,7 +364,7 @@ Result<std::vector<std::string>> remove_pins(const std::string& dir) {
   std::vector<std::string> removed;
   // Links first: the hooks stop before the maps they read go away.
   for (const std::string& name : links) {
-    std::string p = join(dir, name.c_str());
+    std::string p = join(dir, name);
     UniqueFd fd(bpf_obj_get(p.c_str()));
     if (!fd) continue;
     // Detach even if some other process still holds the link open.
@@ -374,7 +374,7 @@ Result<std::vector<std::string>> remove_pins(const std::string& dir) {
     removed.push_back(name);
   }
   for (const std::string& name : maps) {
-    std::string p = join(dir, name.c_str());
+    std::string p = join(dir, name);
     if (::unlink(p.c_str()) == 0) removed.push_back(name);
     else if (errno != ENOENT) return fail_errno(fmt::format("removing {}", p), errno);
   }

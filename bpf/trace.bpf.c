@@ -261,7 +261,7 @@ int on_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 /* Syscalls that never reach sys_exit (exit, exit_group): one record at entry,
  * no ret. (rt_sigreturn reaches sys_exit with its number gone, and the kernel
  * refuses BPF on its entry tracepoint: it cannot be traced; see session.cc.) */
-static __always_inline int entry_only(struct trace_event_raw_sys_enter *ctx, __u32 nr)
+static __always_inline int entry_only(__u64 error_code, __u32 nr)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = task->tgid;
@@ -275,7 +275,7 @@ static __always_inline int entry_only(struct trace_event_raw_sys_enter *ctx, __u
 	r->flags = CGS_REC_F_ENTRY;
 	r->ret = 0;
 	__builtin_memset(r->args, 0, sizeof(r->args));
-	r->args[0] = ctx->args[0]; /* error_code */
+	r->args[0] = error_code;
 	bpf_ringbuf_submit(r, wake_flag());
 	return 0;
 }
@@ -283,13 +283,48 @@ static __always_inline int entry_only(struct trace_event_raw_sys_enter *ctx, __u
 SEC("tracepoint/syscalls/sys_enter_exit")
 int on_enter_exit(struct trace_event_raw_sys_enter *ctx)
 {
-	return entry_only(ctx, CGS_NR_EXIT);
+	return entry_only(ctx->args[0], CGS_NR_EXIT);
 }
 
 SEC("tracepoint/syscalls/sys_enter_exit_group")
 int on_enter_exit_group(struct trace_event_raw_sys_enter *ctx)
 {
-	return entry_only(ctx, CGS_NR_EXIT_GROUP);
+	return entry_only(ctx->args[0], CGS_NR_EXIT_GROUP);
+}
+
+/* The same four entry captures without tracefs: the per-syscall tracepoints
+ * above are attached through tracefs (their ids live there), so where it cannot
+ * be mounted user space loads this one instead. It runs for every syscall of the
+ * machine, which is why it is the fallback and not the default. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	switch (id) {
+	case CGS_NR_EXECVE:
+	case CGS_NR_EXECVEAT:
+	case CGS_NR_EXIT:
+	case CGS_NR_EXIT_GROUP:
+		break;
+	default:
+		return 0;
+	}
+	/* An ia32 syscall's numbers are another table's (the tracepoints above do
+	 * not fire for them either). */
+	if (task_in_compat_syscall(bpf_get_current_task_btf()))
+		return 0;
+	if (id == CGS_NR_EXECVE) {
+		__u64 raw[CGS_NARGS] = {regs->di, regs->si, regs->dx, 0, 0, 0};
+
+		return exec_entry(CGS_NR_EXECVE, (const char *)regs->di, (const char *const *)regs->si,
+				  (const char *const *)regs->dx, raw);
+	}
+	if (id == CGS_NR_EXECVEAT) {
+		__u64 raw[CGS_NARGS] = {regs->di, regs->si, regs->dx, regs->r10, regs->r8, 0};
+
+		return exec_entry(CGS_NR_EXECVEAT, (const char *)regs->si, (const char *const *)regs->dx,
+				  (const char *const *)regs->r10, raw);
+	}
+	return entry_only(regs->di, id);
 }
 
 /* Lifecycle records are sent even when -e did not ask for them (flagged

@@ -10,7 +10,7 @@ build_pkgs=(
   build-essential cmake pkg-config git
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
   libcli11-dev libyaml-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
   iproute2 procps
 )
 bench_pkgs=(

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/mountinfo.h"
+#include "core/small_file.h"
 #include "core/unique_fd.h"
 
 namespace cgscope {
@@ -26,62 +28,9 @@ namespace {
 constexpr int kFileidKernfs = 0xfe;  // FILEID_KERNFS in include/linux/exportfs.h
 constexpr auto kKillTimeout = std::chrono::seconds(5);
 
-bool is_octal(char c) { return c >= '0' && c <= '7'; }
-
-// Splits on single spaces, as the kernel writes mountinfo (fields never hold a
-// raw space: it is escaped).
-std::vector<std::string_view> split_spaces(std::string_view line) {
-  std::vector<std::string_view> out;
-  std::size_t pos = 0;
-  while (pos <= line.size()) {
-    std::size_t sp = line.find(' ', pos);
-    if (sp == std::string_view::npos) sp = line.size();
-    if (sp > pos) out.push_back(line.substr(pos, sp - pos));
-    pos = sp + 1;
-  }
-  return out;
-}
-
-// "/a/b" is at or below "/a"; "/ab" is not. "/" is above everything.
-bool is_same_or_below(std::string_view path, std::string_view dir) {
-  if (dir == "/") return true;
-  if (path.substr(0, dir.size()) != dir) return false;
-  return path.size() == dir.size() || path[dir.size()] == '/';
-}
-
 std::string strip_trailing_slashes(std::string p) {
   while (p.size() > 1 && p.back() == '/') p.pop_back();
   return p;
-}
-
-Result<std::string> read_small_file(const std::string& path, std::size_t limit = 1 << 20) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return fail_errno("opening " + path, errno);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail_errno("reading " + path, errno);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > limit) return fail("reading " + path + ": larger than " + std::to_string(limit) + " bytes", EFBIG);
-  }
-  return out;
-}
-
-Result<void> write_small_file(const std::string& path, std::string_view data) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd) return fail_errno("opening " + path, errno);
-  ssize_t n;
-  do {
-    n = ::write(fd.get(), data.data(), data.size());
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return fail_errno("writing to " + path, errno);
-  if (static_cast<std::size_t>(n) != data.size()) return fail("short write to " + path, EIO);
-  return {};
 }
 
 std::string join(const std::string& root, const std::string& rel) { return rel == "/" ? root : root + rel; }
@@ -131,63 +80,16 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 
 }  // namespace
 
-std::string unescape_mountinfo_field(std::string_view field) {
-  std::string out;
-  out.reserve(field.size());
-  for (std::size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size() && is_octal(field[i + 1]) && is_octal(field[i + 2]) && is_octal(field[i + 3])) {
-      int v = (field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0');
-      if (v <= 0xff) {
-        out.push_back(static_cast<char>(v));
-        i += 3;
-        continue;
-      }
-    }
-    out.push_back(field[i]);
-  }
-  return out;
-}
-
 Result<std::string> find_cgroup2_mount(std::string_view text) {
-  struct Entry {
-    std::string mount_point;
-    bool cgroup2 = false;
-    bool whole_hierarchy = false;  // root field is "/"
-  };
-  std::vector<Entry> entries;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    // id parent maj:min root mount-point options [optional...] - fstype source super-options
-    auto f = split_spaces(line);
-    if (f.size() < 7) continue;
-    std::size_t sep = 6;
-    while (sep < f.size() && f[sep] != "-") ++sep;
-    if (sep + 1 >= f.size()) continue;  // no separator, or no fstype after it
-    Entry e;
-    e.mount_point = unescape_mountinfo_field(f[4]);
-    if (e.mount_point.empty() || e.mount_point[0] != '/') continue;
-    e.cgroup2 = f[sep + 1] == "cgroup2";
-    e.whole_hierarchy = f[3] == "/";
-    entries.push_back(std::move(e));
-  }
-
-  // A mount is visible unless a later one sits on the same point or above it.
-  auto visible = [&](std::size_t i) {
-    for (std::size_t j = i + 1; j < entries.size(); ++j)
-      if (is_same_or_below(entries[i].mount_point, entries[j].mount_point)) return false;
-    return true;
-  };
-  const Entry* best = nullptr;
+  auto entries = parse_mountinfo(text);
+  const MountEntry* best = nullptr;
   bool any_cgroup2 = false;
   for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (!entries[i].cgroup2) continue;
+    if (entries[i].fstype != "cgroup2") continue;
     any_cgroup2 = true;
-    if (!visible(i)) continue;
-    if (!best || (!best->whole_hierarchy && entries[i].whole_hierarchy)) best = &entries[i];
+    if (!mount_visible(entries, i)) continue;
+    // Prefer a mount of the whole hierarchy over a mount of a subtree of it.
+    if (!best || (best->root != "/" && entries[i].root == "/")) best = &entries[i];
   }
   if (best) return strip_trailing_slashes(best->mount_point);
   if (any_cgroup2) return fail("every cgroup2 mount in mountinfo is covered by a later mount", ENOENT);
@@ -195,7 +97,7 @@ Result<std::string> find_cgroup2_mount(std::string_view text) {
 }
 
 Result<std::string> cgroup2_mount() {
-  auto text = read_small_file("/proc/self/mountinfo", 64 << 20);
+  auto text = read_mountinfo();
   if (!text) return fail_with("finding the cgroup v2 mount", text.error());
   auto m = find_cgroup2_mount(*text);
   if (!m)

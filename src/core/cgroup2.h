@@ -15,14 +15,10 @@
 #include <string>
 #include <string_view>
 
+#include "core/mountinfo.h"  // unescape_mountinfo_field, for the callers of find_cgroup2_mount
 #include "core/result.h"
 
 namespace cgscope {
-
-// Undoes the octal escapes the kernel writes into /proc/*/mountinfo fields
-// ("\040" for a space, "\011" tab, "\012" newline, "\134" backslash). A backslash
-// not followed by three octal digits is kept as it is.
-std::string unescape_mountinfo_field(std::string_view field);
 
 // The mount point of the cgroup2 filesystem, from the text of /proc/self/mountinfo.
 // Prefers a mount of the hierarchy's root ("/" in the root field) and ignores a

@@ -1,23 +1,22 @@
 #include "core/features.h"
 
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <span>
 
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
-#include <linux/magic.h>
 
 namespace cgscope {
 
 Result<void> require_root(std::string_view command) {
   if (geteuid() != 0)
-    return fail(fmt::format("{} needs root to load BPF programs: run it with sudo", command), EPERM);
+    return fail(fmt::format("{} needs root to load BPF programs: run it as root (or with sudo)", command), EPERM);
   return {};
 }
 
@@ -31,13 +30,57 @@ Result<void> require_btf() {
   return {};
 }
 
-Result<void> ensure_bpffs(const std::string& dir) {
-  struct statfs sfs;
-  if (statfs(dir.c_str(), &sfs) == 0 && sfs.f_type == BPF_FS_MAGIC) return {};
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return fail_errno("create " + dir, errno);
-  if (mount("bpf", dir.c_str(), "bpf", 0, nullptr) != 0)
-    return fail_errno(fmt::format("mount the bpf filesystem at {} (mount -t bpf bpf {})", dir, dir), errno);
-  return {};
+namespace {
+
+struct Probe {
+  const char* what;   // the facility, as a person would look it up
+  int major, minor;   // the mainline release that brought it
+  bool (*present)();
+};
+
+bool has_map(bpf_map_type t) { return libbpf_probe_bpf_map_type(t, nullptr) > 0; }
+bool has_helper(bpf_prog_type p, bpf_func_id f) { return libbpf_probe_bpf_helper(p, f, nullptr) > 0; }
+
+// What each job's programs need beyond what BTF-enabled kernels all have.
+constexpr Probe kTraceProbes[] = {
+    {"BPF ring buffers", 5, 8, [] { return has_map(BPF_MAP_TYPE_RINGBUF); }},
+    {"bpf_get_current_task_btf()", 5, 11,
+     [] { return has_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf); }},
+};
+constexpr Probe kLbProbes[] = {
+    {"socket-local storage (sk_storage)", 5, 2, [] { return has_map(BPF_MAP_TYPE_SK_STORAGE); }},
+    {"bpf_get_netns_cookie() in cgroup socket programs", 5, 7,
+     [] { return has_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_netns_cookie); }},
+    {"bpf_set_retval() in cgroup programs", 5, 18,
+     [] { return has_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_set_retval); }},
+};
+
+}  // namespace
+
+Result<void> require_kernel_features(KernelJob job) {
+  std::span<const Probe> probes = job == KernelJob::trace ? std::span<const Probe>(kTraceProbes)
+                                                          : std::span<const Probe>(kLbProbes);
+  // Probing loads test programs; libbpf's complaints about them are noise here.
+  libbpf_print_fn_t old = libbpf_set_print(nullptr);
+  std::string missing;
+  int need_major = 0, need_minor = 0;
+  for (const Probe& p : probes) {
+    if (p.present()) continue;
+    missing += missing.empty() ? "" : ", ";
+    missing += fmt::format("{} (Linux {}.{})", p.what, p.major, p.minor);
+    if (p.major > need_major || (p.major == need_major && p.minor > need_minor)) {
+      need_major = p.major;
+      need_minor = p.minor;
+    }
+  }
+  libbpf_set_print(old);
+  if (missing.empty()) return {};
+  struct utsname u {};
+  ::uname(&u);
+  return fail(fmt::format("this kernel ({}) lacks {}: cgscope {} needs Linux {}.{} or newer, or a distribution "
+                          "kernel with these backported",
+                          u.release, missing, job == KernelJob::trace ? "trace" : "lb", need_major, need_minor),
+              ENOTSUP);
 }
 
 namespace {

@@ -14,8 +14,11 @@ Result<void> require_root(std::string_view command);
 // Kernel BTF at /sys/kernel/btf/vmlinux: CO-RE programs relocate against it.
 Result<void> require_btf();
 
-// The bpf filesystem at `dir` (default /sys/fs/bpf), mounting it if absent.
-Result<void> ensure_bpffs(const std::string& dir = "/sys/fs/bpf");
+// The kernel facilities a job's BPF programs use, probed by loading tiny test
+// programs (libbpf_probe_*) before the real ones, so that an older kernel gets
+// one sentence naming what it lacks instead of a verifier log.
+enum class KernelJob { trace, lb };
+Result<void> require_kernel_features(KernelJob job);
 
 // Sends libbpf's messages through our logging: warnings and errors only, unless
 // `verbose`, so that a verifier rejection still reaches the user in full.

@@ -9,6 +9,7 @@
 
 #include "core/cgroup2.h"
 #include "core/features.h"
+#include "core/host_mounts.h"
 #include "lb/config.h"
 #include "lb/maps.h"
 #include "lb/planner.h"
@@ -65,6 +66,7 @@ void print_summary(std::ostream& out, const PlanSummary& s, size_t writes) {
 int run_apply(const ApplyOptions& o, std::ostream& out, std::ostream& err) {
   auto t0 = std::chrono::steady_clock::now();
   const std::string dir = pin_dir_or_default(o.pin_dir);
+  MountNotice notice = [&](const std::string& line) { err << "cgscope: " << line << "\n"; };
 
   // 1. Everything that can be wrong with the input, before any state is touched.
   auto cfg = load_config(o.file);
@@ -83,7 +85,7 @@ int run_apply(const ApplyOptions& o, std::ostream& out, std::ostream& err) {
   }
   std::string cgroup = o.cgroup;
   if (cgroup.empty()) {
-    auto root = cgroup2_mount();
+    auto root = ensure_cgroup2(notice);
     if (!root) {
       err << "cgscope lb apply: " << root.error().message << "\n";
       return 1;
@@ -128,8 +130,12 @@ int run_apply(const ApplyOptions& o, std::ostream& out, std::ostream& err) {
     err << "cgscope lb apply: " << r.error().message << "\n";
     return 1;
   }
+  if (auto r = require_kernel_features(KernelJob::lb); !r) {
+    err << "cgscope lb apply: " << r.error().message << "\n";
+    return 1;
+  }
   if (dir.rfind("/sys/fs/bpf/", 0) == 0) {
-    if (auto r = ensure_bpffs("/sys/fs/bpf"); !r) {
+    if (auto r = ensure_bpffs("/sys/fs/bpf", notice); !r) {
       err << "cgscope lb apply: " << r.error().message << "\n";
       return 1;
     }

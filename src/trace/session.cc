@@ -19,6 +19,7 @@
 
 #include "core/cgroup2.h"
 #include "core/features.h"
+#include "core/host_mounts.h"
 #include "core/unique_fd.h"
 #include "trace/command.h"
 #include "trace/containers.h"
@@ -171,6 +172,7 @@ class Session {
   std::unique_ptr<Sink> sink_;
   std::string out_;
   bool json_ = true;
+  bool entry_via_sys_enter_ = false;  // no tracefs: see prepare()
   bool stop_ = false;
   uint64_t mono_to_wall_ = 0;
   uint64_t events_ = 0;
@@ -194,8 +196,17 @@ Result<void> Session::prepare() {
                 "Use one or the other");
   if (auto r = require_root("cgscope trace"); !r) return r;
   if (auto r = require_btf(); !r) return r;
-  auto mount = cgroup2_mount();
+  if (auto r = require_kernel_features(KernelJob::trace); !r) return r;
+  auto mount = ensure_cgroup2(stderr_notice());
   if (!mount) return fail_with(mount.error());
+  if (auto tracefs = ensure_tracefs(stderr_notice()); !tracefs) {
+    // Still traceable, at a price: say what is missing, what it costs, and the fix.
+    entry_via_sys_enter_ = true;
+    std::fprintf(stderr,
+                 "cgscope: %s. Until then execve and exit are caught at the generic sys_enter hook, which "
+                 "makes every syscall of the machine a little slower\n",
+                 tracefs.error().message.c_str());
+  }
   mount_ = *mount;
   auto host_ns = host_pidns_inum();
   if (!host_ns) return fail_with(host_ns.error());
@@ -398,6 +409,7 @@ int Session::run() {
   cfg.cgroup_mkdir = selection_.cgroup_mkdir;
   cfg.self_tgid = getpid();
   cfg.only_failed = req_.only_failed;
+  cfg.entry_via_sys_enter = entry_via_sys_enter_;
   cfg.capture_bytes = req_.capture_bytes;
   cfg.capture_envp = req_.capture_envp;
   cfg.uid = req_.uid;

@@ -100,6 +100,13 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
   if (int err = bpf_map__set_max_entries(skel_->maps.scratch_map, ncpu); err)
     return fail_errno("sizing the scratch map", -err);
 
+  // One of the two ways of catching execve/exit at entry is loaded, never both.
+  auto* progs = &skel_->progs;
+  for (bpf_program* p : {progs->on_enter_execve, progs->on_enter_execveat, progs->on_enter_exit,
+                         progs->on_enter_exit_group})
+    bpf_program__set_autoload(p, !cfg.entry_via_sys_enter);
+  bpf_program__set_autoload(progs->on_sys_enter, cfg.entry_via_sys_enter);
+
   if (int err = trace_bpf__load(skel_); err) return Failure{load_error(-err)};
   if (int err = trace_bpf__attach(skel_); err)
     return fail_errno("attaching the trace programs to their tracepoints", -err);

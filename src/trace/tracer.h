@@ -33,6 +33,9 @@ struct KernelConfig {
   bool filter_pid = false;     // scope_pids applies (add_scope_pid)
   bool follow = false;         // children of scope pids join the scope
   uint32_t ringbuf_bytes = 16u << 20;  // rounded up to a power of two by open()
+  // execve/exit entry captured at the generic sys_enter hook instead of the
+  // per-syscall tracepoints: for hosts where tracefs cannot be mounted.
+  bool entry_via_sys_enter = false;
 };
 
 using RecordFn = std::function<void(std::span<const uint8_t>)>;

@@ -1,5 +1,5 @@
 // libFuzzer target: /proc/self/mountinfo and /proc/PID/cgroup parsers on arbitrary
-// text. The first input byte picks the parser, so one corpus covers both.
+// text. The first input byte picks the parser, so one corpus covers them all.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -7,11 +7,13 @@
 #include <string_view>
 
 #include "core/cgroup2.h"
+#include "core/host_mounts.h"
+#include "core/mountinfo.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0: {
       auto m = cgscope::find_cgroup2_mount(text);
       if (m) {
@@ -31,6 +33,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       } else if (p.error().message.empty()) {
         std::abort();
       }
+      break;
+    }
+    case 2: {
+      // Every entry has an absolute mount point and a type; the target is one of two.
+      for (const auto& e : cgscope::parse_mountinfo(text))
+        if (e.mount_point.empty() || e.mount_point[0] != '/' || e.fstype.empty()) std::abort();
+      std::string t = cgscope::cgroup2_mount_target(text);
+      if (t != "/sys/fs/cgroup" && t != "/sys/fs/cgroup/unified") std::abort();
       break;
     }
     default: {

@@ -4,6 +4,8 @@
 #include <cerrno>
 
 #include "core/cgroup2.h"
+#include "core/host_mounts.h"
+#include "core/mountinfo.h"
 
 namespace cgscope {
 namespace {
@@ -149,6 +151,42 @@ TEST(Mountinfo, UnescapeField) {
   // Above a byte: kept literally.
   EXPECT_EQ(unescape_mountinfo_field("\\777"), "\\777");
   EXPECT_EQ(unescape_mountinfo_field(""), "");
+}
+
+TEST(Mountinfo, ParsesEntriesWithRootMountPointAndType) {
+  auto e = parse_mountinfo(kHybrid);
+  ASSERT_EQ(e.size(), 7u);
+  EXPECT_EQ(e[4].mount_point, "/sys/fs/cgroup/unified");
+  EXPECT_EQ(e[4].fstype, "cgroup2");
+  EXPECT_EQ(e[4].root, "/");
+  EXPECT_TRUE(is_mount_point(e, "/sys/fs/cgroup"));
+  EXPECT_FALSE(is_mount_point(e, "/sys/fs"));
+}
+
+TEST(Mountinfo, MountPointCoveredLaterIsNotVisible) {
+  auto e = parse_mountinfo(
+      "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+      "30 22 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+      "40 22 0:40 / /sys/fs rw - tmpfs tmpfs rw\n");
+  EXPECT_FALSE(is_mount_point(e, "/sys/fs/cgroup"));
+  EXPECT_TRUE(is_mount_point(e, "/sys/fs"));
+}
+
+// Where cgroup2 goes when nothing mounted it: /sys/fs/cgroup itself, unless a
+// (v1) tmpfs sits there, as on hybrid hosts.
+TEST(HostMounts, Cgroup2TargetIsTheCgroupDirUnlessSomethingIsMountedThere) {
+  EXPECT_EQ(cgroup2_mount_target("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+                                 "24 22 0:22 / /sys rw - sysfs sysfs rw\n"),
+            "/sys/fs/cgroup");
+  EXPECT_EQ(cgroup2_mount_target("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+                                 "31 22 0:28 / /sys/fs/cgroup ro - tmpfs tmpfs ro\n"
+                                 "33 31 0:30 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n"),
+            "/sys/fs/cgroup/unified");
+}
+
+TEST(HostMounts, MountCommandNamesTypeSourceAndTarget) {
+  EXPECT_EQ(mount_command({"tracefs", "/sys/kernel/tracing", ""}), "mount -t tracefs tracefs /sys/kernel/tracing");
+  EXPECT_EQ(mount_command({"bpf", "/sys/fs/bpf", ""}), "mount -t bpf bpf /sys/fs/bpf");
 }
 
 TEST(ProcCgroup, PureV2) {

@@ -3,7 +3,7 @@
 # as ratios to a direct connect, all in one network namespace made for the run.
 # Needs root. Nothing leaves the namespace: service addresses exist only in it.
 #
-#   sudo BUILD=build bench/lb_connect.sh
+#   BUILD=build bench/lb_connect.sh
 #   env: BUILD (dir with cgscope and bench_connect_latency),
 #        LB_ROUNDS (default 100000 connects per path per run), RUNS (default 3 runs per figure),
 #        ROUNDS (default 20000, split over REPEAT (default 9) alternations, for iptables),

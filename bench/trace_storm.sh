@@ -10,7 +10,7 @@
 #     hook), and with cgscope selecting getppid for another cgroup (filtered by
 #     cgroup in the kernel). The second should cost at most 1.1x the first.
 #
-# Usage: sudo bench/trace_storm.sh [BUILD_DIR]   (env: PAIRS, CALLS, ROUNDS; ONLY=open|filter)
+# Usage (as root): bench/trace_storm.sh [BUILD_DIR]   (env: PAIRS, CALLS, ROUNDS; ONLY=open|filter)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}

@@ -286,6 +286,13 @@ Result<ScopedCgroup> ScopedCgroup::create(const std::string& mount_in, const std
   return ScopedCgroup(std::move(path), *id);
 }
 
+Result<ScopedCgroup> ScopedCgroup::adopt(const std::string& abs_path) {
+  std::string path = strip_trailing_slashes(abs_path);
+  auto id = cgroup_id(path);
+  if (!id) return fail_with("taking over cgroup " + path, id.error());
+  return ScopedCgroup(std::move(path), *id);
+}
+
 ScopedCgroup::ScopedCgroup(ScopedCgroup&& o) noexcept
     : path_(std::exchange(o.path_, std::string())), id_(std::exchange(o.id_, 0)) {}
 

@@ -69,6 +69,10 @@ class ScopedCgroup {
   // but no "." or ".." components. Fails if the cgroup exists already.
   static Result<ScopedCgroup> create(const std::string& mount, const std::string& name);
 
+  // Takes ownership of the existing cgroup at `abs_path` (one a killed run left
+  // behind, say), to be emptied and removed like one made by create().
+  static Result<ScopedCgroup> adopt(const std::string& abs_path);
+
   ScopedCgroup(ScopedCgroup&& o) noexcept;
   ScopedCgroup& operator=(ScopedCgroup&& o) noexcept;
   ScopedCgroup(const ScopedCgroup&) = delete;

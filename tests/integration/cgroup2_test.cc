@@ -1,6 +1,7 @@
 // cgroup v2 helpers and the container registry against the real cgroup tree.
-// Root only. Every cgroup made here lives under one named cgscope-it-<pid>-<n>,
-// owned by a ScopedCgroup, so it goes away even when an assertion fails.
+// Root only. Every cgroup made here lives under one named cgscope-it-top-<pid>-<n>,
+// owned by a ScopedCgroup, and every process is an owned Child (owned.h), so both
+// go away even when an assertion fails.
 #include <fcntl.h>
 #include <signal.h>
 #include <linux/capability.h>
@@ -26,12 +27,16 @@
 #include "core/cgroup2.h"
 #include "trace/container_id.h"
 #include "trace/containers.h"
+#include "owned.h"
 
 namespace cgscope {
 namespace {
 
 using trace::ContainerInfo;
 using trace::ContainerRegistry;
+using testing::Child;
+using testing::unique_name;
+using namespace std::chrono_literals;
 
 std::string random_container_id() {
   std::random_device rd;
@@ -40,11 +45,6 @@ std::string random_container_id() {
   std::string id;
   for (int i = 0; i < 64; ++i) id.push_back(kHex[gen() & 15]);
   return id;
-}
-
-std::string unique_name(const char* what) {
-  static int counter = 0;
-  return "cgscope-it-" + std::to_string(getpid()) + "-" + std::to_string(++counter) + "-" + what;
 }
 
 bool exists(const std::string& path) {
@@ -61,67 +61,6 @@ std::vector<pid_t> procs_of(const std::string& cgroup_abs) {
   std::fclose(f);
   return out;
 }
-
-// A child process started inside a cgroup; SIGKILLed and reaped on destruction.
-class Child {
- public:
-  Child() = default;
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() { reap(SIGKILL); }
-
-  // Forks; the child moves itself into `cgroup_abs`, then execs argv. Returns once
-  // the exec happened (so the process is in the cgroup), or false.
-  bool start(const std::string& cgroup_abs, std::vector<std::string> argv) {
-    std::string procs = cgroup_abs + "/cgroup.procs";
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    int pfd[2];
-    if (::pipe2(pfd, O_CLOEXEC) != 0) return false;
-    pid_t pid = ::fork();
-    if (pid < 0) return false;
-    if (pid == 0) {
-      ::close(pfd[0]);
-      char buf[32];
-      int n = std::snprintf(buf, sizeof buf, "%d", static_cast<int>(::getpid()));
-      int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || ::write(fd, buf, static_cast<size_t>(n)) != n) {
-        (void)!::write(pfd[1], "m", 1);
-        ::_exit(126);
-      }
-      ::close(fd);
-      ::execvp(args[0], args.data());
-      (void)!::write(pfd[1], "e", 1);
-      ::_exit(127);
-    }
-    ::close(pfd[1]);
-    char c;
-    ssize_t n = ::read(pfd[0], &c, 1);  // 0: the pipe closed on exec
-    ::close(pfd[0]);
-    pid_ = pid;
-    return n == 0;
-  }
-
-  pid_t pid() const { return pid_; }
-
-  // Waits for the child (sending `sig` first unless 0); returns its wait status.
-  std::optional<int> reap(int sig) {
-    if (pid_ <= 0) return std::nullopt;
-    if (sig) ::kill(pid_, sig);
-    int status = 0;
-    pid_t r;
-    do {
-      r = ::waitpid(pid_, &status, 0);
-    } while (r < 0 && errno == EINTR);
-    pid_ = -1;
-    if (r < 0) return std::nullopt;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
 
 class CgroupTest : public ::testing::Test {
  protected:
@@ -221,9 +160,8 @@ TEST_F(Cgroup2Integration, PathOfIdFallsBackToWalkWithoutCapDacReadSearch) {
   ScopedCgroup deeper = make("walked/deeper");
   const std::string want = rel_of(deeper);
   // In a child: drop CAP_DAC_READ_SEARCH, which open_by_handle_at needs.
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+  Child child;
+  ASSERT_TRUE(child.start_fn([&]() -> int {
     __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2] = {};
     if (::syscall(SYS_capget, &hdr, data) != 0) ::_exit(10);
@@ -244,12 +182,12 @@ TEST_F(Cgroup2Integration, PathOfIdFallsBackToWalkWithoutCapDacReadSearch) {
     if (*p != want) ::_exit(14);
     auto gone = cgroup_path_of_id(mount_, ~uint64_t(0));
     if (gone || gone.error().code != ENOENT) ::_exit(15);
-    ::_exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "10/11: capabilities, 12: handle still worked, 13/14: walk failed, 15: bad id";
+    return 0;
+  })) << child.error();
+  auto status = child.wait_for(30s);
+  ASSERT_TRUE(status) << "the child did not exit";
+  ASSERT_TRUE(WIFEXITED(*status)) << testing::describe_status(status);
+  EXPECT_EQ(WEXITSTATUS(*status), 0) << "10/11: capabilities, 12: handle still worked, 13/14: walk failed, 15: bad id";
 }
 
 TEST_F(Cgroup2Integration, WalkFindsNestedCgroupsWithinLimits) {
@@ -327,7 +265,7 @@ TEST_F(CgroupRegistryIntegration, FindsPidNamespaceContainerByScan) {
   ScopedCgroup box = make("sandbox");
   ScopedCgroup below = make("sandbox/sub");
   Child child;  // destroyed before the cgroups: killed and reaped first
-  ASSERT_TRUE(child.start(box.path(), {"unshare", "--pid", "--fork", "sleep", "60"}));
+  ASSERT_TRUE(child.start({"unshare", "--pid", "--fork", "sleep", "60"}, {.cgroup = box.path()})) << child.error();
 
   // Wait for unshare's child, the namespace's pid 1, to show up in the cgroup.
   pid_t inner = -1;
@@ -389,8 +327,8 @@ void CgroupTest::check_removal_with_live_processes(bool use_cgroup_kill) {
     std::string nested_path = make("victim/nested").release();  // left for sub's removal to find
 
     Child a, b;
-    ASSERT_TRUE(a.start(path, {"sleep", "60"}));
-    ASSERT_TRUE(b.start(nested_path, {"sh", "-c", "sleep 60 & sleep 60 & wait"}));
+    ASSERT_TRUE(a.start({"sleep", "60"}, {.cgroup = path})) << a.error();
+    ASSERT_TRUE(b.start({"sh", "-c", "sleep 60 & sleep 60 & wait"}, {.cgroup = nested_path})) << b.error();
     EXPECT_FALSE(procs_of(path).empty());
     EXPECT_FALSE(procs_of(nested_path).empty());
 
@@ -405,10 +343,10 @@ void CgroupTest::check_removal_with_live_processes(bool use_cgroup_kill) {
     EXPECT_TRUE(sub.path().empty());
     EXPECT_FALSE(exists(nested_path));
     EXPECT_FALSE(exists(path));
-    auto sa = a.reap(0);  // no signal of ours: the cgroup's removal killed it
+    auto sa = a.wait_for(10s);  // no signal of ours: the cgroup's removal killed it
     ASSERT_TRUE(sa);
     EXPECT_TRUE(WIFSIGNALED(*sa) && WTERMSIG(*sa) == SIGKILL);
-    auto sb = b.reap(0);
+    auto sb = b.wait_for(10s);
     ASSERT_TRUE(sb);
     EXPECT_TRUE(WIFSIGNALED(*sb) && WTERMSIG(*sb) == SIGKILL);
     EXPECT_TRUE(sub.remove());  // a second time: nothing to do
@@ -430,11 +368,11 @@ TEST_F(CgroupScopedIntegration, DestructorRemovesAndReleaseKeeps) {
   {
     ScopedCgroup cg = make("scoped");
     path = cg.path();
-    ASSERT_TRUE(child.start(path, {"sleep", "60"}));
+    ASSERT_TRUE(child.start({"sleep", "60"}, {.cgroup = path})) << child.error();
     ASSERT_TRUE(exists(path));
   }
   EXPECT_FALSE(exists(path));
-  auto st = child.reap(0);
+  auto st = child.wait_for(10s);
   ASSERT_TRUE(st);
   EXPECT_TRUE(WIFSIGNALED(*st));
 
@@ -450,7 +388,7 @@ TEST_F(CgroupScopedIntegration, DestructorRemovesAndReleaseKeeps) {
 TEST_F(CgroupScopedIntegration, AddPidMovesAProcess) {
   ScopedCgroup cg = make("target");
   Child child;
-  ASSERT_TRUE(child.start(top_->path(), {"sleep", "60"}));
+  ASSERT_TRUE(child.start({"sleep", "60"}, {.cgroup = top_->path()})) << child.error();
   auto r = cg.add_pid(child.pid());
   ASSERT_TRUE(r) << r.error().message;
   auto now = cgroup_of_pid(child.pid());

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -33,12 +34,17 @@
 #include "lb/config.h"
 #include "lb/control.h"
 #include "lb/maps.h"
+#include "owned.h"
 
 using namespace cgscope;
+using cgscope::testing::Child;
+using cgscope::testing::Cleanup;
+using cgscope::testing::ScopedNetns;
+using cgscope::testing::Stream;
+using cgscope::testing::TempPath;
+using namespace std::chrono_literals;
 
 namespace {
-
-int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
 
 // An address:port in either family.
 struct Target {
@@ -135,37 +141,36 @@ static int g_seq = 0;
 
 class LbTest : public ::testing::Test {
  protected:
+  // Each thing made here has its owner among the members, destroyed in reverse
+  // order even when SetUp or the test stops early: servers, config files, pins
+  // (reset, then whatever is left removed), the cgroup, the netns (left, deleted).
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root";
     tag_ = fmt::format("cgscope-lbt-{}-{}", getpid(), ++g_seq);
     pin_dir_ = "/sys/fs/bpf/" + tag_;
-    ASSERT_EQ(sh("ip netns add " + tag_), 0);
-    netns_made_ = true;
-    ASSERT_EQ(sh("ip -n " + tag_ + " link set lo up"), 0);
-    for (const char* a : {"fd00:1::2", "fd00:1::3", "fd00:1::4"})
-      ASSERT_EQ(sh(fmt::format("ip -n {} -6 addr add {}/128 dev lo nodad", tag_, a)), 0);
-    orig_ns_.reset(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
-    UniqueFd ns(::open(("/run/netns/" + tag_).c_str(), O_RDONLY | O_CLOEXEC));
-    ASSERT_TRUE(ns);
-    ASSERT_EQ(setns(ns.get(), CLONE_NEWNET), 0);
-    in_ns_ = true;
+    pins_ = Cleanup([dir = pin_dir_] {
+      std::ostringstream o, e;
+      lb::run_reset(dir, o, e);
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);  // pins run_reset did not know of, and the directory
+    });
+    ASSERT_TRUE(netns_.create(tag_)) << netns_.error();
+    auto ip = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), {"ip", "-n", tag_});
+      return cgscope::testing::run(args);
+    };
+    auto up = ip({"link", "set", "lo", "up"});
+    ASSERT_EQ(up.code, 0) << up.output;
+    for (const char* a : {"fd00:1::2", "fd00:1::3", "fd00:1::4"}) {
+      auto r = ip({"-6", "addr", "add", fmt::format("{}/128", a), "dev", "lo", "nodad"});
+      ASSERT_EQ(r.code, 0) << a << ": " << r.output;
+    }
+    ASSERT_TRUE(netns_.enter()) << netns_.error();
     auto mnt = cgroup2_mount();
     ASSERT_TRUE(mnt) << mnt.error().message;
     auto cg = ScopedCgroup::create(*mnt, tag_);
     ASSERT_TRUE(cg) << cg.error().message;
     cg_ = std::make_unique<ScopedCgroup>(std::move(*cg));
-  }
-
-  void TearDown() override {
-    servers_.clear();
-    if (!pin_dir_.empty()) {
-      std::ostringstream o, e;
-      lb::run_reset(pin_dir_, o, e);
-    }
-    if (cg_) (void)cg_->remove();
-    if (in_ns_) setns(orig_ns_.get(), CLONE_NEWNET);
-    if (netns_made_) sh("ip netns del " + tag_);
-    for (const std::string& f : files_) ::unlink(f.c_str());
   }
 
   Server& serve(const std::string& name, const std::string& addr, uint16_t port) {
@@ -176,8 +181,8 @@ class LbTest : public ::testing::Test {
 
   std::string write_config(const std::string& text) {
     std::string path = fmt::format("/tmp/{}-{}.yaml", tag_, files_.size());
+    files_.push_back(TempPath::adopt(path));
     std::ofstream(path) << text;
-    files_.push_back(path);
     return path;
   }
 
@@ -202,27 +207,20 @@ class LbTest : public ::testing::Test {
 
   // Runs `fn` in a child process inside the test cgroup (and netns); its result.
   std::string in_cgroup(const std::function<std::string()>& fn) {
-    int pipefd[2];
-    EXPECT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-      ::close(pipefd[0]);
-      std::string procs = cg_->path() + "/cgroup.procs";
-      int f = ::open(procs.c_str(), O_WRONLY);
-      if (f < 0 || ::write(f, "0", 1) != 1) _exit(3);
-      ::close(f);
-      std::string r = fn();
-      _exit(::write(pipefd[1], r.data(), r.size()) == static_cast<ssize_t>(r.size()) ? 0 : 4);
-    }
-    ::close(pipefd[1]);
+    Child child;
+    bool started = child.start_fn(
+        [&] {
+          std::string r = fn();
+          return ::write(1, r.data(), r.size()) == static_cast<ssize_t>(r.size()) ? 0 : 4;
+        },
+        {.cgroup = cg_->path(), .out = Stream::kPipe, .name = "a client in " + tag_});
+    EXPECT_TRUE(started) << child.error();
+    if (!started) return "";
     std::string all;
-    char buf[4096];
-    ssize_t r;
-    while ((r = ::read(pipefd[0], buf, sizeof buf)) > 0) all.append(buf, r);
-    ::close(pipefd[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+    EXPECT_TRUE(child.read_out(all, 60s)) << "the client did not finish within 60 s";
+    auto status = child.wait_for(10s);
+    EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+        << "child status " << cgscope::testing::describe_status(status);
     return all;
   }
 
@@ -274,11 +272,11 @@ class LbTest : public ::testing::Test {
   }
 
   std::string tag_, pin_dir_, out_, err_;
-  bool netns_made_ = false, in_ns_ = false;
-  UniqueFd orig_ns_;
+  ScopedNetns netns_;
   std::unique_ptr<ScopedCgroup> cg_;
+  Cleanup pins_;
+  std::vector<TempPath> files_;
   std::vector<std::unique_ptr<Server>> servers_;
-  std::vector<std::string> files_;
 };
 
 const char* kRandom = R"(services:
@@ -316,7 +314,7 @@ TEST_F(LbTest, RandomSpreadsOverAllBackendsAndGetpeernameShowsTheService) {
   ASSERT_EQ(apply(kRandom), 0) << err_;
   auto res = connects("10.96.0.10", 80, 300);
   auto m = by_name(res);
-  EXPECT_EQ(m.size(), 3u) << testing::PrintToString(m);
+  EXPECT_EQ(m.size(), 3u) << ::testing::PrintToString(m);
   for (const char* b : {"b2", "b3", "b4"}) EXPECT_GE(m[b], 50) << b;
   for (const Outcome& o : res) EXPECT_EQ(o.peer, "10.96.0.10:80");
   // The backends saw real connections from the client.
@@ -337,7 +335,7 @@ TEST_F(LbTest, WithoutKeepOriginalGetpeernameShowsTheBackend) {
   three_backends();
   ASSERT_EQ(apply(std::string("keep_original: false\n") + kRandom), 0) << err_;
   auto res = connects("10.96.0.10", 80, 60);
-  EXPECT_EQ(by_name(res).size(), 3u) << testing::PrintToString(by_name(res));
+  EXPECT_EQ(by_name(res).size(), 3u) << ::testing::PrintToString(by_name(res));
   for (const Outcome& o : res) {
     ASSERT_EQ(o.err, 0);
     EXPECT_EQ(o.peer, "127.0.0." + o.name.substr(1) + ":8080");  // b3 answered from 127.0.0.3
@@ -491,7 +489,7 @@ TEST_F(LbTest, Ipv6AndIpv4MappedDestinations) {
   // A Java-style v6 socket dialling the v4 service through a mapped address.
   auto mapped = connects("::ffff:10.96.0.10", 80, 60);
   auto m = by_name(mapped);
-  EXPECT_EQ(m.size(), 3u) << testing::PrintToString(m);
+  EXPECT_EQ(m.size(), 3u) << ::testing::PrintToString(m);
   for (const Outcome& o : mapped) EXPECT_EQ(o.peer, "[::ffff:10.96.0.10]:80");
   // The v6 address of the dual-stack service, with v4 backends reached as mapped.
   auto dual = connects("fd00::10", 80, 30);
@@ -501,7 +499,7 @@ TEST_F(LbTest, Ipv6AndIpv4MappedDestinations) {
   }
   // A v6-only service with v6 backends.
   auto six = by_name(connects("fd00::20", 443, 60));
-  EXPECT_EQ(six.size(), 2u) << testing::PrintToString(six);
+  EXPECT_EQ(six.size(), 2u) << ::testing::PrintToString(six);
   EXPECT_GT(six["v6-2"], 0);
   EXPECT_GT(six["v6-3"], 0);
 }
@@ -514,27 +512,14 @@ TEST_F(LbTest, UdpAndExemptSocketsAreUntouched) {
   EXPECT_EQ(udp[0].err, ENETUNREACH);
   // A socket cgscope exempted keeps its destination (this process is not in the cgroup,
   // so do it from the client side by hand).
-  int pipefd[2];
-  ASSERT_EQ(pipe2(pipefd, O_CLOEXEC), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    int f = ::open((cg_->path() + "/cgroup.procs").c_str(), O_WRONLY);
-    if (f < 0 || ::write(f, "0", 1) != 1) _exit(3);
+  std::string err = in_cgroup([&] {
     int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (!lb::exempt_socket(pin_dir_, s)) _exit(4);
+    if (!lb::exempt_socket(pin_dir_, s)) return std::string("exempt_socket failed");
     Target t = target("10.96.0.10", 80);
     int rc = ::connect(s, reinterpret_cast<const sockaddr*>(&t.ss), t.len);
-    int err = rc == 0 ? 0 : errno;
-    (void)!::write(pipefd[1], &err, sizeof err);
-    _exit(0);
-  }
-  ::close(pipefd[1]);
-  int err = -1;
-  ASSERT_EQ(::read(pipefd[0], &err, sizeof err), static_cast<ssize_t>(sizeof err));
-  ::close(pipefd[0]);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  EXPECT_EQ(err, ENETUNREACH);
+    return std::to_string(rc == 0 ? 0 : errno);
+  });
+  EXPECT_EQ(err, std::to_string(ENETUNREACH));
 }
 
 TEST_F(LbTest, ReapplyWhileConnectingLosesNoConnect) {
@@ -543,7 +528,7 @@ TEST_F(LbTest, ReapplyWhileConnectingLosesNoConnect) {
   const std::vector<std::vector<int>> sets = {{2, 3}, {3, 4}, {2, 4}, {4}, {2, 3, 4}, {2}};
   std::atomic<bool> done{false};
   std::vector<Outcome> res;
-  std::thread client([&] {
+  std::jthread client([&] {  // joined however the test ends
     res = connects("10.96.0.10", 80, 4000);
     done = true;
   });
@@ -559,7 +544,7 @@ TEST_F(LbTest, ReapplyWhileConnectingLosesNoConnect) {
   EXPECT_GE(applies, 5);
   int failed = 0;
   for (const Outcome& o : res) failed += o.err != 0 || o.name == "-";
-  EXPECT_EQ(failed, 0) << testing::PrintToString(by_name(res));
+  EXPECT_EQ(failed, 0) << ::testing::PrintToString(by_name(res));
   EXPECT_EQ(by_name(res).size(), 3u);
 }
 
@@ -569,9 +554,9 @@ TEST_F(LbTest, BadFileChangesNothing) {
   std::string before = status_json();
   std::string bad = std::string(kRandom) + "      - {address: 127.0.0.999}\n";
   EXPECT_NE(apply(bad), 0);
-  EXPECT_NE(err_.find(files_.back() + ":10: endpoint address: '127.0.0.999'"), std::string::npos) << err_;
+  EXPECT_NE(err_.find(files_.back().path + ":10: endpoint address: '127.0.0.999'"), std::string::npos) << err_;
   EXPECT_NE(apply("services: [\n"), 0);
-  EXPECT_NE(err_.find(files_.back() + ":"), std::string::npos) << err_;
+  EXPECT_NE(err_.find(files_.back().path + ":"), std::string::npos) << err_;
   std::string dup = std::string(kRandom) + "  - {name: other, addresses: [10.96.0.10], ports: [80]}\n";
   EXPECT_NE(apply(dup), 0);
   EXPECT_NE(err_.find("already used by service web"), std::string::npos) << err_;

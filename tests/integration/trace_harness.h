@@ -1,16 +1,13 @@
 // Runs the real cgscope binary for the trace integration tests and collects what
 // it printed: JSON events from --output-file, the summary line, the exit code.
+// cgscope runs as an owned Child (owned.h): every wait on it is bounded, and it
+// and what it started end with the test even when an assertion returns early.
 #pragma once
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -19,19 +16,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "core/cgroup2.h"
+#include "owned.h"
+
 namespace cgscope::testing {
 
-inline std::string unique_name(const std::string& what) {
-  static int n = 0;
-  return "cgscope-it-" + what + "-" + std::to_string(getpid()) + "-" + std::to_string(n++);
-}
-
-// A temporary file path, removed with the object.
-struct TempPath {
-  std::string path;
-  explicit TempPath(const std::string& what) : path("/tmp/" + unique_name(what)) {}
-  ~TempPath() { std::filesystem::remove_all(path); }
-};
+// Bounds of a cgscope run (the watchdog's limit is well above their sum).
+inline constexpr auto kTraceStartLimit = 30s;   // until it says it is tracing (or exits)
+inline constexpr auto kTraceFinishLimit = 60s;  // until it exits, once asked to or its command ended
+inline constexpr auto kTraceStopLimit = 10s;    // after SIGTERM, before SIGKILL
 
 struct TraceRun {
   int exit_code = -1;
@@ -54,48 +47,47 @@ class CgscopeProcess {
   explicit CgscopeProcess(std::vector<std::string> args) : out_("events") {
     std::vector<std::string> full{CGSCOPE_BIN, "trace", "-o", "json", "--output-file", out_.path};
     full.insert(full.end(), args.begin(), args.end());
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(p[1], 2);
-      std::vector<char*> argv;
-      for (auto& a : full) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
+    // If this binary dies, SIGTERM lets cgscope remove what it made.
+    if (!child_.start(full, {.err = Stream::kPipe, .death_signal = SIGTERM})) {
+      ADD_FAILURE() << child_.error();
+      return;
     }
-    close(p[1]);
-    err_fd_ = p[0];
-    wait_for_stderr("cgscope: tracing", std::chrono::seconds(60));
+    WaitNote note("cgscope to say it is tracing");
+    ready_ = read_until(child_.pipe_fd(), err_, Clock::now() + kTraceStartLimit, [](const std::string& s) {
+               return s.find("cgscope: tracing") != std::string::npos;
+             }) == ReadEnd::kDone;
   }
   // SIGTERM first, so that cgscope removes what it made; SIGKILL only if it hangs.
   ~CgscopeProcess() {
-    if (pid_ > 0 && !done_) {
-      kill(pid_, SIGTERM);
-      if (!wait_exit(std::chrono::seconds(10), nullptr)) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, nullptr, 0);
-      }
+    pid_t pid = child_.pid();
+    if (child_.running()) {
+      child_.signal(SIGTERM);
+      if (!child_.wait_for(kTraceStopLimit)) child_.end();
     }
-    if (err_fd_ >= 0) close(err_fd_);
+    // A killed cgscope could not remove its command's cgroup.
+    if (pid > 0 && child_.status() && WIFSIGNALED(*child_.status()) && WTERMSIG(*child_.status()) == SIGKILL)
+      if (auto m = cgroup2_mount())
+        if (auto left = ScopedCgroup::adopt(*m + "/cgscope-run-" + std::to_string(pid))) (void)left->remove();
   }
   bool ready() const { return ready_; }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
+  const std::string& stderr_so_far() const { return err_; }  // why it is not ready, say
 
   // Waits for it to end by itself (a command given with --), or SIGINTs it first.
   TraceRun finish(bool interrupt, int sig = SIGINT) {
-    if (interrupt) kill(pid_, sig);
-    int status = 0;
-    if (!wait_exit(std::chrono::seconds(120), &status)) {
-      ADD_FAILURE() << "cgscope did not exit within 120 s";
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
+    if (interrupt) child_.signal(sig);
+    auto status = child_.wait_for(kTraceFinishLimit);
+    if (!status) {
+      ADD_FAILURE() << "cgscope did not exit within " << std::chrono::seconds(kTraceFinishLimit).count() << " s";
+      child_.end();
+      status = child_.status();
     }
-    done_ = true;
-    read_stderr(std::chrono::milliseconds(0), "");
+    if (child_.pipe_fd() >= 0) {
+      WaitNote note("the end of cgscope's stderr");
+      read_until(child_.pipe_fd(), err_, Clock::now() + 5s);
+    }
     TraceRun run;
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    run.exit_code = exit_code(status);
     run.stderr_text = err_;
     std::ifstream in(out_.path);
     std::string line;
@@ -108,39 +100,9 @@ class CgscopeProcess {
   }
 
  private:
-  bool wait_exit(std::chrono::seconds limit, int* status) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    int st = 0;
-    while (waitpid(pid_, &st, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() >= end) return false;
-      usleep(10 * 1000);
-    }
-    if (status) *status = st;
-    return true;
-  }
-  void wait_for_stderr(const std::string& marker, std::chrono::milliseconds limit) {
-    ready_ = read_stderr(limit, marker);
-  }
-  bool read_stderr(std::chrono::milliseconds limit, const std::string& marker) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    char buf[4096];
-    for (;;) {
-      if (!marker.empty() && err_.find(marker) != std::string::npos) return true;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-      pollfd pfd{err_fd_, POLLIN, 0};
-      int timeout = marker.empty() ? 1000 : std::max<int>(0, left.count());
-      if (poll(&pfd, 1, timeout) <= 0) return false;
-      ssize_t n = read(err_fd_, buf, sizeof(buf));
-      if (n <= 0) return !marker.empty() && err_.find(marker) != std::string::npos;
-      err_.append(buf, size_t(n));
-    }
-  }
-
   TempPath out_;
-  pid_t pid_ = -1;
-  int err_fd_ = -1;
+  Child child_;
   bool ready_ = false;
-  bool done_ = false;
   std::string err_;
 };
 

@@ -20,49 +20,12 @@
 namespace cgscope::testing {
 namespace {
 
-// A process held before exec, placed in a cgroup, released on demand.
-class HeldProcess {
- public:
-  HeldProcess(const std::string& cgroup_dir, std::vector<std::string> argv) {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      close(p[1]);
-      std::ofstream(cgroup_dir + "/cgroup.procs") << "0\n";
-      char c;
-      if (read(p[0], &c, 1) != 1) _exit(126);
-      std::vector<char*> args;
-      for (auto& a : argv) args.push_back(a.data());
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      _exit(127);
-    }
-    close(p[0]);
-    go_ = p[1];
-  }
-  ~HeldProcess() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (go_ >= 0) close(go_);
-  }
-  pid_t pid() const { return pid_; }
-  int run_to_end() {
-    char c = 1;
-    EXPECT_EQ(write(go_, &c, 1), 1);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    reaped_ = true;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int go_ = -1;
-  bool reaped_ = false;
-};
+// A held Child (in its cgroup, before exec) run to its end: its exit code, or -1.
+int run_to_end(Child& c) {
+  EXPECT_TRUE(c.release()) << c.error();
+  auto st = c.wait_for(30s);
+  return st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1;
+}
 
 std::string cg_mount() {
   auto m = cgroup2_mount();
@@ -138,7 +101,7 @@ TEST(TraceCommand, EnvpIsCapturedWhenAsked) {
 
 TEST(TraceCommand, SignalStopsCleanlyAndRemovesTheRunCgroup) {
   CgscopeProcess cg({"-e", "openat", "--", "sleep", "30"});
-  ASSERT_TRUE(cg.ready());
+  ASSERT_TRUE(cg.ready()) << cg.stderr_so_far();
   std::string run_cgroup = cg_mount() + "/cgscope-run-" + std::to_string(cg.pid());
   EXPECT_TRUE(std::filesystem::exists(run_cgroup));
   auto run = cg.finish(true, SIGTERM);
@@ -234,19 +197,19 @@ TEST(TraceCommand, PidNamespaceMakesAContainerOfAnUnnamedCgroup) {
 
 TEST(TraceCommand, ConnectShowsTheSocketAddressAndBuffersWhenAsked) {
   // A listener on loopback, a client that connects and writes a greeting.
-  int srv = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(srv, 0);
+  UniqueFd srv(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(srv);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-  ASSERT_EQ(listen(srv, 4), 0);
+  ASSERT_EQ(bind(srv.get(), reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  ASSERT_EQ(listen(srv.get(), 4), 0);
   socklen_t len = sizeof(sa);
-  getsockname(srv, reinterpret_cast<sockaddr*>(&sa), &len);
+  getsockname(srv.get(), reinterpret_cast<sockaddr*>(&sa), &len);
   int port = ntohs(sa.sin_port);
   auto run = trace_command({"-e", "connect,write", "--capture-buffers", "64", "--", "bash", "-c",
                             "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) + "; printf hello-cgscope >&3"});
-  close(srv);
+  srv.reset();
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
   bool connected = false, wrote = false;
   for (const auto& e : run.named("connect")) {
@@ -280,18 +243,16 @@ TEST(TraceFollow, ForkExecExitOfAChildTree) {
   // A shell that waits for a line, then starts a child that exits 3 and an echo.
   TempPath fifo("fifo");
   ASSERT_EQ(mkfifo(fifo.path.c_str(), 0600), 0);
-  pid_t sh = fork();
-  if (sh == 0) {
-    execlp("sh", "sh", "-c", ("read l < " + fifo.path + "; sh -c 'exit 3'; /bin/echo hi >/dev/null").c_str(),
-           nullptr);
-    _exit(127);
-  }
+  Child shell;
+  ASSERT_TRUE(shell.start({"sh", "-c", "read l < " + fifo.path + "; sh -c 'exit 3'; /bin/echo hi >/dev/null"}))
+      << shell.error();
+  const pid_t sh = shell.pid();
   CgscopeProcess cg({"-e", "sched_process_fork,sched_process_exec,sched_process_exit", "-p", std::to_string(sh),
                      "--follow"});
-  ASSERT_TRUE(cg.ready());
-  std::ofstream(fifo.path) << "go\n";
-  int status = 0;
-  waitpid(sh, &status, 0);
+  ASSERT_TRUE(cg.ready()) << cg.stderr_so_far();
+  ASSERT_TRUE(write_fifo(fifo.path, "go\n")) << "the shell did not open " << fifo.path;
+  auto st = shell.wait_for(30s);
+  ASSERT_TRUE(st) << "the shell did not exit";
   usleep(200 * 1000);
   auto run = cg.finish(true);
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
@@ -324,19 +285,14 @@ TEST(TraceFollow, ProcessesThatExistedBeforeTheTraceAreFollowedToo) {
   TempPath file("followed");
   ASSERT_EQ(mkfifo(fifo.path.c_str(), 0600), 0);
   std::ofstream(file.path) << "x";
-  pid_t outer = fork();
-  if (outer == 0) {
-    std::string inner = "sh -c 'read l < " + fifo.path + "; cat " + file.path + " >/dev/null' & wait";
-    execlp("sh", "sh", "-c", inner.c_str(), nullptr);
-    _exit(127);
-  }
+  Child outer;
+  ASSERT_TRUE(outer.start({"sh", "-c", "sh -c 'read l < " + fifo.path + "; cat " + file.path + " >/dev/null' & wait"}))
+      << outer.error();
   usleep(200 * 1000);  // the inner shell is running and blocked on the fifo
-  CgscopeProcess cg({"-e", "openat", "-p", std::to_string(outer), "--follow"});
-  bool ready = cg.ready();
-  std::ofstream(fifo.path) << "go\n";
-  int status = 0;
-  waitpid(outer, &status, 0);
-  ASSERT_TRUE(ready);
+  CgscopeProcess cg({"-e", "openat", "-p", std::to_string(outer.pid()), "--follow"});
+  ASSERT_TRUE(cg.ready()) << cg.stderr_so_far();
+  ASSERT_TRUE(write_fifo(fifo.path, "go\n")) << "the inner shell did not open " << fifo.path;
+  ASSERT_TRUE(outer.wait_for(30s)) << "the shells did not exit";
   usleep(200 * 1000);
   auto run = cg.finish(true);
   bool seen = false;
@@ -356,16 +312,17 @@ TEST(TraceCgroup, ContainerCgroupTaggedAndOtherCgroupFilteredOut) {
 
   TempPath file("cgfile");
   std::ofstream(file.path) << "x";
-  HeldProcess inside(container->path(), {"cat", file.path});
-  HeldProcess outside(other->path(), {"cat", file.path});
+  Child inside, outside;  // each waits in its cgroup until run_to_end
+  ASSERT_TRUE(inside.start({"cat", file.path}, {.cgroup = container->path(), .held = true})) << inside.error();
+  ASSERT_TRUE(outside.start({"cat", file.path}, {.cgroup = other->path(), .held = true})) << outside.error();
   std::string rel = container->path().substr(mount.size());
   // The same scope two ways: by cgroup path, and by a 12-character container id prefix.
   CgscopeProcess by_path({"-e", "openat", "-c", rel});
   CgscopeProcess by_id({"-e", "openat", "--container", id.substr(0, 12)});
-  ASSERT_TRUE(by_path.ready());
-  ASSERT_TRUE(by_id.ready());
-  EXPECT_EQ(inside.run_to_end(), 0);
-  EXPECT_EQ(outside.run_to_end(), 0);
+  ASSERT_TRUE(by_path.ready()) << by_path.stderr_so_far();
+  ASSERT_TRUE(by_id.ready()) << by_id.stderr_so_far();
+  EXPECT_EQ(run_to_end(inside), 0);
+  EXPECT_EQ(run_to_end(outside), 0);
   usleep(200 * 1000);
   for (CgscopeProcess* cg : {&by_path, &by_id}) {
   auto run = cg->finish(true);
@@ -414,15 +371,16 @@ TEST(TraceErrors, BadInputGetsOneClearLineAndNonZeroExit) {
 }
 
 TEST(TraceErrors, NotRootIsToldToUseSudo) {
-  std::string cmd = std::string("setpriv --reuid=65534 --regid=65534 --clear-groups ") + CGSCOPE_BIN +
-                    " trace --duration 1 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
+  Child c;
+  ASSERT_TRUE(c.start({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", CGSCOPE_BIN, "trace",
+                       "--duration", "1"},
+                      {.out = Stream::kPipe, .err = Stream::kPipe}))
+      << c.error();
   std::string out;
-  char buf[512];
-  while (size_t n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
-  int status = pclose(p);
-  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_TRUE(c.read_out(out, 30s)) << "no end of output within 30 s: " << out;
+  auto status = c.wait_for(10s);
+  ASSERT_TRUE(status) << "cgscope as nobody did not exit";
+  EXPECT_NE(WEXITSTATUS(*status), 0);
   EXPECT_NE(out.find("root"), std::string::npos) << out;
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << "one line: " << out;
 }

@@ -21,7 +21,8 @@
 #include "core/features.h"
 #include "core/host_mounts.h"
 #include "core/unique_fd.h"
-#include "trace/command.h"
+#include "core/command_run.h"
+#include "core/stop_signal.h"
 #include "trace/containers.h"
 #include "trace/decoder.h"
 #include "trace/exec_join.h"
@@ -36,22 +37,6 @@ namespace {
 
 constexpr uint32_t kClone = 56, kFork = 57, kVfork = 58, kClone3 = 435;
 constexpr size_t kFlushBytes = 256 << 10;
-
-std::atomic<int> g_stop_signal{0};
-
-void on_stop_signal(int sig) { g_stop_signal.store(sig); }
-
-// Installed before anything is created, so that a Ctrl-C or a closed terminal at
-// any point still runs the destructors (cgroup, child, programs).
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
-
-bool stop_requested() { return g_stop_signal.load() != 0; }
 
 // Every process below `roots` in the process tree, from /proc/PID/stat.
 std::vector<pid_t> descendants_of(const std::vector<pid_t>& roots) {
@@ -82,16 +67,6 @@ std::vector<pid_t> descendants_of(const std::vector<pid_t>& roots) {
     }
   }
   return out;
-}
-
-// "populated 0" in cgroup.events: every process of the cgroup has exited.
-bool cgroup_populated(const std::string& path) {
-  std::ifstream in(path + "/cgroup.events");
-  std::string key;
-  int value = 0;
-  while (in >> key >> value)
-    if (key == "populated") return value != 0;
-  return false;
 }
 
 uint64_t clock_ns(clockid_t id) {
@@ -165,7 +140,7 @@ class Session {
   std::unique_ptr<ContainerRegistry> registry_;
   // Declared before tracer_, so destroyed after it: programs detach first, then
   // the cgroup (and whatever is left in it) goes.
-  std::optional<ScopedCgroup> run_cgroup_;
+  std::optional<CommandRun> command_;  // -- CMD
   std::unique_ptr<Tracer> tracer_;
   std::vector<std::pair<uint64_t, unsigned>> scope_cgroups_;
   ExecJoiner exec_join_;
@@ -270,10 +245,10 @@ Result<void> Session::resolve_scope(KernelConfig& cfg) {
     }
   }
   if (!req_.command.empty()) {
-    auto cg = ScopedCgroup::create(mount_, fmt::format("cgscope-run-{}", getpid()));
-    if (!cg) return fail_with("creating a cgroup for the command", cg.error());
-    run_cgroup_.emplace(std::move(*cg));
-    if (auto r = add(run_cgroup_->id()); !r) return r;
+    auto run = CommandRun::make_cgroup(mount_);
+    if (!run) return fail_with(run.error());
+    command_.emplace(std::move(*run));
+    if (auto r = add(command_->cgroup().id()); !r) return r;
   }
   cfg.filter_cgroup = !scope_cgroups_.empty();
   cfg.filter_pid = !req_.pids.empty();
@@ -394,7 +369,7 @@ void Session::print_summary() {
 }
 
 int Session::run() {
-  install_signal_handlers();
+  install_stop_signal_handlers();
   route_libbpf_logs(req_.verbose);
   auto error = [](const Error& e, int code = 2) {
     std::fprintf(stderr, "cgscope trace: %s\n", e.message.c_str());
@@ -419,13 +394,9 @@ int Session::run() {
 
   // The child is forked before the programs load so that it can be held out of
   // the trace until it execs; it is released only once everything is attached.
-  std::optional<HeldChild> child;
-  if (!req_.command.empty()) {
-    auto c = HeldChild::spawn(req_.command);
-    if (!c) return error(c.error(), 127);
-    child.emplace(std::move(*c));
-  }
-  if (stop_requested()) return 130;
+  if (command_)
+    if (auto r = command_->spawn(req_.command); !r) return error(r.error(), 127);
+  if (peek_stop_signal()) return 130;
 
   auto tracer = Tracer::open(cfg, [this](std::span<const uint8_t> b) { on_record(b); });
   if (!tracer) return error(tracer.error());
@@ -439,45 +410,40 @@ int Session::run() {
   if (req_.follow)
     for (pid_t p : descendants_of(req_.pids))
       if (auto r = tracer_->add_scope_pid(uint32_t(p)); !r) return error(r.error());
-  if (stop_requested()) return 130;
+  if (peek_stop_signal()) return 130;
 
   if (!json_) append_table_header(out_);
-  std::optional<int> cmd_status;
-  if (child) {
-    tracer_->set_hold_tgid(uint32_t(child->pid()));
-    if (auto r = run_cgroup_->add_pid(child->pid()); !r) return error(r.error());
-    if (auto r = child->release(); !r) return error(r.error(), 127);
+  if (command_) {
+    tracer_->set_hold_tgid(uint32_t(command_->pid()));
+    if (auto r = command_->start(); !r) return error(r.error(), 127);
   }
 
   // Tools and tests wait for this line: from here on, nothing in scope is missed.
   std::fprintf(stderr, "cgscope: tracing %s\n",
-               child ? fmt::format("{} (pid {})", req_.command[0], child->pid()).c_str()
+               command_ ? fmt::format("{} (pid {})", req_.command[0], command_->pid()).c_str()
                : scope_cgroups_.empty() && req_.pids.empty() ? "the whole machine"
                                                               : "the selected scope");
   std::fflush(stderr);
 
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(req_.duration);
   int exit_code = 0;
-  int signals_seen = 0;
   while (!stop_) {
-    auto n = tracer_->poll(child ? 10 : 50);
+    auto n = tracer_->poll(command_ ? 10 : 50);
     if (!n) {
       error(n.error());
       exit_code = 2;
       break;
     }
     flush();
-    if (int sig = g_stop_signal.exchange(0)) {
+    if (int sig = take_stop_signal()) {
       // Without a command: stop. With one: pass the first signal to CMD and keep
       // tracing until it is gone; a second one kills everything in its cgroup.
-      if (!child) break;
-      if (++signals_seen == 1 && !cmd_status) child->signal(sig);
-      else (void)run_cgroup_->kill_all();
+      if (!command_) break;
+      command_->forward_signal(sig);
     }
-    if (child && !cmd_status) cmd_status = child->try_wait();
     // CMD and every descendant have exited: everything they did is in the ring
     // by now (their exit records were written before wait() could see them).
-    if (cmd_status && !cgroup_populated(run_cgroup_->path())) {
+    if (command_ && command_->done()) {
       (void)tracer_->poll(0);
       break;
     }
@@ -488,14 +454,11 @@ int Session::run() {
     std::fprintf(stderr, "cgscope trace: writing events: %s\n", std::strerror(sink_->error()));
   print_summary();
   tracer_.reset();  // detach before the cgroup (and anything left in it) goes
-  if (child) {
-    if (!cmd_status) {
-      // Stopped early (--duration, --max-events, a closed pipe): CMD does not
-      // outlive the trace it was started for.
-      (void)run_cgroup_->kill_all();
-      while (!(cmd_status = child->try_wait())) usleep(1000);
-    }
-    exit_code = exit_code ? exit_code : *cmd_status;
+  // Stopped early (--duration, --max-events, a closed pipe): CMD does not
+  // outlive the trace it was started for.
+  if (command_) {
+    int status = command_->finish();
+    exit_code = exit_code ? exit_code : status;
   }
   return exit_code;
 }

@@ -1,6 +1,6 @@
-// The `-- CMD` of `cgscope trace`: a child that is forked first, held until the
-// tracer is attached and the child sits in its cgroup, and only then execs CMD, so
-// that CMD's very first instruction is traced and nothing of cgscope's own is.
+// A child that is forked first and held until its caller is ready (hooks attached,
+// the child in its cgroup), and only then execs CMD: CMD's very first instruction
+// is traced or proxied, and nothing of cgscope's own is. CommandRun uses it.
 #pragma once
 
 #include <sys/types.h>
@@ -12,7 +12,7 @@
 #include "core/result.h"
 #include "core/unique_fd.h"
 
-namespace cgscope::trace {
+namespace cgscope {
 
 class HeldChild {
  public:
@@ -38,4 +38,4 @@ class HeldChild {
   std::string name_;
 };
 
-}  // namespace cgscope::trace
+}  // namespace cgscope

@@ -1,4 +1,4 @@
-#include "trace/command.h"
+#include "core/held_child.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-namespace cgscope::trace {
+namespace cgscope {
 
 namespace {
 
@@ -141,4 +141,4 @@ void HeldChild::signal(int sig) {
   if (pid_ > 0 && !reaped_) ::kill(pid_, sig);
 }
 
-}  // namespace cgscope::trace
+}  // namespace cgscope

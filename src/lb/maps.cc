@@ -15,7 +15,6 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -38,18 +37,6 @@ std::string join(const std::string& dir, std::string_view name) { return dir + "
 bool exists(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0;
-}
-
-Result<void> mkdir_p(const std::string& dir) {
-  std::string cur;
-  std::stringstream ss(dir);
-  std::string part;
-  while (std::getline(ss, part, '/')) {
-    if (part.empty()) continue;
-    cur += "/" + part;
-    if (::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST) return fail_errno(fmt::format("creating {}", cur), errno);
-  }
-  return {};
 }
 
 // Every entry of a map, through batched lookups (one syscall per few thousand).
@@ -209,23 +196,7 @@ Result<void> PinnedMaps::execute(const std::vector<Op>& ops, size_t* done) const
 }
 
 std::vector<LinkInfo> read_links(const std::string& dir) {
-  std::vector<LinkInfo> out;
-  for (const char* name : kLinkNames) {
-    LinkInfo li;
-    li.name = name;
-    UniqueFd fd(bpf_obj_get(join(dir, name).c_str()));
-    if (fd) {
-      li.present = true;
-      bpf_link_info info{};
-      uint32_t len = sizeof(info);
-      if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0) {
-        li.prog_id = info.prog_id;
-        if (info.type == BPF_LINK_TYPE_CGROUP) li.cgroup_id = info.cgroup.cgroup_id;
-      }
-    }
-    out.push_back(li);
-  }
-  return out;
+  return read_pinned_links(dir, std::vector<std::string>(std::begin(kLinkNames), std::end(kLinkNames)));
 }
 
 // ---- Loader ----
@@ -247,7 +218,7 @@ Result<Loader> Loader::load(const std::string& dir) {
   l.impl_ = std::make_unique<Impl>();
   l.impl_->dir = dir;
   l.created_ = !exists(join(dir, "lb_frontend"));
-  if (auto r = mkdir_p(dir); !r) return fail_with(r.error());
+  if (auto r = make_pin_dir(dir); !r) return fail_with(r.error());
   l.impl_->skel = lb_bpf__open();
   if (!l.impl_->skel) return fail_errno("opening the lb BPF object", errno);
   bpf_map* m;
@@ -265,83 +236,15 @@ Result<Loader> Loader::load(const std::string& dir) {
   return l;
 }
 
-namespace {
-Result<std::array<uint8_t, 8>> prog_tag(int prog_fd) {
-  bpf_prog_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return fail_errno("reading program info", errno);
-  std::array<uint8_t, 8> t;
-  std::memcpy(t.data(), info.tag, 8);
-  return t;
-}
-}  // namespace
-
 Result<void> Loader::attach(const std::string& cgroup_path, std::vector<std::string>* notes) {
-  UniqueFd cg(::open(cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!cg) return fail_errno(fmt::format("opening cgroup {}", cgroup_path), errno);
-  auto cg_id = cgroup_id(cgroup_path);
-  if (!cg_id) return fail_with(cg_id.error());
   lb_bpf* s = impl_->skel;
-  bpf_program* progs[] = {s->progs.lb_connect4, s->progs.lb_connect6, s->progs.lb_getpeername4,
-                          s->progs.lb_getpeername6, s->progs.lb_sockops};
-  // Check every pinned link first, so a refusal changes nothing.
-  std::vector<UniqueFd> pinned(std::size(kLinkNames));
-  std::vector<uint32_t> pinned_prog(std::size(kLinkNames), 0);
-  for (size_t i = 0; i < std::size(kLinkNames); i++) {
-    pinned[i].reset(bpf_obj_get(join(impl_->dir, kLinkNames[i]).c_str()));
-    if (!pinned[i]) continue;
-    bpf_link_info info{};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(pinned[i].get(), &info, &len) != 0)
-      return fail_errno(fmt::format("reading pinned link {}", kLinkNames[i]), errno);
-    if (info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id != *cg_id)
-      return fail(fmt::format("lb is attached to another cgroup (id {}), not {} (id {}); run `cgscope lb reset` "
-                              "first to move it",
-                              info.cgroup.cgroup_id, cgroup_path, *cg_id),
-                  EEXIST);
-    pinned_prog[i] = info.prog_id;
-  }
-  std::vector<std::string> made;
-  auto rollback = [&] {
-    for (const std::string& p : made) {
-      UniqueFd fd(bpf_obj_get(p.c_str()));
-      if (fd) bpf_link_detach(fd.get());
-      ::unlink(p.c_str());
-    }
-  };
-  for (size_t i = 0; i < std::size(kLinkNames); i++) {
-    std::string path = join(impl_->dir, kLinkNames[i]);
-    int new_fd = bpf_program__fd(progs[i]);
-    if (pinned[i]) {
-      UniqueFd old(bpf_prog_get_fd_by_id(pinned_prog[i]));
-      auto old_tag = old ? prog_tag(old.get()) : Result<std::array<uint8_t, 8>>(fail("gone", ENOENT));
-      auto new_tag = prog_tag(new_fd);
-      if (old_tag && new_tag && *old_tag == *new_tag) continue;
-      if (bpf_link_update(pinned[i].get(), new_fd, nullptr) != 0) {
-        int e = errno;
-        rollback();
-        return fail_errno(fmt::format("replacing the program of {}", kLinkNames[i]), e);
-      }
-      if (notes) notes->push_back(fmt::format("replaced the program of {} with this binary's", kLinkNames[i]));
-      continue;
-    }
-    bpf_link* link = bpf_program__attach_cgroup(progs[i], cg.get());
-    if (!link) {
-      int e = errno;
-      rollback();
-      return fail_errno(fmt::format("attaching {} to cgroup {}", bpf_program__name(progs[i]), cgroup_path), e);
-    }
-    if (bpf_link__pin(link, path.c_str()) != 0) {
-      int e = errno;
-      bpf_link__destroy(link);
-      rollback();
-      return fail_errno(fmt::format("pinning {}", path), e);
-    }
-    made.push_back(path);
-    bpf_link__destroy(link);  // closes our fd; the pin keeps the link attached
-    if (notes) notes->push_back(fmt::format("attached {} to {}", bpf_program__name(progs[i]), cgroup_path));
-  }
-  return {};
+  const PinnedHook hooks[] = {{kLinkNames[0], s->progs.lb_connect4},
+                              {kLinkNames[1], s->progs.lb_connect6},
+                              {kLinkNames[2], s->progs.lb_getpeername4},
+                              {kLinkNames[3], s->progs.lb_getpeername6},
+                              {kLinkNames[4], s->progs.lb_sockops}};
+  static_assert(std::size(hooks) == std::size(kLinkNames));
+  return attach_pinned_hooks(impl_->dir, cgroup_path, hooks, "cgscope lb reset", notes);
 }
 
 Result<std::vector<std::string>> remove_pins(const std::string& dir) {
@@ -363,16 +266,7 @@ Result<std::vector<std::string>> remove_pins(const std::string& dir) {
   }
   std::vector<std::string> removed;
   // Links first: the hooks stop before the maps they read go away.
-  for (const std::string& name : links) {
-    std::string p = join(dir, name);
-    UniqueFd fd(bpf_obj_get(p.c_str()));
-    if (!fd) continue;
-    // Detach even if some other process still holds the link open.
-    if (bpf_link_detach(fd.get()) != 0 && errno != EINVAL && errno != ENOLINK)
-      return fail_errno(fmt::format("detaching {}", p), errno);
-    if (::unlink(p.c_str()) != 0) return fail_errno(fmt::format("removing {}", p), errno);
-    removed.push_back(name);
-  }
+  if (auto r = detach_pinned_links(dir, links, removed); !r) return fail_with(r.error());
   for (const std::string& name : maps) {
     std::string p = join(dir, name);
     if (::unlink(p.c_str()) == 0) removed.push_back(name);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cgscope/abi/lb.h"
+#include "core/pinned_hooks.h"
 #include "core/result.h"
 #include "core/unique_fd.h"
 #include "lb/planner.h"
@@ -56,12 +57,7 @@ class PinnedMaps {
 };
 
 // What is attached, from the pinned links.
-struct LinkInfo {
-  std::string name;      // kLinkNames entry
-  bool present = false;  // pinned
-  uint64_t cgroup_id = 0;
-  uint32_t prog_id = 0;
-};
+using LinkInfo = PinnedLinkInfo;
 std::vector<LinkInfo> read_links(const std::string& dir);
 
 // The programs of this binary, loaded against the pinned maps (created and

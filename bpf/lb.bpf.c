@@ -22,11 +22,10 @@
 #include "cgscope/abi/lb.h"
 #include "lib/lb_maps.bpf.h"
 #include "lib/lb_select.bpf.h"
+#include "lib/orig_dst.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define LB_AF_INET 2
-#define LB_AF_INET6 10
 #define LB_SOCK_OK 1
 #define LB_SOCK_REJECT 0
 
@@ -59,7 +58,7 @@ static __always_inline int lb_in_scope(struct bpf_sock_addr *ctx)
 /* The worker: 0 with *out filled when the connect is to be rewritten, -ENOENT
  * when it is not ours, -ECONNREFUSED when it must fail, other -errno on an
  * internal inconsistency. Cheapest test first: most connects miss the frontend. */
-static __always_inline int lb_balance(struct bpf_sock_addr *ctx, const struct cgs_lb_addr *dst,
+static __always_inline int lb_balance(struct bpf_sock_addr *ctx, const struct cgs_addr *dst,
 				      struct lb_choice *out)
 {
 	struct cgs_lb_frontend_value *f;
@@ -87,36 +86,16 @@ static __always_inline int lb_balance(struct bpf_sock_addr *ctx, const struct cg
 	return -LB_EINVAL;
 }
 
-/* The socket's record of where it meant to go. Written when this connect is
- * balanced and keeps it. Otherwise an earlier record is cleared: a socket can
- * connect again after connect(AF_UNSPEC), and getpeername and sockops must not
- * answer for the new connection from the old one. Clearing only looks up: a
- * socket without storage costs one load. */
-static __always_inline void lb_record(struct bpf_sock_addr *ctx, const struct cgs_lb_addr *orig,
+/* The socket's record (bpf/lib/orig_dst.bpf.h): kept when this connect is
+ * balanced and keeps it, cleared otherwise. */
+static __always_inline void lb_record(struct bpf_sock_addr *ctx, const struct cgs_addr *orig,
 				      const struct lb_choice *c, int balanced)
 {
-	struct cgs_lb_orig *o;
+	int keep = balanced && c->keep_orig;
 
-	if (!balanced || !c->keep_orig) {
-		if (ctx->protocol != IPPROTO_TCP)
-			return;
-		o = bpf_sk_storage_get(&lb_orig, ctx->sk, 0, 0);
-		if (o) {
-			o->peer_port = 0; /* matches no connected peer */
-			o->flags = 0;
-		}
-		return;
-	}
-	o = bpf_sk_storage_get(&lb_orig, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!o) {
+	if (!orig_dst_record(&lb_orig, ctx, keep, orig, &c->addr, c->port, c->waypoint ? CGS_ORIG_F_PUBLISH : 0) &&
+	    keep)
 		lb_count_stat(CGS_LB_STAT_NO_STORAGE);
-		return;
-	}
-	o->orig_addr = *orig;
-	o->orig_port = (__u16)ctx->user_port;
-	o->peer_addr = c->addr;
-	o->peer_port = c->port;
-	o->flags = c->waypoint ? CGS_LB_ORIG_F_WAYPOINT : 0;
 }
 
 /* What the entry program returns for a worker's result that is not 0. */
@@ -135,7 +114,7 @@ static __always_inline int lb_verdict(int ret)
 SEC("cgroup/connect4")
 int lb_connect4(struct bpf_sock_addr *ctx)
 {
-	struct cgs_lb_addr dst = {.a = {0, 0, bpf_htonl(0xffff), ctx->user_ip4}};
+	struct cgs_addr dst = {.a = {0, 0, bpf_htonl(0xffff), ctx->user_ip4}};
 	struct lb_choice c = {};
 	int ret;
 
@@ -155,7 +134,7 @@ int lb_connect4(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect6")
 int lb_connect6(struct bpf_sock_addr *ctx)
 {
-	struct cgs_lb_addr dst = {.a = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
+	struct cgs_addr dst = {.a = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2],
 					ctx->user_ip6[3]}};
 	struct lb_choice c = {};
 	int ret;
@@ -175,41 +154,17 @@ int lb_connect6(struct bpf_sock_addr *ctx)
 	return LB_SOCK_OK;
 }
 
-/* The peer a balanced socket reports is the one it dialled, as long as it is
- * still connected where we sent it (a socket can disconnect and connect again). */
-static __always_inline struct cgs_lb_orig *lb_orig_of(struct bpf_sock_addr *ctx)
-{
-	if (!ctx->sk)
-		return 0;
-	return bpf_sk_storage_get(&lb_orig, ctx->sk, 0, 0);
-}
-
 SEC("cgroup/getpeername4")
 int lb_getpeername4(struct bpf_sock_addr *ctx)
 {
-	struct cgs_lb_orig *o = lb_orig_of(ctx);
-
-	if (!o || o->peer_addr.a[3] != ctx->user_ip4 || o->peer_port != (__u16)ctx->user_port)
-		return LB_SOCK_OK;
-	ctx->user_ip4 = o->orig_addr.a[3];
-	ctx->user_port = o->orig_port;
+	orig_dst_getpeername4(&lb_orig, ctx);
 	return LB_SOCK_OK;
 }
 
 SEC("cgroup/getpeername6")
 int lb_getpeername6(struct bpf_sock_addr *ctx)
 {
-	struct cgs_lb_orig *o = lb_orig_of(ctx);
-
-	if (!o || o->peer_port != (__u16)ctx->user_port || o->peer_addr.a[0] != ctx->user_ip6[0] ||
-	    o->peer_addr.a[1] != ctx->user_ip6[1] || o->peer_addr.a[2] != ctx->user_ip6[2] ||
-	    o->peer_addr.a[3] != ctx->user_ip6[3])
-		return LB_SOCK_OK;
-	ctx->user_ip6[0] = o->orig_addr.a[0];
-	ctx->user_ip6[1] = o->orig_addr.a[1];
-	ctx->user_ip6[2] = o->orig_addr.a[2];
-	ctx->user_ip6[3] = o->orig_addr.a[3];
-	ctx->user_port = o->orig_port;
+	orig_dst_getpeername6(&lb_orig, ctx);
 	return LB_SOCK_OK;
 }
 
@@ -218,11 +173,10 @@ int lb_getpeername6(struct bpf_sock_addr *ctx)
 SEC("sockops")
 int lb_sockops(struct bpf_sock_ops *skops)
 {
-	struct cgs_lb_conn_key k = {};
-	struct cgs_lb_conn_orig v = {};
+	struct cgs_conn_key k = {};
+	struct cgs_conn_orig v = {};
 	struct bpf_sock *sk;
-	struct cgs_lb_orig *o;
-	__u32 ip4;
+	struct cgs_orig_dst *o;
 
 	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
 		return 1;
@@ -230,23 +184,9 @@ int lb_sockops(struct bpf_sock_ops *skops)
 	if (!sk)
 		return 1;
 	o = bpf_sk_storage_get(&lb_orig, sk, 0, 0);
-	if (!o || !(o->flags & CGS_LB_ORIG_F_WAYPOINT))
+	if (!o || !(o->flags & CGS_ORIG_F_PUBLISH))
 		return 1;
-	/* Every context field read at a constant offset, outside any branch: the
-	 * verifier refuses a context pointer the compiler has offset. */
-	k.addr.a[0] = skops->local_ip6[0];
-	k.addr.a[1] = skops->local_ip6[1];
-	k.addr.a[2] = skops->local_ip6[2];
-	k.addr.a[3] = skops->local_ip6[3];
-	ip4 = skops->local_ip4;
-	barrier_var(ip4);
-	if (skops->family == LB_AF_INET) {
-		k.addr.a[0] = 0;
-		k.addr.a[1] = 0;
-		k.addr.a[2] = bpf_htonl(0xffff);
-		k.addr.a[3] = ip4;
-	}
-	k.port = skops->local_port;
+	orig_conn_key(skops, &k);
 	v.addr = o->orig_addr;
 	v.port = bpf_ntohs(o->orig_port);
 	bpf_map_update_elem(&lb_waypoint_orig, &k, &v, BPF_ANY);

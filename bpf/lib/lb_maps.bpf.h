@@ -95,7 +95,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct cgs_lb_orig);
+	__type(value, struct cgs_orig_dst);
 } lb_orig SEC(".maps");
 
 /* Connections sent to a waypoint, by client address:port: the waypoint looks up
@@ -103,8 +103,8 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, CGS_LB_MAX_WAYPOINT_CONNS);
-	__type(key, struct cgs_lb_conn_key);
-	__type(value, struct cgs_lb_conn_orig);
+	__type(key, struct cgs_conn_key);
+	__type(value, struct cgs_conn_orig);
 } lb_waypoint_orig SEC(".maps");
 
 static __always_inline void lb_count_stat(__u32 stat)

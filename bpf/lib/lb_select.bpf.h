@@ -14,14 +14,14 @@
 
 /* Where a balanced connect goes. */
 struct lb_choice {
-	struct cgs_lb_addr addr; /* new destination */
+	struct cgs_addr addr; /* new destination */
 	__u16 port;              /* new port, network order */
 	__u16 waypoint;          /* 1: addr:port is a waypoint */
 	__u32 service_id;        /* 0 for a workload reached directly */
 	__u32 keep_orig;         /* 1: record the original destination on the socket */
 };
 
-static __always_inline int lb_addr_is_mapped4(const struct cgs_lb_addr *a)
+static __always_inline int lb_addr_is_mapped4(const struct cgs_addr *a)
 {
 	return a->a[0] == 0 && a->a[1] == 0 && a->a[2] == bpf_htonl(0xffff);
 }

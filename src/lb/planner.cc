@@ -22,13 +22,13 @@ const char* map_kind_name(MapKind m) {
   return "?";
 }
 
-cgs_lb_addr to_abi(const Addr& a) {
-  cgs_lb_addr r{};
+cgs_addr to_abi(const Addr& a) {
+  cgs_addr r{};
   std::memcpy(r.a, a.b.data(), 16);
   return r;
 }
 
-Addr from_abi(const cgs_lb_addr& a) {
+Addr from_abi(const cgs_addr& a) {
   Addr r;
   std::memcpy(r.b.data(), a.a, 16);
   return r;

@@ -82,8 +82,8 @@ void apply_op(MapState& s, const Op& op);
 bool consistent(const MapState& s, std::string* why = nullptr);
 
 // Helpers to build kernel values from the model.
-cgs_lb_addr to_abi(const Addr& a);
-Addr from_abi(const cgs_lb_addr& a);
+cgs_addr to_abi(const Addr& a);
+Addr from_abi(const cgs_addr& a);
 bool same_bytes(const void* a, const void* b, size_t n);
 
 }  // namespace cgscope::lb

@@ -24,7 +24,7 @@ const char* stat_name(int i) {
   return names[i];
 }
 
-std::string hp(const cgs_lb_addr& a, uint16_t port_be) {
+std::string hp(const cgs_addr& a, uint16_t port_be) {
   return format_host_port(HostPort{from_abi(a), ntohs(port_be)});
 }
 

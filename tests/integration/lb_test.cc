@@ -462,10 +462,10 @@ workloads:
   for (const std::string& p : peers) {
     auto hp = lb::parse_host_port(p);
     ASSERT_TRUE(hp) << p;
-    cgs_lb_conn_key k{};
+    cgs_conn_key k{};
     k.addr = lb::to_abi(hp->addr);
     k.port = hp->port;
-    cgs_lb_conn_orig v{};
+    cgs_conn_orig v{};
     ASSERT_EQ(bpf_map_lookup_elem(m.get(), &k, &v), 0) << "no original destination for " << p;
     std::string orig = lb::format_host_port({lb::from_abi(v.addr), static_cast<uint16_t>(v.port)});
     to_service += orig == "10.96.0.30:80";

@@ -23,6 +23,8 @@
 #include <linux/types.h>
 #endif
 
+#include "cgscope/abi/orig_dst.h"
+
 /* Tiers of locality (priority 0 is the best); failover walks them in order. */
 #define CGS_LB_TIERS 7
 /* Service port -> target port pairs per service. */
@@ -72,12 +74,8 @@ enum cgs_lb_stat {
 	CGS_LB_STAT_NR = 6,
 };
 
-struct cgs_lb_addr {
-	__u32 a[4]; /* IPv6, or ::ffff:IPv4 (a[2] = htonl(0xffff), a[3] = IPv4) */
-};
-
 struct cgs_lb_frontend_key {
-	struct cgs_lb_addr addr; /* the address the application dials */
+	struct cgs_addr addr; /* the address the application dials */
 };
 
 struct cgs_lb_frontend_value {
@@ -94,7 +92,7 @@ struct cgs_lb_service_value {
 	__u32 policy;                      /* enum cgs_lb_policy */
 	__u16 port[CGS_LB_MAX_PORTS];      /* service ports, network order; 0 ends the list */
 	__u16 target_port[CGS_LB_MAX_PORTS]; /* target_port[i] serves port[i], network order */
-	struct cgs_lb_addr wp_addr;        /* waypoint address, when wp_port != 0 */
+	struct cgs_addr wp_addr;        /* waypoint address, when wp_port != 0 */
 	__u16 wp_port;                     /* waypoint port, network order; 0: no waypoint */
 	__u16 pad0;
 	__u32 flags;                       /* enum cgs_lb_service_flag */
@@ -115,8 +113,8 @@ struct cgs_lb_backend_key {
 };
 
 struct cgs_lb_backend_value {
-	struct cgs_lb_addr addr;    /* the backend's address */
-	struct cgs_lb_addr wp_addr; /* waypoint address, when wp_port != 0 */
+	struct cgs_addr addr;    /* the backend's address */
+	struct cgs_addr wp_addr; /* waypoint address, when wp_port != 0 */
 	__u16 wp_port;              /* waypoint port, network order; 0: no waypoint */
 	__u16 pad0;
 	__u32 pad1;
@@ -139,28 +137,8 @@ struct cgs_lb_config {
 	__u32 exempt_on;       /* 1: lb_exempt has entries; 0 spares every connect the socket-cookie lookup */
 };
 
-/* The original destination of a balanced socket, in its sk_storage. */
-#define CGS_LB_ORIG_F_WAYPOINT 0x1 /* sent to a waypoint */
-struct cgs_lb_orig {
-	struct cgs_lb_addr orig_addr; /* what the application dialled, in the socket's family form */
-	struct cgs_lb_addr peer_addr; /* where the connect was sent */
-	__u16 orig_port;              /* network order */
-	__u16 peer_port;              /* network order */
-	__u32 flags;                  /* CGS_LB_ORIG_F_* */
-};
-
-/* Key of `waypoint_orig`: the client end of a connection sent to a waypoint,
- * as the waypoint sees it in accept()/getpeername(). */
-struct cgs_lb_conn_key {
-	struct cgs_lb_addr addr; /* client address (mapped form for IPv4) */
-	__u32 port;              /* client port, host order */
-};
-
-/* Value of `waypoint_orig`: where the client meant to go. */
-struct cgs_lb_conn_orig {
-	struct cgs_lb_addr addr; /* original destination (mapped form for IPv4) */
-	__u32 port;              /* original port, host order */
-};
+/* The original destination of a balanced socket (its sk_storage, lb_orig) and
+ * of a connection sent to a waypoint (lb_waypoint_orig) are in orig_dst.h. */
 
 /* Connects of sockets whose cookie is in `exempt` are never rewritten. */
 struct cgs_lb_exempt_value {

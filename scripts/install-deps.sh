@@ -12,6 +12,7 @@ build_pkgs=(
   libcli11-dev libyaml-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
   iproute2 procps
+  microsocks tinyproxy dante-server curl busybox-static
 )
 bench_pkgs=(
   bpftrace libbpf-tools strace stress-ng iptables wrk iperf3 hyperfine bc
@@ -32,6 +33,13 @@ if ((${#missing[@]})); then
   fi
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # The test peers (tinyproxy, danted) are daemons: their packages must not start
+  # them. The tests start their own and stop them after.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -1,0 +1,41 @@
+// The access log: one record per connection the relay took, and its two forms,
+// a line for people and a JSON object for machines.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "proxy/destination.h"
+
+namespace cgscope::proxy {
+
+struct AccessRecord {
+  ConnMeta meta;
+  Destination dst;                                  // empty (len 0) when the connection was not redirected
+  std::string upstream;                             // describe(Upstream): the password never appears
+  uint64_t bytes_up = 0;                            // client -> destination, payload only (no handshake)
+  uint64_t bytes_down = 0;                          // destination -> client
+  double seconds = 0;                               // from accept to close
+  std::chrono::system_clock::time_point started{};  // when it was accepted
+  // "ok"; "refused by upstream: ..."; "upstream unreachable: ...";
+  // "destination unreachable: ..." (direct); "upstream error: ...";
+  // "not redirected"; "loop: ..."; "relay full: ..."; "client reset";
+  // "upstream reset"; "relay stopped"; ...
+  std::string result;
+};
+
+// One line, for example:
+//   12:00:01.123 curl[4242] cgroup 9924 -> example.com:443 (93.184.216.34:443)
+//   via socks5://127.0.0.1:1080: ok, 517 B up, 4096 B down, 0.153 s
+// (on one line). The time is local; unknown parts are left out ("?" for an
+// unknown program).
+std::string format_access_text(const AccessRecord& r);
+
+// {"ts":<ns since the epoch>,"cgroup_id":..,"pid":..,"comm":..,"dst":"93.184.216.34:443",
+//  "host":"example.com","upstream":..,"bytes_up":..,"bytes_down":..,"seconds":..,"result":"ok"}
+// Unknown fields (zero, empty) are null.
+nlohmann::json format_access_json(const AccessRecord& r);
+
+}  // namespace cgscope::proxy

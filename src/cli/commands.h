@@ -12,5 +12,6 @@ namespace cgscope::cli {
 // parses, so that options of the command, like `sh -c`, stay the command's).
 void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::string>& command);
 void add_lb_command(CLI::App& app, int& exit_code);
+void add_proxy_command(CLI::App& app, int& exit_code, const std::vector<std::string>& command);
 
 }  // namespace cgscope::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   cgscope::cli::add_trace_command(app, exit_code, command);
   cgscope::cli::add_lb_command(app, exit_code);
+  cgscope::cli::add_proxy_command(app, exit_code, command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

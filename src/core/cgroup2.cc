@@ -109,6 +109,12 @@ Result<std::string> cgroup2_mount() {
   return m;
 }
 
+std::string relative_cgroup_path(const std::string& mount, const std::string& path) {
+  if (path.rfind(mount, 0) == 0 && (path.size() == mount.size() || path[mount.size()] == '/'))
+    return path.size() == mount.size() ? "/" : path.substr(mount.size());
+  return path.empty() || path[0] != '/' ? "/" + path : path;
+}
+
 Result<uint64_t> cgroup_id(const std::string& abs_path) {
   struct stat st {};
   if (::stat(abs_path.c_str(), &st) != 0) return fail_errno("cgroup " + abs_path, errno);

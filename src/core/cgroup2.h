@@ -28,6 +28,11 @@ Result<std::string> find_cgroup2_mount(std::string_view mountinfo_text);
 // find_cgroup2_mount on /proc/self/mountinfo; the error says how to get cgroup v2.
 Result<std::string> cgroup2_mount();
 
+// `path` as a path relative to the cgroup2 mount ("/" for the root): an absolute
+// path under `mount` loses the mount, anything else is taken as relative already
+// ("/system.slice/x", "docker/abc" -> "/docker/abc"), as docker's --cgroup-parent is.
+std::string relative_cgroup_path(const std::string& mount, const std::string& path);
+
 // The id of the cgroup at `abs_path` (a directory on a cgroup2 mount).
 Result<uint64_t> cgroup_id(const std::string& abs_path);
 

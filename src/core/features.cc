@@ -58,6 +58,7 @@ constexpr Probe kLbProbes[] = {
 }  // namespace
 
 Result<void> require_kernel_features(KernelJob job) {
+  // proxy's programs are lb's kind (cgroup socket hooks, sk_storage, set_retval).
   std::span<const Probe> probes = job == KernelJob::trace ? std::span<const Probe>(kTraceProbes)
                                                           : std::span<const Probe>(kLbProbes);
   // Probing loads test programs; libbpf's complaints about them are noise here.
@@ -79,7 +80,9 @@ Result<void> require_kernel_features(KernelJob job) {
   ::uname(&u);
   return fail(fmt::format("this kernel ({}) lacks {}: cgscope {} needs Linux {}.{} or newer, or a distribution "
                           "kernel with these backported",
-                          u.release, missing, job == KernelJob::trace ? "trace" : "lb", need_major, need_minor),
+                          u.release, missing,
+                          job == KernelJob::trace ? "trace" : job == KernelJob::lb ? "lb" : "proxy", need_major,
+                          need_minor),
               ENOTSUP);
 }
 

@@ -17,7 +17,7 @@ Result<void> require_btf();
 // The kernel facilities a job's BPF programs use, probed by loading tiny test
 // programs (libbpf_probe_*) before the real ones, so that an older kernel gets
 // one sentence naming what it lacks instead of a verifier log.
-enum class KernelJob { trace, lb };
+enum class KernelJob { trace, lb, proxy };
 Result<void> require_kernel_features(KernelJob job);
 
 // Sends libbpf's messages through our logging: warnings and errors only, unless

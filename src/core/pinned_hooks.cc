@@ -64,6 +64,15 @@ Result<void> make_pin_dir(const std::string& dir) {
   return {};
 }
 
+Result<void> pin_maps_in(bpf_object* obj, const std::string& dir) {
+  bpf_map* m;
+  bpf_object__for_each_map(m, obj) {
+    std::string p = join(dir, bpf_map__name(m));
+    if (bpf_map__set_pin_path(m, p.c_str()) != 0) return fail_errno(fmt::format("setting pin path {}", p), errno);
+  }
+  return {};
+}
+
 Result<void> attach_pinned_hooks(const std::string& dir, const std::string& cgroup_path,
                                  std::span<const PinnedHook> hooks, const std::string& reset_command,
                                  std::vector<std::string>* notes) {

@@ -12,6 +12,7 @@
 
 #include "core/result.h"
 
+struct bpf_object;
 struct bpf_program;
 
 namespace cgscope {
@@ -32,6 +33,10 @@ struct PinnedLinkInfo {
 
 // Makes `dir` and its parents (mode 0700).
 Result<void> make_pin_dir(const std::string& dir);
+
+// Gives every map of `obj` (opened, not loaded) its pin path in `dir`, so that
+// load reuses the pinned maps or creates and pins them.
+Result<void> pin_maps_in(bpf_object* obj, const std::string& dir);
 
 // Attaches each hook to `cgroup_path` and pins its link, or, where the link is
 // pinned already, swaps in this program if its tag differs. Every pinned link is

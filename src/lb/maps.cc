@@ -221,11 +221,7 @@ Result<Loader> Loader::load(const std::string& dir) {
   if (auto r = make_pin_dir(dir); !r) return fail_with(r.error());
   l.impl_->skel = lb_bpf__open();
   if (!l.impl_->skel) return fail_errno("opening the lb BPF object", errno);
-  bpf_map* m;
-  bpf_object__for_each_map(m, l.impl_->skel->obj) {
-    std::string p = join(dir, bpf_map__name(m));
-    if (bpf_map__set_pin_path(m, p.c_str()) != 0) return fail_errno(fmt::format("setting pin path {}", p), errno);
-  }
+  if (auto r = pin_maps_in(l.impl_->skel->obj, dir); !r) return fail_with(r.error());
   if (lb_bpf__load(l.impl_->skel) != 0) {
     int e = errno;
     return fail_errno(fmt::format("loading the lb programs against the maps pinned in {} (pins from an "

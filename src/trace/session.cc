@@ -112,13 +112,6 @@ unsigned cgroup_level(std::string_view rel) {
   return level;
 }
 
-// "/sys/fs/cgroup/unified/a/b", "/a/b" or "a/b" -> "/a/b" relative to the mount.
-std::string relative_cgroup(const std::string& mount, const std::string& path) {
-  if (path.rfind(mount, 0) == 0 && (path.size() == mount.size() || path[mount.size()] == '/'))
-    return path.size() == mount.size() ? "/" : path.substr(mount.size());
-  return path.empty() || path[0] != '/' ? "/" + path : path;
-}
-
 class Session {
  public:
   explicit Session(const TraceRequest& req) : req_(req) {}
@@ -211,7 +204,7 @@ Result<void> Session::resolve_scope(KernelConfig& cfg) {
     return {};
   };
   for (const std::string& p : req_.cgroups) {
-    std::string rel = relative_cgroup(mount_, p);
+    std::string rel = relative_cgroup_path(mount_, p);
     std::string abs = rel == "/" ? mount_ : mount_ + rel;
     auto id = cgroup_id(abs);
     if (!id)

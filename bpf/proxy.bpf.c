@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * cgscope proxy, kernel side: every TCP connect of the cgroup goes to the relay.
+ *
+ * connect4|6 rewrites the destination to the relay and keeps the original in
+ * the socket's sk_storage with who dialled (bpf/lib/orig_dst.bpf.h). Once the
+ * connection is established, sockops publishes client addr:port -> original in
+ * proxy_conns, where the relay looks up what it accepts (a connection to the
+ * relay with no entry is not forwarded). getpeername answers with what was dialled.
+ *
+ * Fail closed: when the proxy is off, the family has no relay, or the record
+ * cannot be kept, the connect is refused (ECONNREFUSED), never let through
+ * around the upstream. Only loopback, the relay, the upstream and the bypass
+ * prefixes go direct. UDP is not touched.
+ */
+#include "vmlinux/x86/vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "cgscope/abi/proxy.h"
+#include "lib/orig_dst.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define PROXY_ECONNREFUSED 111
+#define PROXY_SOCK_OK 1
+#define PROXY_SOCK_REJECT 0
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cgs_proxy_config);
+} proxy_config SEC(".maps");
+
+/* Destinations that go direct (--bypass), one trie for both families. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CGS_PROXY_MAX_BYPASS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct cgs_proxy_prefix);
+	__type(value, __u32);
+} proxy_bypass SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct cgs_proxy_sock);
+} proxy_orig SEC(".maps");
+
+/* Established connections to the relay by client end; the relay deletes what it
+ * has read, and LRU bounds what a relay that died left. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CGS_PROXY_MAX_CONNS);
+	__type(key, struct cgs_conn_key);
+	__type(value, struct cgs_proxy_conn);
+} proxy_conns SEC(".maps");
+
+/* cgscope's own sockets, by cookie: never redirected. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CGS_PROXY_MAX_EXEMPT);
+	__type(key, __u64);
+	__type(value, struct cgs_proxy_exempt_value);
+} proxy_exempt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CGS_PROXY_STAT_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} proxy_stats SEC(".maps");
+
+static __always_inline void proxy_count(__u32 stat)
+{
+	__u64 *n = bpf_map_lookup_elem(&proxy_stats, &stat);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline int addr_eq(const struct cgs_addr *a, const struct cgs_addr *b)
+{
+	return a->a[0] == b->a[0] && a->a[1] == b->a[1] && a->a[2] == b->a[2] && a->a[3] == b->a[3];
+}
+
+static __always_inline int is_mapped4(const struct cgs_addr *a)
+{
+	return a->a[0] == 0 && a->a[1] == 0 && a->a[2] == bpf_htonl(0xffff);
+}
+
+static __always_inline int is_loopback(const struct cgs_addr *a)
+{
+	if (is_mapped4(a))
+		return (a->a[3] & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000);
+	return a->a[0] == 0 && a->a[1] == 0 && a->a[2] == 0 && a->a[3] == bpf_htonl(1);
+}
+
+/* Whether dst:port goes direct. */
+static __always_inline int goes_direct(const struct cgs_proxy_config *cfg, const struct cgs_addr *dst, __u16 port)
+{
+	struct cgs_proxy_prefix k = {.prefixlen = 128, .addr = *dst};
+
+	if (is_loopback(dst))
+		return 1;
+	if (cfg->upstream_port && port == cfg->upstream_port && addr_eq(dst, &cfg->upstream))
+		return 1;
+	if ((port == cfg->relay4_port && addr_eq(dst, &cfg->relay4)) ||
+	    (cfg->relay6_port && port == cfg->relay6_port && addr_eq(dst, &cfg->relay6)))
+		return 1;
+	return bpf_map_lookup_elem(&proxy_bypass, &k) != 0;
+}
+
+static __always_inline int refuse(void)
+{
+	proxy_count(CGS_PROXY_STAT_REFUSED);
+	bpf_set_retval(-PROXY_ECONNREFUSED);
+	return PROXY_SOCK_REJECT;
+}
+
+/* The worker of both entry programs: 1 with relay and relay_port set when the
+ * connect is to be sent to the relay, 0 when it goes unchanged, -1 to refuse. */
+static __always_inline int proxy_route(struct bpf_sock_addr *ctx, const struct cgs_addr *dst,
+				       struct cgs_addr *relay, __u16 *relay_port)
+{
+	__u32 zero = 0;
+	struct cgs_proxy_config *cfg;
+	struct cgs_proxy_sock *s;
+	__u64 cookie;
+	__u16 port = (__u16)ctx->user_port;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	cookie = bpf_get_socket_cookie(ctx);
+	if (bpf_map_lookup_elem(&proxy_exempt, &cookie)) {
+		proxy_count(CGS_PROXY_STAT_EXEMPT);
+		return 0;
+	}
+	cfg = bpf_map_lookup_elem(&proxy_config, &zero);
+	if (!cfg || !cfg->on)
+		return -1;
+	if (goes_direct(cfg, dst, port)) {
+		orig_dst_record(&proxy_orig, ctx, 0, dst, dst, 0, 0);
+		proxy_count(CGS_PROXY_STAT_BYPASSED);
+		return 0;
+	}
+	if (is_mapped4(dst)) {
+		*relay = cfg->relay4;
+		*relay_port = cfg->relay4_port;
+	} else {
+		*relay = cfg->relay6;
+		*relay_port = cfg->relay6_port;
+	}
+	if (!*relay_port)
+		return -1;
+	s = (struct cgs_proxy_sock *)orig_dst_record(&proxy_orig, ctx, 1, dst, relay, *relay_port,
+						     CGS_ORIG_F_PUBLISH);
+	if (!s)
+		return -1;
+	s->who.cgroup_id = bpf_get_current_cgroup_id();
+	s->who.pid = bpf_get_current_pid_tgid() >> 32;
+	s->who.uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(s->who.comm, sizeof(s->who.comm));
+	proxy_count(CGS_PROXY_STAT_REDIRECTED);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int proxy_connect4(struct bpf_sock_addr *ctx)
+{
+	struct cgs_addr dst = {.a = {0, 0, bpf_htonl(0xffff), ctx->user_ip4}};
+	struct cgs_addr relay = {};
+	__u16 relay_port = 0;
+	int r = proxy_route(ctx, &dst, &relay, &relay_port);
+
+	if (r < 0)
+		return refuse();
+	if (r == 0)
+		return PROXY_SOCK_OK;
+	/* An IPv4 socket reaches only an IPv4 relay. */
+	if (!is_mapped4(&relay))
+		return refuse();
+	ctx->user_ip4 = relay.a[3];
+	ctx->user_port = relay_port;
+	return PROXY_SOCK_OK;
+}
+
+SEC("cgroup/connect6")
+int proxy_connect6(struct bpf_sock_addr *ctx)
+{
+	struct cgs_addr dst = {.a = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]}};
+	struct cgs_addr relay = {};
+	__u16 relay_port = 0;
+	int r = proxy_route(ctx, &dst, &relay, &relay_port);
+
+	if (r < 0)
+		return refuse();
+	if (r == 0)
+		return PROXY_SOCK_OK;
+	/* ::ffff:a.b.c.d goes to the IPv4 relay as ::ffff:relay (dual-stack socket). */
+	ctx->user_ip6[0] = relay.a[0];
+	ctx->user_ip6[1] = relay.a[1];
+	ctx->user_ip6[2] = relay.a[2];
+	ctx->user_ip6[3] = relay.a[3];
+	ctx->user_port = relay_port;
+	return PROXY_SOCK_OK;
+}
+
+SEC("cgroup/getpeername4")
+int proxy_getpeername4(struct bpf_sock_addr *ctx)
+{
+	orig_dst_getpeername4(&proxy_orig, ctx);
+	return PROXY_SOCK_OK;
+}
+
+SEC("cgroup/getpeername6")
+int proxy_getpeername6(struct bpf_sock_addr *ctx)
+{
+	orig_dst_getpeername6(&proxy_orig, ctx);
+	return PROXY_SOCK_OK;
+}
+
+/* Once established, the client end is known: publish it for the relay. */
+SEC("sockops")
+int proxy_sockops(struct bpf_sock_ops *skops)
+{
+	struct cgs_conn_key k = {};
+	struct cgs_proxy_conn v = {};
+	struct cgs_proxy_sock *s;
+	struct bpf_sock *sk;
+
+	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		return 1;
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	s = bpf_sk_storage_get(&proxy_orig, sk, 0, 0);
+	if (!s || !(s->orig.flags & CGS_ORIG_F_PUBLISH))
+		return 1;
+	orig_conn_key(skops, &k);
+	v.dst.addr = s->orig.orig_addr;
+	v.dst.port = bpf_ntohs(s->orig.orig_port);
+	v.who = s->who;
+	bpf_map_update_elem(&proxy_conns, &k, &v, BPF_ANY);
+	return 1;
+}

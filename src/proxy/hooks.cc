@@ -1,0 +1,188 @@
+#include "proxy/hooks.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fmt/format.h>
+
+#include "core/pinned_hooks.h"
+#include "core/unique_fd.h"
+#include "proxy.skel.h"
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+namespace cgscope::proxy {
+namespace {
+
+constexpr const char* kLinkNames[] = {"link_connect4", "link_connect6", "link_getpeername4", "link_getpeername6",
+                                      "link_sockops"};
+constexpr const char* kMapNames[] = {"proxy_config", "proxy_bypass", "proxy_orig", "proxy_conns", "proxy_exempt",
+                                     "proxy_stats"};
+
+std::string join(const std::string& dir, std::string_view name) { return dir + "/" + std::string(name); }
+
+// An address in the ABI's 16-byte form (mapped for IPv4) and its port, network order.
+void to_abi(const sockaddr_storage& ss, cgs_addr& addr, __u16& port) {
+  addr = {};
+  if (ss.ss_family == AF_INET) {
+    const auto* s = reinterpret_cast<const sockaddr_in*>(&ss);
+    addr.a[2] = htonl(0xffff);
+    addr.a[3] = s->sin_addr.s_addr;
+    port = s->sin_port;
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* s = reinterpret_cast<const sockaddr_in6*>(&ss);
+    std::memcpy(addr.a, &s->sin6_addr, 16);
+    port = s->sin6_port;
+  } else {
+    port = 0;
+  }
+}
+
+// The ABI form back as a socket address: IPv4 for mapped addresses.
+sockaddr_storage from_abi(const cgs_addr& addr, uint16_t host_port) {
+  sockaddr_storage ss{};
+  if (addr.a[0] == 0 && addr.a[1] == 0 && addr.a[2] == htonl(0xffff)) {
+    auto* s = reinterpret_cast<sockaddr_in*>(&ss);
+    s->sin_family = AF_INET;
+    s->sin_addr.s_addr = addr.a[3];
+    s->sin_port = htons(host_port);
+  } else {
+    auto* s = reinterpret_cast<sockaddr_in6*>(&ss);
+    s->sin6_family = AF_INET6;
+    std::memcpy(&s->sin6_addr, addr.a, 16);
+    s->sin6_port = htons(host_port);
+  }
+  return ss;
+}
+
+}  // namespace
+
+std::string pin_dir_for(uint64_t cgroup_id) { return fmt::format("/sys/fs/bpf/cgscope/proxy-{}", cgroup_id); }
+
+struct ProxyHooks::Impl {
+  proxy_bpf* skel = nullptr;
+  std::string dir;
+  ~Impl() {
+    if (skel) proxy_bpf__destroy(skel);
+  }
+};
+
+ProxyHooks::ProxyHooks(ProxyHooks&&) noexcept = default;
+ProxyHooks& ProxyHooks::operator=(ProxyHooks&&) noexcept = default;
+ProxyHooks::~ProxyHooks() = default;
+
+const std::string& ProxyHooks::pin_dir() const { return impl_->dir; }
+
+Result<ProxyHooks> ProxyHooks::load(const std::string& pin_dir) {
+  ProxyHooks h;
+  h.impl_ = std::make_unique<Impl>();
+  h.impl_->dir = pin_dir;
+  if (auto r = make_pin_dir(pin_dir); !r) return fail_with(r.error());
+  h.impl_->skel = proxy_bpf__open();
+  if (!h.impl_->skel) return fail_errno("opening the proxy BPF object", errno);
+  if (auto r = pin_maps_in(h.impl_->skel->obj, pin_dir); !r) return fail_with(r.error());
+  if (proxy_bpf__load(h.impl_->skel) != 0)
+    return fail_errno(fmt::format("loading the proxy programs (maps pinned in {}; `cgscope proxy reset` removes a "
+                                  "proxy's leftovers)",
+                                  pin_dir),
+                      errno);
+  return h;
+}
+
+Result<void> ProxyHooks::configure(const HookConfig& cfg) {
+  int bypass = bpf_map__fd(impl_->skel->maps.proxy_bypass);
+  for (const cgs_proxy_prefix& p : cfg.bypass) {
+    uint32_t one = 1;
+    if (bpf_map_update_elem(bypass, &p, &one, BPF_ANY) != 0) return fail_errno("writing a bypass prefix", errno);
+  }
+  cgs_proxy_config c{};
+  to_abi(cfg.relay4, c.relay4, c.relay4_port);
+  if (cfg.relay6) to_abi(*cfg.relay6, c.relay6, c.relay6_port);
+  if (cfg.upstream) to_abi(*cfg.upstream, c.upstream, c.upstream_port);
+  c.on = 1;
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.proxy_config), &zero, &c, BPF_ANY) != 0)
+    return fail_errno("writing the proxy configuration", errno);
+  return {};
+}
+
+Result<void> ProxyHooks::attach(const std::string& cgroup_path, std::vector<std::string>* notes) {
+  auto* p = &impl_->skel->progs;
+  const PinnedHook hooks[] = {{kLinkNames[0], p->proxy_connect4},
+                              {kLinkNames[1], p->proxy_connect6},
+                              {kLinkNames[2], p->proxy_getpeername4},
+                              {kLinkNames[3], p->proxy_getpeername6},
+                              {kLinkNames[4], p->proxy_sockops}};
+  return attach_pinned_hooks(impl_->dir, cgroup_path, hooks,
+                             fmt::format("cgscope proxy reset --pin-dir {}", impl_->dir), notes);
+}
+
+std::optional<Original> ProxyHooks::take(const sockaddr_storage& peer) const {
+  cgs_conn_key k{};
+  __u16 port = 0;
+  to_abi(peer, k.addr, port);
+  k.port = ntohs(port);
+  cgs_proxy_conn v{};
+  int fd = bpf_map__fd(impl_->skel->maps.proxy_conns);
+  if (bpf_map_lookup_and_delete_elem(fd, &k, &v) != 0) {
+    // Older kernels cannot lookup-and-delete a hash: two steps then.
+    if (bpf_map_lookup_elem(fd, &k, &v) != 0) return std::nullopt;
+    bpf_map_delete_elem(fd, &k);
+  }
+  Original o;
+  o.dst.addr = from_abi(v.dst.addr, uint16_t(v.dst.port));
+  o.dst.len = address_length(o.dst.addr);
+  o.meta.cgroup_id = v.who.cgroup_id;
+  o.meta.pid = v.who.pid;
+  o.meta.comm.assign(v.who.comm, strnlen(v.who.comm, sizeof(v.who.comm)));
+  return o;
+}
+
+Result<void> ProxyHooks::exempt(int sock_fd) const {
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  if (getsockopt(sock_fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) return fail_errno("reading SO_COOKIE", errno);
+  cgs_proxy_exempt_value v{1, 0};
+  if (bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.proxy_exempt), &cookie, &v, BPF_ANY) != 0)
+    return fail_errno("exempting a relay socket", errno);
+  return {};
+}
+
+std::array<uint64_t, CGS_PROXY_STAT_NR> ProxyHooks::stats() const {
+  std::array<uint64_t, CGS_PROXY_STAT_NR> total{};
+  int ncpu = libbpf_num_possible_cpus();
+  std::vector<uint64_t> per_cpu(ncpu > 0 ? ncpu : 1);
+  for (uint32_t i = 0; i < CGS_PROXY_STAT_NR; i++) {
+    if (bpf_map__lookup_elem(impl_->skel->maps.proxy_stats, &i, sizeof(i), per_cpu.data(),
+                             per_cpu.size() * sizeof(uint64_t), 0) != 0)
+      continue;
+    for (uint64_t v : per_cpu) total[i] += v;
+  }
+  return total;
+}
+
+Result<std::vector<std::string>> remove_proxy_pins(const std::string& pin_dir) {
+  std::vector<std::string> removed;
+  std::vector<std::string> links(std::begin(kLinkNames), std::end(kLinkNames));
+  // Links first: the hooks stop before the maps they read go away.
+  if (auto r = detach_pinned_links(pin_dir, links, removed); !r) return fail_with(r.error());
+  for (const char* name : kMapNames) {
+    std::string p = join(pin_dir, name);
+    if (::unlink(p.c_str()) == 0) removed.push_back(name);
+    else if (errno != ENOENT) return fail_errno(fmt::format("removing {}", p), errno);
+  }
+  if (::rmdir(pin_dir.c_str()) != 0 && errno != ENOENT)
+    return fail_errno(fmt::format("removing {} (something else is pinned there?)", pin_dir), errno);
+  ::rmdir("/sys/fs/bpf/cgscope");  // shared with the other jobs: only if empty
+  return removed;
+}
+
+}  // namespace cgscope::proxy

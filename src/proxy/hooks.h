@@ -1,0 +1,64 @@
+// The kernel side of `cgscope proxy` as one object: the programs of
+// bpf/proxy.bpf.c loaded against maps pinned in the run's pin dir, attached to
+// the cgroup through pinned links (core/pinned_hooks.h), configured, and read
+// by the relay. The links stay when cgscope dies, so a proxied cgroup whose relay
+// is gone is refused (fail closed) rather than let through; remove() takes them away.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cgscope/abi/proxy.h"
+#include "core/result.h"
+#include "proxy/destination.h"
+
+namespace cgscope::proxy {
+
+// Where the state of a proxied cgroup lives: one dir per cgroup, so that proxies
+// of several cgroups run side by side.
+std::string pin_dir_for(uint64_t cgroup_id);
+
+struct HookConfig {
+  sockaddr_storage relay4{};            // AF_INET: the relay for IPv4 destinations
+  std::optional<sockaddr_storage> relay6;  // AF_INET6; none: IPv6 destinations are refused
+  std::optional<sockaddr_storage> upstream;  // always reached directly
+  std::vector<cgs_proxy_prefix> bypass;     // also direct
+};
+
+class ProxyHooks {
+ public:
+  // Loads the programs; maps are created and pinned in `pin_dir` (made).
+  static Result<ProxyHooks> load(const std::string& pin_dir);
+  ProxyHooks(ProxyHooks&&) noexcept;
+  ProxyHooks& operator=(ProxyHooks&&) noexcept;
+  ~ProxyHooks();
+
+  // Bypass prefixes first, then the config that turns redirection on.
+  Result<void> configure(const HookConfig& cfg);
+  // Attaches the five programs to the cgroup (pinned links).
+  Result<void> attach(const std::string& cgroup_path, std::vector<std::string>* notes);
+  // The original destination of a connection the relay accepted from `peer`,
+  // taken out of the map (each is read once); nullopt when it was not redirected.
+  std::optional<Original> take(const sockaddr_storage& peer) const;
+  // A socket of cgscope's own (the relay's upstream side): never redirected.
+  Result<void> exempt(int sock_fd) const;
+  // Per-reason totals (enum cgs_proxy_stat).
+  std::array<uint64_t, CGS_PROXY_STAT_NR> stats() const;
+  const std::string& pin_dir() const;
+
+ private:
+  ProxyHooks() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Detaches the links and removes every pin of a proxy under `pin_dir`, then the
+// dir. Missing pins are not an error. Returns the names removed.
+Result<std::vector<std::string>> remove_proxy_pins(const std::string& pin_dir);
+
+}  // namespace cgscope::proxy

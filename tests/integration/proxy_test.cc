@@ -1,0 +1,382 @@
+// cgscope proxy end to end: the real binary, its BPF programs on a real cgroup,
+// real clients (curl with no proxy variable, a static busybox wget) and a real
+// SOCKS5 upstream (microsocks). The destination is busybox httpd on a test host:
+// a network namespace this test makes, joined to the host by a veth, its address
+// routed on the host as a /32 into it, so nothing can leave the machine.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "core/cgroup2.h"
+#include "core/unique_fd.h"
+#include "owned.h"
+
+namespace cgscope::testing {
+namespace {
+
+constexpr auto kRunLimit = 60s;
+
+bool have(const char* tool) { return run({"sh", "-c", fmt::format("command -v {}", tool)}, 10s).code == 0; }
+
+uint16_t free_port() {
+  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+    return 0;
+  return ntohs(a.sin_port);
+}
+
+// Polls `ok` until it holds or `limit` passes.
+bool eventually(const std::function<bool()>& ok, Clock::duration limit = 10s) {
+  auto end = Clock::now() + limit;
+  while (!ok()) {
+    if (Clock::now() > end) return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root";
+    for (const char* t : {"microsocks", "busybox", "curl"})
+      if (!have(t)) GTEST_SKIP() << t << " is not installed (scripts/install-deps.sh installs it)";
+    make_test_host();
+    if (HasFatalFailure()) return;
+    serve_file();
+    if (HasFatalFailure()) return;
+    socks_port_ = free_port();
+    ASSERT_TRUE(socks_.start({"microsocks", "-i", "127.0.0.1", "-p", std::to_string(socks_port_)},
+                             {.err = Stream::kPipe, .name = "microsocks"}))
+        << socks_.error();
+    ASSERT_TRUE(eventually([&] { return connects_to("127.0.0.1", socks_port_); })) << "microsocks did not listen";
+  }
+
+  // The test host: 198.18.N.2 in a namespace of its own, reached over a veth
+  // whose host end is 198.18.N.1, with only a /32 route on the host.
+  void make_test_host() {
+    // Each test its own addresses and link name: a namespace deleted by the test
+    // before may take the kernel a moment to tear down, veth and routes with it.
+    static int seq = 0;
+    int n = 1 + (getpid() * 7 + seq) % 250;
+    host_ip_ = fmt::format("198.18.{}.1", n);
+    peer_ip_ = fmt::format("198.18.{}.2", n);
+    std::string ns = unique_name("px");
+    ASSERT_TRUE(netns_.create(ns));
+    veth_ = fmt::format("cgsp{}x{}", getpid() % 100000, seq++ % 100);
+    veth_owner_ = Cleanup([name = veth_] { (void)run({"ip", "link", "del", name}, 10s); });
+    for (const std::string& cmd :
+         {fmt::format("ip link add {} type veth peer name {}n netns {}", veth_, veth_, ns),
+          fmt::format("ip addr add {}/32 dev {}", host_ip_, veth_), fmt::format("ip link set {} up", veth_),
+          fmt::format("ip route add {}/32 dev {}", peer_ip_, veth_),
+          fmt::format("ip -n {} addr add {}/32 dev {}n", ns, peer_ip_, veth_),
+          fmt::format("ip -n {} link set {}n up", ns, veth_), fmt::format("ip -n {} link set lo up", ns),
+          fmt::format("ip -n {} route add {}/32 dev {}n", ns, host_ip_, veth_)}) {
+      auto r = run({"sh", "-c", cmd});
+      ASSERT_EQ(r.code, 0) << cmd << ": " << r.output;
+    }
+    // Before any traffic: the address is the test host's, not the uplink's.
+    auto route = run({"ip", "route", "get", peer_ip_});
+    ASSERT_NE(route.output.find("dev " + veth_), std::string::npos) << route.output;
+  }
+
+  void serve_file() {
+    std::filesystem::create_directories(www_.path);
+    std::mt19937 rng(42);
+    body_.resize(1 << 20);
+    for (char& c : body_) c = char(rng());
+    std::ofstream(www_.path + "/file", std::ios::binary) << body_;
+    ASSERT_TRUE(httpd_.start({"ip", "netns", "exec", netns_.name(), "busybox", "httpd", "-f", "-p",
+                              peer_ip_ + ":8080", "-h", www_.path},
+                             {.name = "busybox httpd"}))
+        << httpd_.error();
+    ASSERT_TRUE(eventually([&] { return connects_to(peer_ip_, 8080); })) << "httpd did not listen";
+  }
+
+  static bool connects_to(const std::string& ip, uint16_t port) {
+    UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+    return ::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+
+  std::string url() const { return fmt::format("http://{}:8080/file", peer_ip_); }
+  std::string socks() const { return fmt::format("socks5://127.0.0.1:{}", socks_port_); }
+
+  // `cgscope proxy run --via VIA -- ARGV`, to completion.
+  RunResult proxy_run(const std::string& via, std::vector<std::string> argv) {
+    std::vector<std::string> full{CGSCOPE_BIN, "proxy", "run", "--via", via, "--"};
+    full.insert(full.end(), argv.begin(), argv.end());
+    return run(full, kRunLimit);
+  }
+
+  // What microsocks printed so far.
+  std::string socks_log() {
+    std::string out;
+    socks_.read_out(out, 200ms);
+    socks_log_ += out;
+    return socks_log_;
+  }
+
+  ScopedNetns netns_;
+  std::string veth_, host_ip_, peer_ip_;
+  Cleanup veth_owner_;  // deleting the host end deletes both, and their routes
+  TempPath www_{"www"};
+  TempPath got_{"got"};
+  std::string body_;
+  Child httpd_, socks_;
+  uint16_t socks_port_ = 0;
+  std::string socks_log_;
+};
+
+TEST_F(ProxyTest, CurlWithNoProxySettingGoesThroughTheUpstream) {
+  auto r = proxy_run(socks(), {"curl", "-sS", "--noproxy", "*", "-o", got_.path, url()});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(slurp(got_.path), body_) << "the body arrives byte-identical";
+  EXPECT_NE(r.output.find(fmt::format("-> {}:8080", peer_ip_)), std::string::npos) << "access log: " << r.output;
+  EXPECT_NE(r.output.find("1 connections proxied, 0 failed"), std::string::npos) << r.output;
+  EXPECT_NE(socks_log().find(peer_ip_), std::string::npos) << "microsocks saw the connection: " << socks_log();
+}
+
+TEST_F(ProxyTest, StaticBusyboxWgetGoesThroughTheUpstreamToo) {
+  // proxychains cannot reach a static binary; the cgroup hook does.
+  auto r = proxy_run(socks(), {"busybox", "wget", "-q", "-O", got_.path, url()});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(slurp(got_.path), body_);
+  EXPECT_NE(r.output.find("1 connections proxied"), std::string::npos) << r.output;
+  EXPECT_NE(socks_log().find(peer_ip_), std::string::npos) << socks_log();
+}
+
+TEST_F(ProxyTest, CommandsStatusIsTheExitCodeAndNothingIsLeftBehind) {
+  auto r = proxy_run(socks(), {"sh", "-c", "exit 7"});
+  EXPECT_EQ(r.code, 7) << r.output;
+  auto m = cgroup2_mount();
+  ASSERT_TRUE(m);
+  for (const auto& e : std::filesystem::directory_iterator(*m))
+    EXPECT_EQ(e.path().filename().string().find("cgscope-run-"), std::string::npos) << e.path();
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/sys/fs/bpf/cgscope", ec))
+    EXPECT_EQ(e.path().filename().string().find("proxy-"), std::string::npos) << "pins left: " << e.path();
+}
+
+TEST_F(ProxyTest, AStoppedUpstreamFailsTheClientAtOnce) {
+  uint16_t dead = free_port();  // nothing listens there
+  auto t0 = Clock::now();
+  auto r = proxy_run(fmt::format("socks5://127.0.0.1:{}", dead),
+                     {"curl", "-sS", "--max-time", "20", "-o", got_.path, url()});
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.code, 28) << "curl timed out instead of failing: " << r.output;
+  EXPECT_LT(secs, 15.0) << r.output;
+  EXPECT_NE(r.output.find("upstream unreachable"), std::string::npos) << r.output;
+}
+
+TEST_F(ProxyTest, AConnectionToTheRelayThatWasNotRedirectedIsNotForwarded) {
+  // The relay's port from its start line; then a connect from outside the cgroup.
+  Child cg;
+  ASSERT_TRUE(cg.start({CGSCOPE_BIN, "proxy", "run", "--via", socks(), "--", "sleep", "30"},
+                       {.err = Stream::kPipe, .name = "cgscope proxy run"}))
+      << cg.error();
+  std::string err;
+  ASSERT_EQ(read_until(cg.pipe_fd(), err, Clock::now() + 30s,
+                       [](const std::string& s) { return s.find("(relay ") != std::string::npos; }),
+            ReadEnd::kDone)
+      << err;
+  auto at = err.find("(relay 127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << err;
+  uint16_t relay_port = uint16_t(std::stoi(err.substr(at + 17)));
+  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(relay_port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  std::string req = fmt::format("GET /file HTTP/1.0\r\nHost: {}\r\n\r\n", peer_ip_);
+  (void)!::write(s.get(), req.data(), req.size());
+  timeval tv{5, 0};
+  setsockopt(s.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[64];
+  EXPECT_LE(::read(s.get(), buf, sizeof buf), 0) << "the relay answered a connection nobody redirected";
+  cg.signal(SIGTERM);
+  auto st = cg.wait_for(30s);
+  ASSERT_TRUE(st);
+  read_until(cg.pipe_fd(), err, Clock::now() + 5s);
+  EXPECT_NE(err.find("not redirected"), std::string::npos) << err;
+  EXPECT_EQ(socks_log().find(peer_ip_), std::string::npos) << "nothing reached the upstream: " << socks_log();
+}
+
+// `cgscope proxy attach` on a cgroup of the test's; connects run from children in it.
+class ProxyAttachTest : public ProxyTest {
+ protected:
+  void SetUp() override {
+    ProxyTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto m = cgroup2_mount();
+    ASSERT_TRUE(m) << m.error().message;
+    auto cg = ScopedCgroup::create(*m, unique_name("pxa"));
+    ASSERT_TRUE(cg) << cg.error().message;
+    cg_ = std::make_unique<ScopedCgroup>(std::move(*cg));
+  }
+  void TearDown() override {
+    if (attached_.running()) {
+      attached_.signal(SIGTERM);
+      (void)attached_.wait_for(20s);
+    }
+    // A cgscope killed on purpose leaves its pins: that is the fail-closed state.
+    if (cg_) (void)run({CGSCOPE_BIN, "proxy", "reset", "--cgroup", cg_->path()}, 20s);
+  }
+  // Starts `proxy attach --cgroup CG ARGS` and waits for its start line.
+  void attach(std::vector<std::string> args) {
+    std::vector<std::string> full{CGSCOPE_BIN, "proxy", "attach", "--cgroup", cg_->path()};
+    full.insert(full.end(), args.begin(), args.end());
+    ASSERT_TRUE(attached_.start(full, {.err = Stream::kPipe, .death_signal = SIGTERM, .name = "proxy attach"}))
+        << attached_.error();
+    ASSERT_EQ(read_until(attached_.pipe_fd(), log_, Clock::now() + 30s,
+                         [](const std::string& s) { return s.find("(relay ") != std::string::npos; }),
+              ReadEnd::kDone)
+        << log_;
+  }
+  // What `proxy attach` printed until it exits after SIGTERM.
+  std::string stop_and_log() {
+    attached_.signal(SIGTERM);
+    EXPECT_TRUE(attached_.wait_for(20s));
+    read_until(attached_.pipe_fd(), log_, Clock::now() + 5s);
+    return log_;
+  }
+  // A connect from a process in the cgroup: errno (0: connected) and getpeername.
+  std::pair<int, std::string> connect_from_cgroup(const std::string& ip, uint16_t port) {
+    TempPath out("peer");
+    Child c;
+    EXPECT_TRUE(c.start_fn(
+        [&] {
+          UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+          sockaddr_in a{};
+          a.sin_family = AF_INET;
+          a.sin_port = htons(port);
+          inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+          int err = ::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 ? 0 : errno;
+          sockaddr_in peer{};
+          socklen_t len = sizeof peer;
+          char text[INET_ADDRSTRLEN] = "?";
+          if (!err && ::getpeername(s.get(), reinterpret_cast<sockaddr*>(&peer), &len) == 0)
+            inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
+          std::ofstream(out.path) << err << " " << text << ":" << ntohs(peer.sin_port);
+          return 0;
+        },
+        {.cgroup = cg_->path(), .name = "client in the cgroup"}))
+        << c.error();
+    EXPECT_TRUE(c.wait_for(30s));
+    std::istringstream in(slurp(out.path));
+    int err = -1;
+    std::string peer;
+    in >> err >> peer;
+    return {err, peer};
+  }
+
+  std::unique_ptr<ScopedCgroup> cg_;
+  Child attached_;
+  std::string log_;
+};
+
+TEST_F(ProxyAttachTest, GetpeernameShowsTheDialledAddressAndBypassGoesDirect) {
+  attach({"--via", socks(), "--bypass", host_ip_ + "/32"});
+  auto [err, peer] = connect_from_cgroup(peer_ip_, 8080);
+  EXPECT_EQ(err, 0);
+  EXPECT_EQ(peer, peer_ip_ + ":8080") << "getpeername shows what was dialled, not the relay";
+  // The bypassed address goes direct: nothing listens there, so it is refused by
+  // the test host's own kernel, and the relay never sees it.
+  auto [err2, peer2] = connect_from_cgroup(host_ip_, 9);
+  EXPECT_EQ(err2, ECONNREFUSED);
+  std::string log = stop_and_log();
+  EXPECT_NE(log.find("1 connections proxied"), std::string::npos) << log;
+  EXPECT_NE(log.find("1 redirected, 1 direct"), std::string::npos) << log;
+}
+
+TEST_F(ProxyAttachTest, ADeadRelayFailsClosed) {
+  attach({"--via", socks()});
+  attached_.kill_group(SIGKILL);  // no cleanup: the pinned hooks stay, the relay is gone
+  ASSERT_TRUE(attached_.wait_for(10s));
+  auto [err, peer] = connect_from_cgroup(peer_ip_, 8080);
+  EXPECT_EQ(err, ECONNREFUSED) << "refused, never sent around the upstream";
+  auto reset = run({CGSCOPE_BIN, "proxy", "reset", "--cgroup", cg_->path()}, 20s);
+  EXPECT_EQ(reset.code, 0) << reset.output;
+  auto [err2, peer2] = connect_from_cgroup(peer_ip_, 8080);
+  EXPECT_EQ(err2, 0) << "after reset the cgroup connects directly again";
+}
+
+TEST_F(ProxyTest, Socks5CredentialsAreSentAndWrongOnesFailClearly) {
+  Child authed;
+  uint16_t port = free_port();
+  ASSERT_TRUE(authed.start({"microsocks", "-i", "127.0.0.1", "-p", std::to_string(port), "-u", "bob", "-P", "s3cret"},
+                           {.err = Stream::kNull, .name = "microsocks with auth"}))
+      << authed.error();
+  ASSERT_TRUE(eventually([&] { return connects_to("127.0.0.1", port); }));
+  auto good = proxy_run(fmt::format("socks5://bob:s3cret@127.0.0.1:{}", port),
+                        {"curl", "-sS", "-o", got_.path, url()});
+  ASSERT_EQ(good.code, 0) << good.output;
+  EXPECT_EQ(slurp(got_.path), body_);
+  EXPECT_EQ(good.output.find("s3cret"), std::string::npos) << "the password is never printed: " << good.output;
+  auto bad = proxy_run(fmt::format("socks5://bob:wrong@127.0.0.1:{}", port), {"curl", "-sS", "-o", got_.path, url()});
+  EXPECT_NE(bad.code, 0) << bad.output;
+  EXPECT_NE(bad.output.find("auth"), std::string::npos) << "the log says the credentials were refused: " << bad.output;
+}
+
+TEST_F(ProxyTest, HttpConnectThroughTinyproxy) {
+  if (!have("tinyproxy")) GTEST_SKIP() << "tinyproxy is not installed";
+  TempPath conf("tinyproxy.conf"), tlog("tinyproxy.log");
+  uint16_t port = free_port();
+  std::ofstream(conf.path) << fmt::format(
+      "Port {}\nListen 127.0.0.1\nTimeout 30\nLogFile \"{}\"\nLogLevel Connect\nMaxClients 20\n"
+      "ConnectPort 8080\nAllow 127.0.0.1\n",
+      port, tlog.path);
+  Child tp;
+  ASSERT_TRUE(tp.start({"tinyproxy", "-d", "-c", conf.path}, {.out = Stream::kNull, .err = Stream::kNull}))
+      << tp.error();
+  ASSERT_TRUE(eventually([&] { return connects_to("127.0.0.1", port); }));
+  auto r = proxy_run(fmt::format("http://127.0.0.1:{}", port), {"busybox", "wget", "-q", "-O", got_.path, url()});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(slurp(got_.path), body_);
+  EXPECT_TRUE(eventually([&] { return slurp(tlog.path).find("CONNECT") != std::string::npos; }))
+      << "tinyproxy logged the CONNECT: " << slurp(tlog.path);
+}
+
+TEST_F(ProxyAttachTest, AClientInItsOwnNetworkNamespaceReachesTheRelayAddress) {
+  // The test host's side of the veth is an address the namespace can reach; the
+  // client runs in the test host's namespace, like a build step behind a bridge.
+  attach({"--via", socks(), "--relay-addr", host_ip_});
+  EXPECT_NE(log_.find("(relay " + host_ip_ + ":"), std::string::npos) << log_;
+  TempPath out("nsgot");
+  auto r = run({"sh", "-c",
+                fmt::format("echo $$ > {}/cgroup.procs && exec ip netns exec {} busybox wget -q -O {} http://{}:8080/file",
+                            cg_->path(), netns_.name(), out.path, peer_ip_)},
+               kRunLimit);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(slurp(out.path), body_);
+  std::string log = stop_and_log();
+  EXPECT_NE(log.find("1 connections proxied"), std::string::npos) << log;
+  EXPECT_NE(socks_log().find(peer_ip_), std::string::npos) << socks_log();
+}
+
+}  // namespace
+}  // namespace cgscope::testing

@@ -5,6 +5,8 @@
 // destination, an echo server played by a thread of this test. All traffic is
 // on 127.0.0.1.
 #include <fcntl.h>
+#include <netdb.h>
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -542,6 +544,11 @@ TEST(ProxyRelay, Socks5ThroughMicrosocks) {
 
 TEST(ProxyRelay, Socks5SendsTheNameWhenItIsKnown) {
   REQUIRE_BINARY("/usr/bin/microsocks");
+  {  // microsocks resolves the name it is sent: a bare root without /etc/hosts cannot
+    addrinfo* res = nullptr;
+    if (getaddrinfo("localhost", nullptr, nullptr, &res) != 0) GTEST_SKIP() << "\"localhost\" does not resolve here";
+    freeaddrinfo(res);
+  }
   EchoServer echo;
   ASSERT_TRUE(echo.start());
   Daemon ms;

@@ -22,6 +22,7 @@
 #include "core/host_mounts.h"
 #include "core/unique_fd.h"
 #include "core/command_run.h"
+#include "core/small_file.h"
 #include "core/stop_signal.h"
 #include "trace/containers.h"
 #include "trace/decoder.h"
@@ -46,9 +47,11 @@ std::vector<pid_t> descendants_of(const std::vector<pid_t>& roots) {
     const auto& entry = *it;
     const std::string name = entry.path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "stat");
-    std::string stat;
-    if (!std::getline(in, stat)) continue;
+    // Not an ifstream: libstdc++ throws from a failed read, and the stat of a
+    // process that exits meanwhile fails to read with ESRCH.
+    auto read = read_small_file(entry.path().string() + "/stat");
+    if (!read) continue;
+    std::string stat = read->substr(0, read->find('\n'));
     // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
     size_t close = stat.rfind(')');
     if (close == std::string::npos) continue;

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "core/cgroup2.h"
+#include "core/small_file.h"
 #include "owned.h"
 
 namespace cgscope::testing {
@@ -37,8 +38,11 @@ struct ProcStat {
 };
 
 std::optional<ProcStat> stat_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Not an ifstream: libstdc++ throws from a read that fails, and reading the stat
+  // of a process that exits meanwhile fails with ESRCH.
+  auto read = read_small_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!read) return std::nullopt;
+  const std::string& text = *read;
   size_t paren = text.rfind(')');
   if (paren == std::string::npos) return std::nullopt;
   std::istringstream f(text.substr(paren + 2));  // from field 3, the state
@@ -54,8 +58,9 @@ std::optional<ProcStat> stat_of(pid_t pid) {
 
 std::vector<Proc> group_members(pid_t pgid) {
   std::vector<Proc> out;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string n = e.path().filename();
+  std::error_code ec;  // a process that ends mid-walk is not an error
+  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string n = it->path().filename();
     if (n.empty() || !std::all_of(n.begin(), n.end(), ::isdigit)) continue;
     pid_t pid = std::stoi(n);
     if (auto s = stat_of(pid); s && s->pgrp == pgid && s->state != 'Z') out.push_back({pid, s->start});

@@ -324,7 +324,10 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		return exec_entry(CGS_NR_EXECVEAT, (const char *)regs->si, (const char *const *)regs->dx,
 				  (const char *const *)regs->r10, raw);
 	}
-	return entry_only(regs->di, id);
+	/* Constants, not `id`: older verifiers (6.1) do not bound it from the switch. */
+	if (id == CGS_NR_EXIT)
+		return entry_only(regs->di, CGS_NR_EXIT);
+	return entry_only(regs->di, CGS_NR_EXIT_GROUP);
 }
 
 /* Lifecycle records are sent even when -e did not ask for them (flagged

@@ -733,10 +733,14 @@ TEST(ProxyRelay, AConnectionTheLookupDoesNotKnowIsResetWithoutForwarding) {
   ASSERT_TRUE(echo.start());
   RelayHarness h;
   ASSERT_TRUE(h.start("direct")) << h.error();
-  UniqueFd c = h.dial(Destination{});  // not in the table: not redirected
-  Exchange x = exchange(c.get(), "hello", 5s, false);
-  EXPECT_EQ(x.error, ECONNRESET);
-  EXPECT_TRUE(x.received.empty());
+  // Not in the table: not redirected. The reset can come before connect()
+  // returns (a slow machine), which then fails: the same outcome, seen sooner.
+  UniqueFd c = h.dial(Destination{});
+  if (c) {
+    Exchange x = exchange(c.get(), "hello", 5s, false);
+    EXPECT_EQ(x.error, ECONNRESET);
+    EXPECT_TRUE(x.received.empty());
+  }
   auto recs = h.records(1);
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].result, "not redirected");

@@ -411,6 +411,11 @@ Exchange receive(int fd, size_t want, Clock::duration limit = 5s) {
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+// The relay resets a connection it refuses at once; on a slow machine the reset
+// can arrive before connect() returns, which then fails (dial() gives no fd):
+// the same outcome, seen sooner. Either way, true when the client was reset.
+bool was_reset(const UniqueFd& c) { return !c || receive(c.get(), 1).error == ECONNRESET; }
+
 // ---------------------------------------------------------------------------
 // The upstreams, each a Child in its own process group, its log in a TempPath.
 
@@ -733,14 +738,8 @@ TEST(ProxyRelay, AConnectionTheLookupDoesNotKnowIsResetWithoutForwarding) {
   ASSERT_TRUE(echo.start());
   RelayHarness h;
   ASSERT_TRUE(h.start("direct")) << h.error();
-  // Not in the table: not redirected. The reset can come before connect()
-  // returns (a slow machine), which then fails: the same outcome, seen sooner.
-  UniqueFd c = h.dial(Destination{});
-  if (c) {
-    Exchange x = exchange(c.get(), "hello", 5s, false);
-    EXPECT_EQ(x.error, ECONNRESET);
-    EXPECT_TRUE(x.received.empty());
-  }
+  UniqueFd c = h.dial(Destination{});  // not in the table: not redirected
+  EXPECT_TRUE(was_reset(c));
   auto recs = h.records(1);
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].result, "not redirected");
@@ -756,8 +755,7 @@ TEST(ProxyRelay, ADestinationThatIsTheRelayItselfIsRefused) {
   RelayHarness h;
   ASSERT_TRUE(h.start("direct")) << h.error();
   UniqueFd c = h.dial(*proxy::make_destination("127.0.0.1", h.port()));
-  Exchange x = receive(c.get(), 1);
-  EXPECT_EQ(x.error, ECONNRESET);
+  EXPECT_TRUE(was_reset(c));
   auto recs = h.records(1);
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].result, "loop: the destination is the relay itself");
@@ -960,7 +958,7 @@ TEST(ProxyRelay, MaxConnectionsResetsTheOneTooMany) {
   UniqueFd first = h.dial(echo.destination());
   ASSERT_EQ(ping(first.get(), "one"), "one");
   UniqueFd second = h.dial(echo.destination());
-  EXPECT_EQ(receive(second.get(), 1).error, ECONNRESET);
+  EXPECT_TRUE(was_reset(second));
   auto recs = h.records(1);
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].result, "relay full: 1 connections");

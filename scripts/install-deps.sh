@@ -16,6 +16,7 @@ build_pkgs=(
 )
 bench_pkgs=(
   bpftrace libbpf-tools strace stress-ng iptables wrk iperf3 hyperfine bc
+  proxychains4  # bench/proxy_bench.sh: the LD_PRELOAD peer of cgscope proxy
 )
 
 want=("${build_pkgs[@]}")

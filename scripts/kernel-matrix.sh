@@ -580,6 +580,9 @@ report_kernel() {
   line+=" ($((secs / 60))m$((secs % 60))s, $accel_name)"
   ((ok)) || line+=" FAILED"
   echo "$line; log $log"
+  # The log may not outlive the run (a CI clone, a chroot): name what failed here.
+  sed -n 's/^integration failed test: /  failed: /p; s/^integration last test started: /  last started: /p' \
+    <<<"$lines"
   kernel_ok=$ok
 }
 

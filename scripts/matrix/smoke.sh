@@ -6,7 +6,7 @@
 # (anything it prints goes to the console log; its last line is shown as the reason
 # when it fails) and add NAME to SMOKE_CHECKS. Checks run in this order, and a
 # check may use what an earlier one set up (lb_status needs lb_apply).
-SMOKE_CHECKS=(version trace lb_apply lb_status lb_reset)
+SMOKE_CHECKS=(version trace lb_apply lb_status lb_reset proxy)
 
 # Seconds any one command of a check may take (the guest may run without KVM).
 SMOKE_CMD_TIMEOUT=180
@@ -19,6 +19,13 @@ SMOKE_CG=/sys/fs/cgroup/$SMOKE_TAG
 SMOKE_PINS=/sys/fs/bpf/$SMOKE_TAG
 SMOKE_NETNS=$SMOKE_TAG
 SMOKE_LB_CONFIG=$(dirname "${BASH_SOURCE[0]}")/smoke-lb.yaml
+
+# The proxy check: a web server on 10.0.0.2 and a SOCKS5 upstream (microsocks) on
+# loopback, in a network namespace of their own; curl runs there under `cgscope
+# proxy run`, and the upstream's log must show the connection it made.
+SMOKE_PROXY_NETNS=cgscope-matrix-proxy
+SMOKE_PROXY_DIR=/tmp/smoke-proxy
+SMOKE_PIDS=()  # daemons the checks started, stopped by smoke_cleanup
 
 cgs() { timeout -k 5 "$SMOKE_CMD_TIMEOUT" "$CGSCOPE_BIN" "$@"; }
 
@@ -79,9 +86,49 @@ smoke_lb_reset() {
     { echo "connects are still rewritten after reset"; return 1; }
 }
 
+# Runs a command in the proxy check's netns (its network only: not `ip netns
+# exec`, which remounts /sys and so hides /sys/fs/cgroup).
+proxy_ns() { nsenter --net="/run/netns/$SMOKE_PROXY_NETNS" "$@"; }
+
+# wait_listening NAME ADDR PORT: until ADDR:PORT in the proxy netns takes a connect.
+wait_listening() {
+  local i
+  for ((i = 0; i < 40; i++)); do
+    proxy_ns bash -c "exec 3<>/dev/tcp/$2/$3" 2>/dev/null && return 0
+    sleep 0.5
+  done
+  echo "$1 did not listen on $2:$3 within 20 s"
+  return 1
+}
+
+smoke_proxy() {
+  local d=$SMOKE_PROXY_DIR out
+  mkdir -p "$d/www" && echo cgscope-proxy-smoke >"$d/www/hello.txt" || return 1
+  ip netns add "$SMOKE_PROXY_NETNS" && ip -n "$SMOKE_PROXY_NETNS" link set lo up &&
+    ip -n "$SMOKE_PROXY_NETNS" addr add 10.0.0.2/32 dev lo || return 1
+  # Started directly (no function, no pipe) so that $! is the daemon itself.
+  nsenter --net="/run/netns/$SMOKE_PROXY_NETNS" busybox httpd -f -p 10.0.0.2:8080 -h "$d/www" \
+    </dev/null >"$d/httpd.log" 2>&1 &
+  SMOKE_PIDS+=($!)
+  nsenter --net="/run/netns/$SMOKE_PROXY_NETNS" microsocks -i 127.0.0.1 -p 1080 </dev/null >"$d/microsocks.log" 2>&1 &
+  SMOKE_PIDS+=($!)
+  wait_listening "busybox httpd" 10.0.0.2 8080 && wait_listening microsocks 127.0.0.1 1080 || return 1
+  out=$(proxy_ns timeout -k 5 "$SMOKE_CMD_TIMEOUT" "$CGSCOPE_BIN" proxy run --via socks5://127.0.0.1:1080 -- \
+    curl -s --max-time 60 http://10.0.0.2:8080/hello.txt) || { echo "$out"; echo "cgscope proxy run failed"; return 1; }
+  echo "$out"
+  [[ $out == cgscope-proxy-smoke ]] || { echo "curl did not get the page through cgscope proxy run"; return 1; }
+  echo "microsocks: $(cat "$d/microsocks.log")"
+  grep -q 'connected to 10.0.0.2:8080' "$d/microsocks.log" ||
+    { echo "the connection did not go through the upstream (microsocks did not make it)"; return 1; }
+}
+
 smoke_cleanup() {
+  local pid
+  for pid in "${SMOKE_PIDS[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
   [[ -e $SMOKE_PINS ]] && cgs lb reset --pin-dir "$SMOKE_PINS" >/dev/null 2>&1
   ip netns del "$SMOKE_NETNS" 2>/dev/null
+  ip netns del "$SMOKE_PROXY_NETNS" 2>/dev/null
+  rm -rf "$SMOKE_PROXY_DIR"
   rmdir "$SMOKE_CG" 2>/dev/null
   true
 }

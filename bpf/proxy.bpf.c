@@ -11,7 +11,14 @@
  * Fail closed: when the proxy is off, the family has no relay, or the record
  * cannot be kept, the connect is refused (ECONNREFUSED), never let through
  * around the upstream. Only loopback, the relay, the upstream and the bypass
- * prefixes go direct. UDP is not touched.
+ * prefixes go direct.
+ *
+ * Sockets of other network namespaces cannot reach the host's loopback: they go
+ * to the relay's other address (relay4_ns), found by the netns cookie.
+ *
+ * DNS (--dns): UDP to port 53, connected (connect4|6) or not (sendmsg4|6), goes
+ * to the forwarder, one port per nameserver (a slot), and recvmsg4|6 gives the
+ * replies back the nameserver's address. Other UDP is not touched.
  */
 #include "vmlinux/x86/vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -66,6 +73,14 @@ struct {
 	__type(value, struct cgs_proxy_exempt_value);
 } proxy_exempt SEC(".maps");
 
+/* The nameserver of each forwarder slot; claimed here, read by the forwarder. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CGS_PROXY_DNS_SLOTS);
+	__type(key, __u32);
+	__type(value, struct cgs_proxy_dns_slot);
+} proxy_dns_slots SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CGS_PROXY_STAT_NR);
@@ -108,6 +123,7 @@ static __always_inline int goes_direct(const struct cgs_proxy_config *cfg, const
 	if (cfg->upstream_port && port == cfg->upstream_port && addr_eq(dst, &cfg->upstream))
 		return 1;
 	if ((port == cfg->relay4_port && addr_eq(dst, &cfg->relay4)) ||
+	    (cfg->relay4_ns_port && port == cfg->relay4_ns_port && addr_eq(dst, &cfg->relay4_ns)) ||
 	    (cfg->relay6_port && port == cfg->relay6_port && addr_eq(dst, &cfg->relay6)))
 		return 1;
 	return bpf_map_lookup_elem(&proxy_bypass, &k) != 0;
@@ -120,33 +136,111 @@ static __always_inline int refuse(void)
 	return PROXY_SOCK_REJECT;
 }
 
+static __always_inline struct cgs_proxy_config *proxy_cfg(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&proxy_config, &zero);
+}
+
+/* Whether the socket lives in another network namespace than cgscope's, where
+ * the host's loopback is not the host's. */
+static __always_inline int other_netns(const struct cgs_proxy_config *cfg, void *ctx)
+{
+	return bpf_get_netns_cookie(ctx) != cfg->host_netns;
+}
+
+/* The forwarder slot of an IPv4 nameserver, claimed if it has none; -1 when all
+ * are taken by others. A bounded loop over a handful of slots. */
+static __always_inline int dns_slot(__u64 server)
+{
+	for (__u32 i = 0; i < CGS_PROXY_DNS_SLOTS; i++) {
+		__u32 k = i;
+		struct cgs_proxy_dns_slot *slot = bpf_map_lookup_elem(&proxy_dns_slots, &k);
+		__u64 seen;
+
+		if (!slot)
+			return -1;
+		seen = slot->server;
+		if (seen == server)
+			return i;
+		if (seen == 0) {
+			seen = __sync_val_compare_and_swap(&slot->server, 0, server);
+			if (seen == 0 || seen == server)
+				return i;
+		}
+	}
+	return -1;
+}
+
+/* DNS over UDP: 1 with fwd and fwd_port set when the datagram (or connected
+ * socket) is to go to the forwarder, 0 when it is not DNS or DNS is off, -1 to
+ * refuse (IPv6 nameservers, all slots taken, no forwarder for the namespace).
+ * A loopback nameserver (a local stub resolver) is the host's and stays. */
+static __always_inline int dns_route(void *ctx, const struct cgs_proxy_config *cfg, const struct cgs_addr *dst,
+				     __u16 port, struct cgs_addr *fwd, __u16 *fwd_port)
+{
+	int ns, slot;
+
+	if (!cfg->dns_on || port != bpf_htons(CGS_PROXY_DNS_PORT) || is_loopback(dst))
+		return 0;
+	if (!is_mapped4(dst))
+		return -1;
+	slot = dns_slot(((__u64)dst->a[3] << 16) | port);
+	if (slot < 0 || slot >= CGS_PROXY_DNS_SLOTS)
+		return -1;
+	ns = other_netns(cfg, ctx);
+	if (ns && !cfg->relay4_ns_port)
+		return -1;
+	*fwd = ns ? cfg->relay4_ns : cfg->relay4;
+	*fwd_port = ns ? cfg->dns_ns_port[slot] : cfg->dns_port[slot];
+	proxy_count(CGS_PROXY_STAT_DNS);
+	return *fwd_port ? 1 : -1;
+}
+
 /* The worker of both entry programs: 1 with relay and relay_port set when the
  * connect is to be sent to the relay, 0 when it goes unchanged, -1 to refuse. */
 static __always_inline int proxy_route(struct bpf_sock_addr *ctx, const struct cgs_addr *dst,
 				       struct cgs_addr *relay, __u16 *relay_port)
 {
-	__u32 zero = 0;
 	struct cgs_proxy_config *cfg;
 	struct cgs_proxy_sock *s;
 	__u64 cookie;
 	__u16 port = (__u16)ctx->user_port;
+	int r;
 
-	if (ctx->protocol != IPPROTO_TCP)
+	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
 		return 0;
 	cookie = bpf_get_socket_cookie(ctx);
 	if (bpf_map_lookup_elem(&proxy_exempt, &cookie)) {
 		proxy_count(CGS_PROXY_STAT_EXEMPT);
 		return 0;
 	}
-	cfg = bpf_map_lookup_elem(&proxy_config, &zero);
+	cfg = proxy_cfg();
 	if (!cfg || !cfg->on)
-		return -1;
+		return ctx->protocol == IPPROTO_TCP ? -1 : 0;
+	if (ctx->protocol == IPPROTO_UDP) {
+		/* A connected UDP socket: its getpeername answers with the nameserver. */
+		r = dns_route(ctx, cfg, dst, port, relay, relay_port);
+		if (r > 0 && !orig_dst_record(&proxy_orig, ctx, 1, dst, relay, *relay_port, 0))
+			return -1;
+		if (r < 0)
+			proxy_count(CGS_PROXY_STAT_DNS_REFUSED);
+		return r;
+	}
 	if (goes_direct(cfg, dst, port)) {
 		orig_dst_record(&proxy_orig, ctx, 0, dst, dst, 0, 0);
 		proxy_count(CGS_PROXY_STAT_BYPASSED);
 		return 0;
 	}
-	if (is_mapped4(dst)) {
+	if (is_mapped4(dst) && other_netns(cfg, ctx)) {
+		if (!cfg->relay4_ns_port) {
+			proxy_count(CGS_PROXY_STAT_NS_REFUSED);
+			return -1;
+		}
+		*relay = cfg->relay4_ns;
+		*relay_port = cfg->relay4_ns_port;
+	} else if (is_mapped4(dst)) {
 		*relay = cfg->relay4;
 		*relay_port = cfg->relay4_port;
 	} else {
@@ -167,44 +261,149 @@ static __always_inline int proxy_route(struct bpf_sock_addr *ctx, const struct c
 	return 1;
 }
 
+/* The destination of a sock_addr context in the ABI form, and back. */
+static __always_inline struct cgs_addr dst4(const struct bpf_sock_addr *ctx)
+{
+	struct cgs_addr a = {.a = {0, 0, bpf_htonl(0xffff), ctx->user_ip4}};
+
+	return a;
+}
+
+static __always_inline struct cgs_addr dst6(const struct bpf_sock_addr *ctx)
+{
+	struct cgs_addr a = {.a = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]}};
+
+	return a;
+}
+
+static __always_inline void set_dst4(struct bpf_sock_addr *ctx, const struct cgs_addr *a, __u16 port)
+{
+	ctx->user_ip4 = a->a[3];
+	ctx->user_port = port;
+}
+
+/* ::ffff:a.b.c.d goes to an IPv4 relay as ::ffff:relay (a dual-stack socket). */
+static __always_inline void set_dst6(struct bpf_sock_addr *ctx, const struct cgs_addr *a, __u16 port)
+{
+	ctx->user_ip6[0] = a->a[0];
+	ctx->user_ip6[1] = a->a[1];
+	ctx->user_ip6[2] = a->a[2];
+	ctx->user_ip6[3] = a->a[3];
+	ctx->user_port = port;
+}
+
 SEC("cgroup/connect4")
 int proxy_connect4(struct bpf_sock_addr *ctx)
 {
-	struct cgs_addr dst = {.a = {0, 0, bpf_htonl(0xffff), ctx->user_ip4}};
-	struct cgs_addr relay = {};
+	struct cgs_addr dst = dst4(ctx), relay = {};
 	__u16 relay_port = 0;
 	int r = proxy_route(ctx, &dst, &relay, &relay_port);
 
-	if (r < 0)
-		return refuse();
-	if (r == 0)
-		return PROXY_SOCK_OK;
 	/* An IPv4 socket reaches only an IPv4 relay. */
-	if (!is_mapped4(&relay))
+	if (r < 0 || (r > 0 && !is_mapped4(&relay)))
 		return refuse();
-	ctx->user_ip4 = relay.a[3];
-	ctx->user_port = relay_port;
+	if (r > 0)
+		set_dst4(ctx, &relay, relay_port);
 	return PROXY_SOCK_OK;
 }
 
 SEC("cgroup/connect6")
 int proxy_connect6(struct bpf_sock_addr *ctx)
 {
-	struct cgs_addr dst = {.a = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]}};
-	struct cgs_addr relay = {};
+	struct cgs_addr dst = dst6(ctx), relay = {};
 	__u16 relay_port = 0;
 	int r = proxy_route(ctx, &dst, &relay, &relay_port);
 
 	if (r < 0)
 		return refuse();
-	if (r == 0)
-		return PROXY_SOCK_OK;
-	/* ::ffff:a.b.c.d goes to the IPv4 relay as ::ffff:relay (dual-stack socket). */
-	ctx->user_ip6[0] = relay.a[0];
-	ctx->user_ip6[1] = relay.a[1];
-	ctx->user_ip6[2] = relay.a[2];
-	ctx->user_ip6[3] = relay.a[3];
-	ctx->user_port = relay_port;
+	if (r > 0)
+		set_dst6(ctx, &relay, relay_port);
+	return PROXY_SOCK_OK;
+}
+
+/* Unconnected UDP: each datagram to a nameserver goes to the forwarder. A
+ * datagram cannot be refused with an errno of our choosing: 0 is EPERM. */
+static __always_inline int dns_sendmsg(struct bpf_sock_addr *ctx, const struct cgs_addr *dst, struct cgs_addr *fwd,
+				       __u16 *fwd_port)
+{
+	struct cgs_proxy_config *cfg = proxy_cfg();
+	int r;
+
+	if (!cfg || !cfg->on)
+		return 0;
+	r = dns_route(ctx, cfg, dst, (__u16)ctx->user_port, fwd, fwd_port);
+	if (r < 0)
+		proxy_count(CGS_PROXY_STAT_DNS_REFUSED);
+	return r;
+}
+
+SEC("cgroup/sendmsg4")
+int proxy_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	struct cgs_addr dst = dst4(ctx), fwd = {};
+	__u16 fwd_port = 0;
+	int r = dns_sendmsg(ctx, &dst, &fwd, &fwd_port);
+
+	if (r > 0)
+		set_dst4(ctx, &fwd, fwd_port);
+	return r < 0 ? PROXY_SOCK_REJECT : PROXY_SOCK_OK;
+}
+
+SEC("cgroup/sendmsg6")
+int proxy_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	struct cgs_addr dst = dst6(ctx), fwd = {};
+	__u16 fwd_port = 0;
+	int r = dns_sendmsg(ctx, &dst, &fwd, &fwd_port);
+
+	if (r > 0)
+		set_dst6(ctx, &fwd, fwd_port);
+	return r < 0 ? PROXY_SOCK_REJECT : PROXY_SOCK_OK;
+}
+
+/* The nameserver behind a forwarder address:port, or 0: a reply from the
+ * forwarder is shown as coming from the server the program asked. */
+static __always_inline __u64 dns_server_of(const struct cgs_addr *src, __u16 port)
+{
+	struct cgs_proxy_config *cfg = proxy_cfg();
+
+	if (!cfg || !cfg->dns_on)
+		return 0;
+	for (__u32 i = 0; i < CGS_PROXY_DNS_SLOTS; i++) {
+		if ((port == cfg->dns_port[i] && addr_eq(src, &cfg->relay4)) ||
+		    (cfg->relay4_ns_port && port == cfg->dns_ns_port[i] && addr_eq(src, &cfg->relay4_ns))) {
+			__u32 k = i;
+			struct cgs_proxy_dns_slot *slot = bpf_map_lookup_elem(&proxy_dns_slots, &k);
+
+			return slot ? slot->server : 0;
+		}
+	}
+	return 0;
+}
+
+SEC("cgroup/recvmsg4")
+int proxy_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	struct cgs_addr src = dst4(ctx);
+	__u64 server = dns_server_of(&src, (__u16)ctx->user_port);
+
+	if (server) {
+		ctx->user_ip4 = (__u32)(server >> 16);
+		ctx->user_port = (__u16)server;
+	}
+	return PROXY_SOCK_OK;
+}
+
+SEC("cgroup/recvmsg6")
+int proxy_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	struct cgs_addr src = dst6(ctx);
+	__u64 server = dns_server_of(&src, (__u16)ctx->user_port);
+
+	if (server) {
+		ctx->user_ip6[3] = (__u32)(server >> 16);
+		ctx->user_port = (__u16)server;
+	}
 	return PROXY_SOCK_OK;
 }
 

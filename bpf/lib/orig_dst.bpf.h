@@ -22,27 +22,28 @@
  * could be made). Written when a connect is rewritten and keeps its original;
  * otherwise (`keep` 0) an earlier record is cleared: a socket can connect again
  * after connect(AF_UNSPEC), and getpeername and sockops must not answer for the
- * new connection from the old one. Clearing only looks up: a socket without
- * storage costs one load. The caller fills what its own value adds. */
+ * new connection from the old one (a UDP socket too: proxy's DNS keeps records
+ * for them). Clearing only looks up: a socket without storage costs one load.
+ * The caller fills what its own value adds. */
 static __always_inline struct cgs_orig_dst *orig_dst_record(void *storage, struct bpf_sock_addr *ctx, int keep,
 							    const struct cgs_addr *orig, const struct cgs_addr *peer,
 							    __u16 peer_port, __u32 flags)
 {
+	/* ctx->sk read once, one call for both cases: the verifier refuses a ctx
+	 * load at an offset the compiler picked per path. */
+	struct bpf_sock *sk = ctx->sk;
 	struct cgs_orig_dst *o;
 
-	if (!keep) {
-		if (ctx->protocol != IPPROTO_TCP)
-			return 0;
-		o = bpf_sk_storage_get(storage, ctx->sk, 0, 0);
-		if (o) {
-			o->peer_port = 0; /* matches no connected peer */
-			o->flags = 0;
-		}
+	if (!sk)
 		return 0;
-	}
-	o = bpf_sk_storage_get(storage, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	o = bpf_sk_storage_get(storage, sk, 0, keep ? BPF_SK_STORAGE_GET_F_CREATE : 0);
 	if (!o)
 		return 0;
+	if (!keep) {
+		o->peer_port = 0; /* matches no connected peer */
+		o->flags = 0;
+		return 0;
+	}
 	o->orig_addr = *orig;
 	o->orig_port = (__u16)ctx->user_port;
 	o->peer_addr = *peer;

@@ -14,8 +14,12 @@ void add_common(CLI::App* sub, proxy::ProxyRequest& req, std::string& output) {
       ->required();
   sub->add_option("--bypass", req.bypass, "Destinations that go direct: ADDR or CIDR (repeatable)")->delimiter(',');
   sub->add_option("--relay-addr", req.relay_addr,
-                  "IPv4 address the relay listens on (default 127.0.0.1); one reachable from the cgroup's network "
-                  "namespaces, e.g. docker0's");
+                  "IPv4 address the relay listens on for every namespace, one reachable from the cgroup's network "
+                  "namespaces (e.g. docker0's). Default: 127.0.0.1 for the host's, and for other namespaces an "
+                  "address picked and shown at start");
+  sub->add_flag("--dns", req.dns,
+                "Send the cgroup's DNS queries (UDP port 53) through the upstream too, over TCP, to the nameserver "
+                "asked; socks5h and http upstreams then get connections by the name looked up");
   sub->add_option("-o,--output", output, "Access log as text (default) or json")->check(CLI::IsMember({"text", "json"}));
   sub->add_option("--log", req.log_file, "Append the access log to FILE instead of standard error");
   sub->add_flag("-v,--verbose", req.verbose, "Show libbpf's messages (verifier log on failure)");

@@ -26,6 +26,24 @@ std::string safe(const std::string& s) {
   return out;
 }
 
+std::string dns_type(uint16_t t) {
+  switch (t) {
+    case 1: return "A";
+    case 28: return "AAAA";
+    case 5: return "CNAME";
+    case 12: return "PTR";
+    case 15: return "MX";
+    case 16: return "TXT";
+    case 33: return "SRV";
+    case 65: return "HTTPS";
+    default: return "TYPE" + std::to_string(t);
+  }
+}
+
+int64_t epoch_ns(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
 }  // namespace
 
 std::string format_access_text(const AccessRecord& r) {
@@ -44,9 +62,8 @@ std::string format_access_text(const AccessRecord& r) {
 
 nlohmann::json format_access_json(const AccessRecord& r) {
   using nlohmann::json;
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(r.started.time_since_epoch()).count();
   json j;
-  j["ts"] = ns;
+  j["ts"] = epoch_ns(r.started);
   j["cgroup_id"] = r.meta.cgroup_id ? json(r.meta.cgroup_id) : json(nullptr);
   j["pid"] = r.meta.pid ? json(r.meta.pid) : json(nullptr);
   // Invalid UTF-8 would make dump() throw: a comm is bytes, so it is made ASCII.
@@ -58,6 +75,31 @@ nlohmann::json format_access_json(const AccessRecord& r) {
   j["bytes_down"] = r.bytes_down;
   j["seconds"] = r.seconds;
   j["result"] = safe(r.result);
+  return j;
+}
+
+std::string format_dns_text(const DnsRecord& r, const std::string& upstream, std::chrono::system_clock::time_point when) {
+  std::string out = clock_time(when) + " dns " + (r.name.empty() ? std::string("(unreadable)") : safe(r.name));
+  out += " " + dns_type(r.type) + " from " + format_address(r.client) + " -> " + format_address(r.server);
+  out += " via " + upstream + ": " + (r.error.empty() ? "ok" : safe(r.error));
+  char tail[64];
+  std::snprintf(tail, sizeof tail, ", %zu addresses, %.3f s", r.answers, r.took.count() / 1e6);
+  return out + tail;
+}
+
+nlohmann::json format_dns_json(const DnsRecord& r, const std::string& upstream,
+                               std::chrono::system_clock::time_point when) {
+  using nlohmann::json;
+  json j;
+  j["ts"] = epoch_ns(when);
+  j["dns"] = r.name.empty() ? json(nullptr) : json(safe(r.name));
+  j["type"] = dns_type(r.type);
+  j["client"] = format_address(r.client);
+  j["server"] = r.server.ss_family ? json(format_address(r.server)) : json(nullptr);
+  j["upstream"] = safe(upstream);
+  j["answers"] = r.answers;
+  j["seconds"] = r.took.count() / 1e6;
+  j["result"] = r.error.empty() ? std::string("ok") : safe(r.error);
   return j;
 }
 

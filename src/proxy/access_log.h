@@ -8,6 +8,7 @@
 #include <string>
 
 #include "proxy/destination.h"
+#include "proxy/dns_forwarder.h"
 
 namespace cgscope::proxy {
 
@@ -37,5 +38,15 @@ std::string format_access_text(const AccessRecord& r);
 //  "host":"example.com","upstream":..,"bytes_up":..,"bytes_down":..,"seconds":..,"result":"ok"}
 // Unknown fields (zero, empty) are null.
 nlohmann::json format_access_json(const AccessRecord& r);
+
+// One DNS query the forwarder handled, for example:
+//   12:00:01.123 dns example.com A from 10.0.0.5:40000 -> 10.0.0.2:53 via socks5://127.0.0.1:1080:
+//   ok, 2 addresses, 0.012 s
+std::string format_dns_text(const DnsRecord& r, const std::string& upstream,
+                            std::chrono::system_clock::time_point when);
+// {"ts":..,"dns":"example.com","type":"A","client":..,"server":..,"upstream":..,
+//  "answers":2,"seconds":..,"result":"ok"}
+nlohmann::json format_dns_json(const DnsRecord& r, const std::string& upstream,
+                               std::chrono::system_clock::time_point when);
 
 }  // namespace cgscope::proxy

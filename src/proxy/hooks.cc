@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <iterator>
+#include <span>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -18,14 +20,19 @@
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
 #endif
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
 
 namespace cgscope::proxy {
 namespace {
 
-constexpr const char* kLinkNames[] = {"link_connect4", "link_connect6", "link_getpeername4", "link_getpeername6",
-                                      "link_sockops"};
-constexpr const char* kMapNames[] = {"proxy_config", "proxy_bypass", "proxy_orig", "proxy_conns", "proxy_exempt",
-                                     "proxy_stats"};
+constexpr const char* kLinkNames[] = {"link_connect4",  "link_connect6", "link_getpeername4", "link_getpeername6",
+                                      "link_sockops",   "link_sendmsg4", "link_sendmsg6",     "link_recvmsg4",
+                                      "link_recvmsg6"};
+constexpr size_t kTcpLinks = 5;  // the first five; the rest are DNS's
+constexpr const char* kMapNames[] = {"proxy_config", "proxy_bypass", "proxy_orig",     "proxy_conns",
+                                     "proxy_exempt", "proxy_stats",  "proxy_dns_slots"};
 
 std::string join(const std::string& dir, std::string_view name) { return dir + "/" + std::string(name); }
 
@@ -67,9 +74,21 @@ sockaddr_storage from_abi(const cgs_addr& addr, uint16_t host_port) {
 
 std::string pin_dir_for(uint64_t cgroup_id) { return fmt::format("/sys/fs/bpf/cgscope/proxy-{}", cgroup_id); }
 
+// The cookie of cgscope's own network namespace: sockets of other namespaces
+// are told apart by theirs.
+Result<uint64_t> own_netns_cookie() {
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  uint64_t cookie = 0;
+  socklen_t len = sizeof cookie;
+  if (!s || getsockopt(s.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0)
+    return fail_errno("reading this network namespace's cookie (SO_NETNS_COOKIE, Linux 5.14)", errno);
+  return cookie;
+}
+
 struct ProxyHooks::Impl {
   proxy_bpf* skel = nullptr;
   std::string dir;
+  bool dns = false;
   ~Impl() {
     if (skel) proxy_bpf__destroy(skel);
   }
@@ -105,8 +124,18 @@ Result<void> ProxyHooks::configure(const HookConfig& cfg) {
   }
   cgs_proxy_config c{};
   to_abi(cfg.relay4, c.relay4, c.relay4_port);
+  if (cfg.relay4_ns) to_abi(*cfg.relay4_ns, c.relay4_ns, c.relay4_ns_port);
   if (cfg.relay6) to_abi(*cfg.relay6, c.relay6, c.relay6_port);
   if (cfg.upstream) to_abi(*cfg.upstream, c.upstream, c.upstream_port);
+  auto netns = own_netns_cookie();
+  if (!netns) return fail_with(netns.error());
+  c.host_netns = *netns;
+  if (cfg.dns_ports.size() > CGS_PROXY_DNS_SLOTS || cfg.dns_ns_ports.size() > CGS_PROXY_DNS_SLOTS)
+    return fail("more DNS forwarder ports than slots", EINVAL);
+  for (size_t i = 0; i < cfg.dns_ports.size(); i++) c.dns_port[i] = htons(cfg.dns_ports[i]);
+  for (size_t i = 0; i < cfg.dns_ns_ports.size(); i++) c.dns_ns_port[i] = htons(cfg.dns_ns_ports[i]);
+  c.dns_on = !cfg.dns_ports.empty();
+  impl_->dns = c.dns_on;
   c.on = 1;
   uint32_t zero = 0;
   if (bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.proxy_config), &zero, &c, BPF_ANY) != 0)
@@ -116,12 +145,15 @@ Result<void> ProxyHooks::configure(const HookConfig& cfg) {
 
 Result<void> ProxyHooks::attach(const std::string& cgroup_path, std::vector<std::string>* notes) {
   auto* p = &impl_->skel->progs;
-  const PinnedHook hooks[] = {{kLinkNames[0], p->proxy_connect4},
-                              {kLinkNames[1], p->proxy_connect6},
-                              {kLinkNames[2], p->proxy_getpeername4},
-                              {kLinkNames[3], p->proxy_getpeername6},
-                              {kLinkNames[4], p->proxy_sockops}};
-  return attach_pinned_hooks(impl_->dir, cgroup_path, hooks,
+  const PinnedHook hooks[] = {{kLinkNames[0], p->proxy_connect4},     {kLinkNames[1], p->proxy_connect6},
+                              {kLinkNames[2], p->proxy_getpeername4}, {kLinkNames[3], p->proxy_getpeername6},
+                              {kLinkNames[4], p->proxy_sockops},      {kLinkNames[5], p->proxy_sendmsg4},
+                              {kLinkNames[6], p->proxy_sendmsg6},     {kLinkNames[7], p->proxy_recvmsg4},
+                              {kLinkNames[8], p->proxy_recvmsg6}};
+  static_assert(std::size(hooks) == std::size(kLinkNames));
+  // Without DNS, UDP keeps its fast path: no program on sendmsg/recvmsg.
+  std::span<const PinnedHook> used(hooks, impl_->dns ? std::size(hooks) : kTcpLinks);
+  return attach_pinned_hooks(impl_->dir, cgroup_path, used,
                              fmt::format("cgscope proxy reset --pin-dir {}", impl_->dir), notes);
 }
 
@@ -154,6 +186,19 @@ Result<void> ProxyHooks::exempt(int sock_fd) const {
   if (bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.proxy_exempt), &cookie, &v, BPF_ANY) != 0)
     return fail_errno("exempting a relay socket", errno);
   return {};
+}
+
+std::optional<sockaddr_storage> ProxyHooks::dns_server(unsigned slot) const {
+  cgs_proxy_dns_slot v{};
+  if (slot >= CGS_PROXY_DNS_SLOTS ||
+      bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.proxy_dns_slots), &slot, &v) != 0 || v.server == 0)
+    return std::nullopt;
+  sockaddr_storage ss{};
+  auto* s = reinterpret_cast<sockaddr_in*>(&ss);
+  s->sin_family = AF_INET;
+  s->sin_addr.s_addr = uint32_t(v.server >> 16);
+  s->sin_port = uint16_t(v.server);
+  return ss;
 }
 
 std::array<uint64_t, CGS_PROXY_STAT_NR> ProxyHooks::stats() const {

@@ -25,9 +25,15 @@ std::string pin_dir_for(uint64_t cgroup_id);
 
 struct HookConfig {
   sockaddr_storage relay4{};            // AF_INET: the relay for IPv4 destinations
+  // AF_INET: the relay for sockets of other network namespaces (a host address
+  // routed from them); none: their connects are refused.
+  std::optional<sockaddr_storage> relay4_ns;
   std::optional<sockaddr_storage> relay6;  // AF_INET6; none: IPv6 destinations are refused
   std::optional<sockaddr_storage> upstream;  // always reached directly
   std::vector<cgs_proxy_prefix> bypass;     // also direct
+  // --dns: the forwarder's port of each slot on relay4's address and on
+  // relay4_ns's, host order; empty: UDP is not touched.
+  std::vector<uint16_t> dns_ports, dns_ns_ports;
 };
 
 class ProxyHooks {
@@ -40,13 +46,17 @@ class ProxyHooks {
 
   // Bypass prefixes first, then the config that turns redirection on.
   Result<void> configure(const HookConfig& cfg);
-  // Attaches the five programs to the cgroup (pinned links).
+  // Attaches the programs to the cgroup (pinned links): connect, getpeername and
+  // sockops; with DNS on (configure), sendmsg and recvmsg too.
   Result<void> attach(const std::string& cgroup_path, std::vector<std::string>* notes);
   // The original destination of a connection the relay accepted from `peer`,
   // taken out of the map (each is read once); nullopt when it was not redirected.
   std::optional<Original> take(const sockaddr_storage& peer) const;
   // A socket of cgscope's own (the relay's upstream side): never redirected.
   Result<void> exempt(int sock_fd) const;
+  // The nameserver a DNS forwarder slot stands for (IPv4, port 53 as a rule);
+  // nullopt while no program has asked one through it.
+  std::optional<sockaddr_storage> dns_server(unsigned slot) const;
   // Per-reason totals (enum cgs_proxy_stat).
   std::array<uint64_t, CGS_PROXY_STAT_NR> stats() const;
   const std::string& pin_dir() const;

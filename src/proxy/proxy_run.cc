@@ -1,16 +1,14 @@
 #include "proxy/proxy_run.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <thread>
 
 #include <fmt/format.h>
@@ -20,10 +18,12 @@
 #include "core/features.h"
 #include "core/host_mounts.h"
 #include "core/stop_signal.h"
-#include "core/unique_fd.h"
-#include "proxy/access_log.h"
 #include "proxy/bypass.h"
+#include "proxy/dns_forwarder.h"
 #include "proxy/hooks.h"
+#include "proxy/log_sink.h"
+#include "proxy/name_cache.h"
+#include "proxy/ns_relay.h"
 #include "proxy/relay.h"
 #include "proxy/upstream.h"
 
@@ -34,8 +34,16 @@ namespace {
 struct Plan {
   Upstream upstream;
   std::vector<cgs_proxy_prefix> bypass;
-  sockaddr_storage relay{};  // where the relay listens (port 0: any free one)
+  std::optional<sockaddr_storage> relay_given;  // --relay-addr (port 0)
 };
+
+sockaddr_storage loopback4() {
+  sockaddr_storage ss{};
+  auto* s = reinterpret_cast<sockaddr_in*>(&ss);
+  s->sin_family = AF_INET;
+  s->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return ss;
+}
 
 Result<Plan> make_plan(const ProxyRequest& req) {
   Plan p;
@@ -47,36 +55,14 @@ Result<Plan> make_plan(const ProxyRequest& req) {
     if (!c) return fail_with(c.error());
     p.bypass.push_back(*c);
   }
-  std::string relay = req.relay_addr.value_or("127.0.0.1");
-  auto d = make_destination(relay, 0);
-  if (!d || d->addr.ss_family != AF_INET)
-    return fail(fmt::format("--relay-addr '{}' is not an IPv4 address of this host", relay), EINVAL);
-  p.relay = d->addr;
+  if (req.relay_addr) {
+    auto d = make_destination(*req.relay_addr, 0);
+    if (!d || d->addr.ss_family != AF_INET)
+      return fail(fmt::format("--relay-addr '{}' is not an IPv4 address of this host", *req.relay_addr), EINVAL);
+    p.relay_given = d->addr;
+  }
   return p;
 }
-
-// The access log: one line (or JSON object) per connection, to stderr or a file.
-class LogSink {
- public:
-  static Result<LogSink> open(const ProxyRequest& req) {
-    LogSink s;
-    s.json_ = req.json;
-    if (!req.log_file.empty()) {
-      s.fd_.reset(::open(req.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-      if (!s.fd_) return fail_errno("opening the access log " + req.log_file, errno);
-    }
-    return s;
-  }
-  void write(const AccessRecord& r) const {
-    std::string line = json_ ? format_access_json(r).dump() : format_access_text(r);
-    line += '\n';
-    (void)!::write(fd_ ? fd_.get() : STDERR_FILENO, line.data(), line.size());
-  }
-
- private:
-  UniqueFd fd_;
-  bool json_ = false;
-};
 
 // The pins of this run, removed with the object: the hooks stop first.
 struct PinsOwner {
@@ -111,6 +97,149 @@ Result<std::string> target_cgroup(const ProxyRequest& req, const std::string& mo
   return abs;
 }
 
+// Where the relay listens: loopback for the host's namespace, and an address
+// other namespaces reach (--relay-addr serves both; else one is picked).
+struct RelayAddrs {
+  sockaddr_storage host;
+  std::optional<sockaddr_storage> ns;
+};
+
+RelayAddrs relay_addresses(const Plan& plan, const std::string& cgroup, bool attach) {
+  if (plan.relay_given) return {*plan.relay_given, std::nullopt};
+  auto pick = pick_ns_relay(cgroup);
+  if (pick && *pick) {
+    std::fprintf(stderr, "cgscope: other network namespaces reach the relay at %s (%s; --relay-addr to choose)\n",
+                 format_ip((*pick)->addr).c_str(), (*pick)->why.c_str());
+    return {loopback4(), (*pick)->addr};
+  }
+  if (attach)
+    std::fprintf(stderr, "cgscope: no host address for other network namespaces to reach the relay by; their "
+                         "connects are refused (--relay-addr ADDR gives one)\n");
+  return {loopback4(), std::nullopt};
+}
+
+// The services of a run, each on a thread of its own until stop.
+struct Services {
+  std::optional<ProxyHooks> hooks;
+  std::optional<Relay> relay;
+  std::unique_ptr<DnsForwarder> dns;
+  NameCache names;
+  std::atomic<bool> stop{false};
+  Result<void> relay_result;
+  std::thread relay_thread, dns_thread;
+
+  void start() {
+    relay_thread = std::thread([this] { relay_result = relay->run(stop); });
+    if (dns) dns_thread = std::thread([this] { (void)dns->run(stop); });
+  }
+  void join() {
+    stop = true;
+    if (relay_thread.joinable()) relay_thread.join();
+    if (dns_thread.joinable()) dns_thread.join();
+  }
+  ~Services() { join(); }
+};
+
+// The original destination of an accepted connection, with the name a lookup
+// through the forwarder gave it when the upstream takes names.
+std::optional<Original> lookup_original(Services& s, const Upstream& up, const sockaddr_storage& peer) {
+  auto o = s.hooks->take(peer);
+  if (o && (up.kind == Upstream::Kind::socks5h || up.kind == Upstream::Kind::http))
+    if (auto name = s.names.name_of(format_ip(o->dst.addr))) o->dst.host = *name;
+  return o;
+}
+
+Result<void> make_relay(Services& s, const Plan& plan, const RelayAddrs& at, const LogSink& log) {
+  RelayOptions ro;
+  ro.listen = {at.host};
+  if (at.ns) ro.listen.push_back(*at.ns);
+  ro.upstream = plan.upstream;
+  ro.lookup = [&s, &plan](const sockaddr_storage& peer, const sockaddr_storage&) {
+    return lookup_original(s, plan.upstream, peer);
+  };
+  ro.on_close = [&log](const AccessRecord& r) { log.write(r); };
+  // A failed exempt is safe: the relay refuses a connection back to itself.
+  ro.on_upstream_socket = [&s](int fd) { (void)s.hooks->exempt(fd); };
+  // As many connections as the hard fd limit holds (two fds each), so that the
+  // relay has nothing to warn about unless that is small.
+  if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
+    ro.max_connections = std::clamp<size_t>((nofile.rlim_max - 64) / 2, 1024, ro.max_connections);
+  auto relay = Relay::create(std::move(ro));
+  if (!relay) return fail_with(relay.error());
+  s.relay.emplace(std::move(*relay));
+  return {};
+}
+
+Result<void> make_dns(Services& s, const Plan& plan, const RelayAddrs& at, const LogSink& log) {
+  DnsForwarderOptions o;
+  o.listen = {at.host};
+  if (at.ns) o.listen.push_back(*at.ns);
+  o.slots = CGS_PROXY_DNS_SLOTS;
+  o.upstream = plan.upstream;
+  o.server_of = [&s](unsigned slot) { return s.hooks->dns_server(slot); };
+  o.on_upstream_socket = [&s](int fd) { (void)s.hooks->exempt(fd); };
+  o.on_query = [&log, up = describe(plan.upstream)](const DnsRecord& r) { log.write(r, up); };
+  o.names = &s.names;
+  auto f = DnsForwarder::create(std::move(o));
+  if (!f) return fail_with(f.error());
+  s.dns = std::move(*f);
+  return {};
+}
+
+// The hooks' configuration from what listens where.
+HookConfig hook_config(const Services& s, const Plan& plan, const RelayAddrs& at) {
+  HookConfig hc;
+  auto bound = s.relay->bound();
+  hc.relay4 = bound.at(0);
+  hc.relay4_ns = at.ns ? bound.at(1) : plan.relay_given ? std::optional(bound.at(0)) : std::nullopt;
+  if (plan.upstream.len) hc.upstream = plan.upstream.addr;
+  hc.bypass = plan.bypass;
+  if (s.dns) {
+    hc.dns_ports = s.dns->ports(0);
+    hc.dns_ns_ports = at.ns ? s.dns->ports(1) : plan.relay_given ? hc.dns_ports : std::vector<uint16_t>{};
+  }
+  return hc;
+}
+
+void print_totals(const Services& s) {
+  auto st = s.relay->stats();
+  auto ks = s.hooks->stats();
+  std::fprintf(stderr, "cgscope proxy: %llu connections proxied, %llu failed, %llu not redirected; kernel: %llu "
+                       "redirected, %llu direct, %llu refused",
+               (unsigned long long)st.forwarded, (unsigned long long)st.failed, (unsigned long long)st.refused,
+               (unsigned long long)ks[CGS_PROXY_STAT_REDIRECTED], (unsigned long long)ks[CGS_PROXY_STAT_BYPASSED],
+               (unsigned long long)ks[CGS_PROXY_STAT_REFUSED]);
+  if (ks[CGS_PROXY_STAT_NS_REFUSED])
+    std::fprintf(stderr, " (%llu from other network namespaces, with no relay address for them: give --relay-addr)",
+                 (unsigned long long)ks[CGS_PROXY_STAT_NS_REFUSED]);
+  if (s.dns) {
+    auto d = s.dns->stats();
+    std::fprintf(stderr, "; dns: %llu queries, %llu answered, %llu failed, %llu dropped, %llu refused in the kernel",
+                 (unsigned long long)d.queries, (unsigned long long)d.answered, (unsigned long long)d.failed,
+                 (unsigned long long)d.dropped, (unsigned long long)ks[CGS_PROXY_STAT_DNS_REFUSED]);
+  }
+  std::fprintf(stderr, "\n");
+}
+
+// Waits for CMD to end (run) or for a stop signal (attach).
+void wait_until_done(std::optional<CommandRun>& command) {
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (int sig = take_stop_signal()) {
+      if (!command) return;
+      command->forward_signal(sig);
+    }
+    if (command && command->done()) return;
+  }
+}
+
+Result<void> check_host() {
+  if (auto r = require_root("cgscope proxy"); !r) return r;
+  if (auto r = require_btf(); !r) return r;
+  if (auto r = require_kernel_features(KernelJob::proxy); !r) return r;
+  return ensure_bpffs("/sys/fs/bpf", stderr_notice());
+}
+
 }  // namespace
 
 int run_proxy(const ProxyRequest& req) {
@@ -118,14 +247,11 @@ int run_proxy(const ProxyRequest& req) {
   route_libbpf_logs(req.verbose);
   auto plan = make_plan(req);
   if (!plan) return fail_line(plan.error());
-  auto log = LogSink::open(req);
+  auto log = LogSink::open(req.log_file, req.json);
   if (!log) return fail_line(log.error());
-  if (auto r = require_root("cgscope proxy"); !r) return fail_line(r.error());
-  if (auto r = require_btf(); !r) return fail_line(r.error());
-  if (auto r = require_kernel_features(KernelJob::proxy); !r) return fail_line(r.error());
+  if (auto r = check_host(); !r) return fail_line(r.error());
   auto mount = ensure_cgroup2(stderr_notice());
   if (!mount) return fail_line(mount.error());
-  if (auto r = ensure_bpffs("/sys/fs/bpf", stderr_notice()); !r) return fail_line(r.error());
 
   std::optional<CommandRun> command;
   auto cgroup = target_cgroup(req, *mount, command);
@@ -135,71 +261,35 @@ int run_proxy(const ProxyRequest& req) {
   auto cg_id = cgroup_id(*cgroup);
   if (!cg_id) return fail_line(cg_id.error());
 
-  // The relay first (its port goes into the hooks' config), then the hooks.
-  std::optional<ProxyHooks> hooks;
-  RelayOptions ro;
-  ro.listen = {plan->relay};
-  ro.upstream = plan->upstream;
-  ro.lookup = [&hooks](const sockaddr_storage& peer, const sockaddr_storage&) { return hooks->take(peer); };
-  ro.on_close = [&log](const AccessRecord& r) { log->write(r); };
-  // A failed exempt is safe: the relay refuses a connection back to itself.
-  ro.on_upstream_socket = [&hooks](int fd) { (void)hooks->exempt(fd); };
-  // As many connections as the hard fd limit holds (two fds each), so that the
-  // relay has nothing to warn about unless that is small.
-  if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
-    ro.max_connections = std::clamp<size_t>((nofile.rlim_max - 64) / 2, 1024, ro.max_connections);
-  auto relay = Relay::create(std::move(ro));
-  if (!relay) return fail_line(relay.error());
-
+  // What listens first (its ports go into the hooks' config), then the hooks.
+  RelayAddrs at = relay_addresses(*plan, *cgroup, !command);
+  Services s;
+  if (auto r = make_relay(s, *plan, at, *log); !r) return fail_line(r.error());
+  if (req.dns)
+    if (auto r = make_dns(s, *plan, at, *log); !r) return fail_line(r.error());
   PinsOwner pins{pin_dir_for(*cg_id)};
   auto loaded = ProxyHooks::load(pins.dir);
   if (!loaded) return fail_line(loaded.error());
-  hooks.emplace(std::move(*loaded));
-  HookConfig hc;
-  hc.relay4 = relay->bound().at(0);
-  if (plan->upstream.len) hc.upstream = plan->upstream.addr;
-  hc.bypass = plan->bypass;
-  if (auto r = hooks->configure(hc); !r) return fail_line(r.error());
+  s.hooks.emplace(std::move(*loaded));
+  HookConfig hc = hook_config(s, *plan, at);
+  if (auto r = s.hooks->configure(hc); !r) return fail_line(r.error());
   std::vector<std::string> notes;
-  if (auto r = hooks->attach(*cgroup, &notes); !r) return fail_line(r.error());
+  if (auto r = s.hooks->attach(*cgroup, &notes); !r) return fail_line(r.error());
 
-  std::atomic<bool> stop{false};
-  Result<void> relay_result;
-  std::thread relay_thread([&] { relay_result = relay->run(stop); });
-  auto join_relay = [&] {
-    stop = true;
-    if (relay_thread.joinable()) relay_thread.join();
-  };
-
+  s.start();
   if (command)
-    if (auto r = command->start(); !r) {
-      join_relay();
-      return fail_line(r.error(), 127);
-    }
-  std::fprintf(stderr, "cgscope: proxying %s via %s (relay %s)\n",
+    if (auto r = command->start(); !r) return fail_line(r.error(), 127);
+  std::fprintf(stderr, "cgscope: proxying %s via %s (relay %s%s)\n",
                command ? fmt::format("{} (pid {})", req.command[0], command->pid()).c_str() : cgroup->c_str(),
-               describe(plan->upstream).c_str(), format_address(hc.relay4).c_str());
+               describe(plan->upstream).c_str(), format_address(hc.relay4).c_str(),
+               s.dns ? ", DNS through the upstream" : "");
   std::fflush(stderr);
-
-  while (!stop) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    if (int sig = take_stop_signal()) {
-      if (!command) break;
-      command->forward_signal(sig);
-    }
-    if (command && command->done()) break;
-  }
+  wait_until_done(command);
   // The hooks go before the relay: no connect is sent to a relay that is gone.
   { PinsOwner done{std::exchange(pins.dir, "")}; }
-  join_relay();
-  auto st = relay->stats();
-  auto ks = hooks->stats();
-  std::fprintf(stderr, "cgscope proxy: %llu connections proxied, %llu failed, %llu not redirected; kernel: %llu "
-                       "redirected, %llu direct, %llu refused\n",
-               (unsigned long long)st.forwarded, (unsigned long long)st.failed, (unsigned long long)st.refused,
-               (unsigned long long)ks[CGS_PROXY_STAT_REDIRECTED], (unsigned long long)ks[CGS_PROXY_STAT_BYPASSED],
-               (unsigned long long)ks[CGS_PROXY_STAT_REFUSED]);
-  if (!relay_result) return fail_line(relay_result.error(), 1);
+  s.join();
+  print_totals(s);
+  if (!s.relay_result) return fail_line(s.relay_result.error(), 1);
   return command ? command->finish() : 0;
 }
 

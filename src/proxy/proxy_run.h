@@ -11,9 +11,10 @@ namespace cgscope::proxy {
 struct ProxyRequest {
   std::string via;                       // --via URL
   std::vector<std::string> bypass;       // --bypass CIDR, as given
-  std::optional<std::string> relay_addr; // --relay-addr ADDR (default 127.0.0.1)
+  std::optional<std::string> relay_addr; // --relay-addr ADDR (default: 127.0.0.1, and one picked for other netns)
   std::string cgroup;                    // attach: --cgroup PATH
   std::vector<std::string> command;      // run: after --
+  bool dns = false;                      // --dns: UDP port-53 queries through the upstream
   bool json = false;                     // -o json: the access log as JSON lines
   std::string log_file;                  // --log FILE ("" = stderr)
   bool verbose = false;

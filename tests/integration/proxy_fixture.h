@@ -221,6 +221,17 @@ class ProxyAttachTest : public ProxyTest {
     return {err, peer};
   }
 
+  // A static busybox wget of the test file from a process in the cgroup and in
+  // the test host's namespace (as a bridged build step would be); the body got.
+  std::pair<RunResult, std::string> wget_in_cgroup_from_namespace() {
+    TempPath out("nsgot");
+    auto r = run({"sh", "-c",
+                  fmt::format("echo $$ > {}/cgroup.procs && exec ip netns exec {} busybox wget -q -O {} {}",
+                              cg_->path(), netns_.name(), out.path, url())},
+                 kRunLimit);
+    return {r, slurp(out.path)};
+  }
+
   std::unique_ptr<ScopedCgroup> cg_;
   Child attached_;
   std::string log_;

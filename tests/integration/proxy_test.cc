@@ -156,13 +156,9 @@ TEST_F(ProxyAttachTest, AClientInItsOwnNetworkNamespaceReachesTheRelayAddress) {
   // client runs in the test host's namespace, like a build step behind a bridge.
   attach({"--via", socks(), "--relay-addr", host_ip_});
   EXPECT_NE(log_.find("(relay " + host_ip_ + ":"), std::string::npos) << log_;
-  TempPath out("nsgot");
-  auto r = run({"sh", "-c",
-                fmt::format("echo $$ > {}/cgroup.procs && exec ip netns exec {} busybox wget -q -O {} http://{}:8080/file",
-                            cg_->path(), netns_.name(), out.path, peer_ip_)},
-               kRunLimit);
+  auto [r, got] = wget_in_cgroup_from_namespace();
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_EQ(slurp(out.path), body_);
+  EXPECT_EQ(got, body_);
   std::string log = stop_and_log();
   EXPECT_NE(log.find("1 connections proxied"), std::string::npos) << log;
   EXPECT_NE(socks_log().find(peer_ip_), std::string::npos) << socks_log();

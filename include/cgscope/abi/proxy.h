@@ -24,6 +24,11 @@
 #define CGS_PROXY_MAX_BYPASS 1024
 #define CGS_PROXY_MAX_CONNS 65536
 #define CGS_PROXY_MAX_EXEMPT 4096
+/* Nameservers the DNS forwarder answers for at once: one forwarder port each, so
+ * that a reply can be given back the server's address (recvmsg) and a connected
+ * UDP socket, whose own port is not bound yet at connect, needs no lookup by it. */
+#define CGS_PROXY_DNS_SLOTS 8
+#define CGS_PROXY_DNS_PORT 53
 
 /* The one entry of `proxy_config`. No entry (or on == 0): every connect is refused. */
 struct cgs_proxy_config {
@@ -34,6 +39,25 @@ struct cgs_proxy_config {
 	__u16 relay6_port;        /* network order */
 	__u16 upstream_port;      /* network order; 0: no upstream (direct relay) */
 	__u16 on;                 /* 1 once the relay listens */
+	/* Sockets of other network namespaces (a bridged container, a build step)
+	 * cannot reach the host's loopback: they are sent to relay4_ns instead, a host
+	 * address routed from them (an explicit --relay-addr is both relays).
+	 * relay4_ns_port 0: there is none, and their connects are refused. */
+	struct cgs_addr relay4_ns;
+	__u64 host_netns;         /* netns cookie of the host (cgscope's own) namespace */
+	__u16 relay4_ns_port;     /* network order */
+	/* DNS (--dns): UDP to port 53 goes to the forwarder, slot by nameserver. */
+	__u16 dns_on;
+	__u16 pad0[2];
+	__u16 dns_port[CGS_PROXY_DNS_SLOTS];    /* forwarder on relay4's address, network order */
+	__u16 dns_ns_port[CGS_PROXY_DNS_SLOTS]; /* forwarder on relay4_ns's address */
+};
+
+/* A value of `proxy_dns_slots`: the nameserver a slot forwards to, as
+ * (IPv4 address << 16 | port), both network order; 0: free. Claimed by the hooks
+ * with a compare-and-swap, so two CPUs never give one slot two servers. */
+struct cgs_proxy_dns_slot {
+	__u64 server;
 };
 
 /* Key of the bypass LPM tries: prefix length, then the address (mapped form for
@@ -69,7 +93,10 @@ enum cgs_proxy_stat {
 	CGS_PROXY_STAT_BYPASSED = 1,   /* loopback, relay, upstream or a bypass prefix: direct */
 	CGS_PROXY_STAT_REFUSED = 2,    /* refused: no relay for the family, no storage, proxy off */
 	CGS_PROXY_STAT_EXEMPT = 3,     /* cgscope's own sockets */
-	CGS_PROXY_STAT_NR = 4,
+	CGS_PROXY_STAT_DNS = 4,        /* UDP DNS datagrams/connects sent to the forwarder */
+	CGS_PROXY_STAT_DNS_REFUSED = 5, /* DNS with every slot taken, or over IPv6: refused */
+	CGS_PROXY_STAT_NS_REFUSED = 6, /* from another network namespace with no relay for it */
+	CGS_PROXY_STAT_NR = 7,
 };
 
 struct cgs_proxy_exempt_value {

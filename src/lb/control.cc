@@ -9,6 +9,7 @@
 
 #include "core/cgroup2.h"
 #include "core/features.h"
+#include "core/hook_order.h"
 #include "core/host_mounts.h"
 #include "lb/config.h"
 #include "lb/maps.h"
@@ -192,6 +193,7 @@ int run_apply(const ApplyOptions& o, std::ostream& out, std::ostream& err) {
   }
   auto t1 = std::chrono::steady_clock::now();
   for (const std::string& n : notes) out << n << "\n";
+  if (auto problem = lb_proxy_order_problem(cgroup)) err << "cgscope lb apply: warning: " << *problem << "\n";
   print_summary(out, p.summary, p.ops.size());
   out << fmt::format("applied {} in {:.1f} ms ({} services, pins in {})\n", o.file,
                      std::chrono::duration<double, std::milli>(t1 - t0).count(), cfg->services.size(), dir);

@@ -16,6 +16,7 @@
 #include "core/cgroup2.h"
 #include "core/command_run.h"
 #include "core/features.h"
+#include "core/hook_order.h"
 #include "core/host_mounts.h"
 #include "core/stop_signal.h"
 #include "proxy/bypass.h"
@@ -275,6 +276,7 @@ int run_proxy(const ProxyRequest& req) {
   if (auto r = s.hooks->configure(hc); !r) return fail_line(r.error());
   std::vector<std::string> notes;
   if (auto r = s.hooks->attach(*cgroup, &notes); !r) return fail_line(r.error());
+  if (auto problem = lb_proxy_order_problem(*cgroup)) std::fprintf(stderr, "cgscope: warning: %s\n", problem->c_str());
 
   s.start();
   if (command)

@@ -228,6 +228,35 @@ TEST_F(ProxyDnsTest, GlibcsResolverInTheCgroupLooksUpThroughTheUpstream) {
   EXPECT_EQ(udp_leaks(), "");
 }
 
+TEST_F(ProxyDnsTest, ASocks5hUpstreamGetsTheNameTheProgramLookedUp) {
+  if (!std::filesystem::exists("/etc/hosts")) GTEST_SKIP() << "no /etc/hosts to bind the test's names over";
+  // A second microsocks that knows the test name (its own /etc/hosts, in a mount
+  // namespace of its own): it can only connect if it is given the name.
+  TempPath hosts("hosts"), conf("resolv");
+  std::ofstream(hosts.path) << peer_ip_ << " " << kName << "\n";
+  std::ofstream(conf.path) << "nameserver " << peer_ip_ << "\noptions attempts:1 timeout:3\n";
+  uint16_t port = free_port();
+  Child named;
+  ASSERT_TRUE(named.start({"unshare", "-m", "sh", "-c",
+                           fmt::format("mount --bind {} /etc/hosts && exec microsocks -i 127.0.0.1 -p {}", hosts.path,
+                                       port)},
+                          {.err = Stream::kPipe, .name = "microsocks with the test's hosts"}))
+      << named.error();
+  ASSERT_TRUE(eventually([&] { return connects_to("127.0.0.1", port); }));
+  attach({"--via", fmt::format("socks5h://127.0.0.1:{}", port), "--dns"});
+  TempPath out("byname");
+  auto r = run({"sh", "-c",
+                fmt::format("echo $$ > {}/cgroup.procs && exec unshare -m sh -c 'mount --bind {} /etc/resolv.conf && "
+                            "exec curl -sS --max-time 20 -o {} http://{}:8080/file'",
+                            cg_->path(), conf.path, out.path, kName)},
+               kRunLimit);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(slurp(out.path), body_);
+  std::string log = stop_and_log();
+  EXPECT_NE(log.find(fmt::format("-> {}:8080 ({}:8080)", kName, peer_ip_)), std::string::npos) << log;
+  EXPECT_EQ(udp_leaks(), "");
+}
+
 // The relay address for other namespaces, picked from where the cgroup's
 // processes are: here a process in the test host's namespace, whose only route
 // to the host is the /32 of the veth's host end.

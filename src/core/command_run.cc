@@ -1,8 +1,15 @@
 #include "core/command_run.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/small_file.h"
 
@@ -18,9 +25,44 @@ bool populated(const std::string& path) {
   return at != std::string::npos && at + 10 < text->size() && (*text)[at + 10] != '0';
 }
 
+constexpr std::string_view kRunPrefix = "cgscope-run-";
+
+// Whether the cgscope that made cgscope-run-<pid> still runs (a reused pid is
+// another program's: its comm is not cgscope's).
+bool owner_alive(pid_t pid) {
+  auto comm = read_small_file(fmt::format("/proc/{}/comm", pid));
+  return comm && comm->rfind("cgscope", 0) == 0;
+}
+
+// The cgscope-run-<pid> cgroups whose cgscope was killed before it could remove
+// them: what is left in them is killed (CMD never outlives its run) and they
+// go. Returns one line for the user, or "" when there was nothing.
+std::string sweep_stale_runs(const std::string& mount) {
+  DIR* d = ::opendir(mount.c_str());
+  if (!d) return "";
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name.substr(0, kRunPrefix.size()) != kRunPrefix) continue;
+    char* end = nullptr;
+    long pid = std::strtol(std::string(name.substr(kRunPrefix.size())).c_str(), &end, 10);
+    if (pid > 0 && *end == 0 && pid != getpid() && !owner_alive(pid_t(pid))) names.emplace_back(name);
+  }
+  ::closedir(d);
+  std::vector<std::string> removed;
+  for (const std::string& n : names) {
+    auto cg = ScopedCgroup::adopt(mount + "/" + n);
+    if (cg && cg->remove()) removed.push_back(n);
+  }
+  if (removed.empty()) return "";
+  return fmt::format("removed {} left by a cgscope that was killed, with what still ran in it",
+                     fmt::join(removed, ", "));
+}
+
 }  // namespace
 
 Result<CommandRun> CommandRun::make_cgroup(const std::string& cgroup_mount) {
+  if (std::string note = sweep_stale_runs(cgroup_mount); !note.empty()) std::fprintf(stderr, "cgscope: %s\n", note.c_str());
   auto cg = ScopedCgroup::create(cgroup_mount, fmt::format("cgscope-run-{}", getpid()));
   if (!cg) return fail_with("creating a cgroup for the command", cg.error());
   return CommandRun(std::move(*cg));

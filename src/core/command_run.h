@@ -24,7 +24,9 @@ namespace cgscope {
 
 class CommandRun {
  public:
-  // Makes <mount>/cgscope-run-<cgscope's pid>.
+  // Makes <mount>/cgscope-run-<cgscope's pid>. Removes first the cgscope-run-*
+  // cgroups of cgscopes that were killed (SIGKILL leaves them), ending what
+  // still runs there, and says so on stderr.
   static Result<CommandRun> make_cgroup(const std::string& cgroup_mount);
 
   // Forks CMD, held before exec (PATH resolved here, so CMD execs exactly once).

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iterator>
 #include <span>
 
@@ -13,6 +15,7 @@
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 
+#include "core/cgroup2.h"
 #include "core/pinned_hooks.h"
 #include "core/unique_fd.h"
 #include "proxy.skel.h"
@@ -212,6 +215,22 @@ std::array<uint64_t, CGS_PROXY_STAT_NR> ProxyHooks::stats() const {
     for (uint64_t v : per_cpu) total[i] += v;
   }
   return total;
+}
+
+std::vector<std::string> remove_orphan_proxy_pins(const std::string& cgroup_mount) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/sys/fs/bpf/cgscope", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("proxy-", 0) != 0) continue;
+    char* end = nullptr;
+    uint64_t id = std::strtoull(name.c_str() + 6, &end, 10);
+    if (!id || *end) continue;
+    auto where = cgroup_path_of_id(cgroup_mount, id);
+    if (where || where.error().code != ENOENT) continue;
+    if (remove_proxy_pins(e.path().string())) removed.push_back(e.path().string());
+  }
+  return removed;
 }
 
 Result<std::vector<std::string>> remove_proxy_pins(const std::string& pin_dir) {

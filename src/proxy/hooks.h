@@ -71,4 +71,10 @@ class ProxyHooks {
 // dir. Missing pins are not an error. Returns the names removed.
 Result<std::vector<std::string>> remove_proxy_pins(const std::string& pin_dir);
 
+// Removes the pins of proxies whose cgroup is gone (a `proxy run` that was
+// killed: its cgroup removed since, by the next run). A proxied cgroup that
+// still exists keeps its pins: that is the fail-closed state, for `proxy reset`.
+// Returns the pin dirs removed.
+std::vector<std::string> remove_orphan_proxy_pins(const std::string& cgroup_mount);
+
 }  // namespace cgscope::proxy

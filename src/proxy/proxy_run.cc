@@ -261,6 +261,8 @@ int run_proxy(const ProxyRequest& req) {
     if (auto r = command->spawn(req.command); !r) return fail_line(r.error(), 127);
   auto cg_id = cgroup_id(*cgroup);
   if (!cg_id) return fail_line(cg_id.error());
+  for (const std::string& dir : remove_orphan_proxy_pins(*mount))
+    std::fprintf(stderr, "cgscope: removed %s, the pins of a proxy whose cgroup is gone\n", dir.c_str());
 
   // What listens first (its ports go into the hooks' config), then the hooks.
   RelayAddrs at = relay_addresses(*plan, *cgroup, !command);

@@ -166,3 +166,41 @@ TEST_F(ProxyAttachTest, AClientInItsOwnNetworkNamespaceReachesTheRelayAddress) {
 
 }  // namespace
 }  // namespace cgscope::testing
+
+namespace cgscope::testing {
+namespace {
+
+TEST_F(ProxyTest, TheNextRunRemovesWhatAKilledRunLeft) {
+  Child killed;
+  ASSERT_TRUE(killed.start({CGSCOPE_BIN, "proxy", "run", "--via", socks(), "--", "sleep", "60"},
+                           {.err = Stream::kPipe, .name = "proxy run to be killed"}))
+      << killed.error();
+  std::string log;
+  ASSERT_EQ(read_until(killed.pipe_fd(), log, Clock::now() + 30s,
+                       [](const std::string& s) { return s.find("(relay ") != std::string::npos; }),
+            ReadEnd::kDone)
+      << log;
+  auto mount = cgroup2_mount();
+  ASSERT_TRUE(mount) << mount.error().message;
+  std::string cg = fmt::format("{}/cgscope-run-{}", *mount, killed.pid());
+  auto id = cgroup_id(cg);
+  ASSERT_TRUE(id) << id.error().message;
+  std::string pins = fmt::format("/sys/fs/bpf/cgscope/proxy-{}", *id);
+  ASSERT_TRUE(std::filesystem::exists(pins));
+  // SIGKILL to cgscope alone: sleep goes on in the cgroup, proxied fail-closed.
+  ASSERT_EQ(::kill(killed.pid(), SIGKILL), 0);
+  ASSERT_TRUE(killed.wait_for(10s));
+  ASSERT_TRUE(std::filesystem::exists(cg));
+  auto next = proxy_run(socks(), {"true"});
+  EXPECT_EQ(next.code, 0) << next.output;
+  EXPECT_NE(next.output.find(fmt::format("removed cgscope-run-{} left by a cgscope that was killed", killed.pid())),
+            std::string::npos)
+      << next.output;
+  EXPECT_NE(next.output.find("removed " + pins + ", the pins of a proxy whose cgroup is gone"), std::string::npos)
+      << next.output;
+  EXPECT_FALSE(std::filesystem::exists(cg));
+  EXPECT_FALSE(std::filesystem::exists(pins));
+}
+
+}  // namespace
+}  // namespace cgscope::testing

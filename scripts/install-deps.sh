@@ -13,6 +13,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
   iproute2 procps
   microsocks tinyproxy dante-server curl busybox-static
+  docker.io  # proxy_docker_test: a real `docker build --cgroup-parent` (the test runs its own dockerd)
 )
 bench_pkgs=(
   bpftrace libbpf-tools strace stress-ng iptables wrk iperf3 hyperfine bc
@@ -34,8 +35,8 @@ if ((${#missing[@]})); then
   fi
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # The test peers (tinyproxy, danted) are daemons: their packages must not start
-  # them. The tests start their own and stop them after.
+  # The test peers (tinyproxy, danted, dockerd and containerd) are daemons: their
+  # packages must not start them. The tests start their own and stop them after.
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d

@@ -81,6 +81,9 @@ class ProxyTest : public ::testing::Test {
     // before may take the kernel a moment to tear down, veth and routes with it.
     static int seq = 0;
     int n = 1 + (getpid() * 7 + seq) % 250;
+    // Another test binary running at once (a second checkout's, say) may hold
+    // 198.18.N: take the next N that no route or address uses.
+    for (int tries = 0; tries < 250 && !free_net(n); tries++) n = n % 250 + 1;
     host_ip_ = fmt::format("198.18.{}.1", n);
     peer_ip_ = fmt::format("198.18.{}.2", n);
     std::string ns = unique_name("px");
@@ -100,6 +103,12 @@ class ProxyTest : public ::testing::Test {
     // Before any traffic: the address is the test host's, not the uplink's.
     auto route = run({"ip", "route", "get", peer_ip_});
     ASSERT_NE(route.output.find("dev " + veth_), std::string::npos) << route.output;
+  }
+
+  static bool free_net(int n) {
+    auto routes = run({"sh", "-c", fmt::format("ip -o route show to match 198.18.{}.2 | grep -v '^default'", n)});
+    auto addrs = run({"ip", "-o", "addr", "show", "to", fmt::format("198.18.{}.0/24", n)});
+    return routes.output.empty() && addrs.output.empty();
   }
 
   void serve_file() {

@@ -29,6 +29,9 @@
 #include "trace/exec_join.h"
 #include "trace/event_select.h"
 #include "trace/format.h"
+#include "trace/output_file.h"
+#include "trace/proc_tree.h"
+#include "trace/stream_sink.h"
 #include "trace/schema.h"
 #include "trace/tracer.h"
 
@@ -37,75 +40,12 @@ namespace cgscope::trace {
 namespace {
 
 constexpr uint32_t kClone = 56, kFork = 57, kVfork = 58, kClone3 = 435;
-constexpr size_t kFlushBytes = 256 << 10;
-
-// Every process below `roots` in the process tree, from /proc/PID/stat.
-std::vector<pid_t> descendants_of(const std::vector<pid_t>& roots) {
-  std::unordered_map<pid_t, std::vector<pid_t>> children;
-  std::error_code ec;  // a process that ends mid-walk is not an error
-  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
-    const auto& entry = *it;
-    const std::string name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    // Not an ifstream: libstdc++ throws from a failed read, and the stat of a
-    // process that exits meanwhile fails to read with ESRCH.
-    auto read = read_small_file(entry.path().string() + "/stat");
-    if (!read) continue;
-    std::string stat = read->substr(0, read->find('\n'));
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-    size_t close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    char state = 0;
-    int ppid = 0;
-    if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) == 2)
-      children[ppid].push_back(std::stoi(name));
-  }
-  std::vector<pid_t> out, todo(roots.begin(), roots.end());
-  while (!todo.empty()) {
-    pid_t p = todo.back();
-    todo.pop_back();
-    for (pid_t c : children[p]) {
-      out.push_back(c);
-      todo.push_back(c);
-    }
-  }
-  return out;
-}
 
 uint64_t clock_ns(clockid_t id) {
   timespec ts;
   clock_gettime(id, &ts);
   return uint64_t(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
 }
-
-// Writes whole buffers to standard output or to a file it owns, retrying short writes.
-class Sink {
- public:
-  Sink() = default;
-  explicit Sink(UniqueFd file) : file_(std::move(file)), fd_(file_.get()) {}
-  // false once the reader is gone (EPIPE) or the disk is full: stop tracing.
-  bool write(std::string& buf) {
-    size_t off = 0;
-    while (off < buf.size()) {
-      ssize_t n = ::write(fd_, buf.data() + off, buf.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        error_ = errno;
-        buf.clear();
-        return false;
-      }
-      off += size_t(n);
-    }
-    buf.clear();
-    return true;
-  }
-  int error() const { return error_; }
-
- private:
-  UniqueFd file_;
-  int fd_ = STDOUT_FILENO;
-  int error_ = 0;
-};
 
 // The nesting level of a canonical cgroup path ("/" is 0, "/a/b" is 2).
 unsigned cgroup_level(std::string_view rel) {
@@ -124,10 +64,10 @@ class Session {
   Result<void> prepare();
   Result<void> resolve_scope(KernelConfig& cfg);
   void on_record(std::span<const uint8_t> bytes);
-  void emit(const RecordView& rec, int64_t ret, bool has_ret);
+  void emit(const RecordView& rec, int64_t ret, bool has_ret, bool selected = true);
+  bool flush_sinks();
   void on_exec_record(std::span<const uint8_t> bytes, const RecordView& rec);
   bool wanted_container(const ContainerInfo* c) const;
-  void flush();
   void print_summary();
 
   const TraceRequest& req_;
@@ -140,9 +80,8 @@ class Session {
   std::unique_ptr<Tracer> tracer_;
   std::vector<std::pair<uint64_t, unsigned>> scope_cgroups_;
   ExecJoiner exec_join_;
-  std::unique_ptr<Sink> sink_;
-  std::string out_;
-  bool json_ = true;
+  std::vector<std::unique_ptr<TraceSink>> sinks_;
+  bool unselected_wanted_ = false;  // a sink wants the events -e did not select
   bool entry_via_sys_enter_ = false;  // no tracefs: see prepare()
   bool stop_ = false;
   uint64_t mono_to_wall_ = 0;
@@ -184,15 +123,11 @@ Result<void> Session::prepare() {
   registry_ = std::make_unique<ContainerRegistry>(mount_, *host_ns);
   registry_->scan();
 
-  if (req_.output_file.empty()) {
-    sink_ = std::make_unique<Sink>();
-  } else {
-    UniqueFd fd(::open(req_.output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd) return fail_errno("opening output file " + req_.output_file, errno);
-    sink_ = std::make_unique<Sink>(std::move(fd));
-  }
-  json_ = req_.output == OutputFormat::json ||
-          (req_.output == OutputFormat::automatic && !(req_.output_file.empty() && isatty(STDOUT_FILENO)));
+  auto out = OutputFile::open(req_.output_file);
+  if (!out) return fail_with(out.error());
+  bool json = req_.output == OutputFormat::json || (req_.output == OutputFormat::automatic && !out->is_terminal());
+  sinks_.push_back(std::make_unique<StreamSink>(std::move(*out), json ? StreamSink::Form::json : StreamSink::Form::table));
+  for (const auto& sink : sinks_) unselected_wanted_ |= sink->wants_unselected();
   mono_to_wall_ = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
   return {};
 }
@@ -259,18 +194,24 @@ bool Session::wanted_container(const ContainerInfo* c) const {
   return c && c->id.rfind(*req_.container, 0) == 0;
 }
 
-void Session::emit(const RecordView& rec, int64_t ret, bool has_ret) {
+void Session::emit(const RecordView& rec, int64_t ret, bool has_ret, bool selected) {
   if (stop_) return;
   // -x is about syscalls; process and cgroup events have no failure to show.
   if (req_.only_failed && rec.hdr->nr >= CGS_MAX_SYSCALLS) return;
   const ContainerInfo* c = registry_->lookup(rec.hdr->cgroup_id);
   if (!wanted_container(c)) return;
   EventView ev{&rec, Schema::get().find(rec.hdr->nr), c, ret, has_ret, rec.hdr->ts_ns + mono_to_wall_};
-  if (json_) append_json(out_, ev);
-  else append_table_row(out_, ev);
+  for (const auto& sink : sinks_)
+    if (selected || sink->wants_unselected()) sink->on_event(ev, selected);
+  if (!selected) return;
   events_++;
   if (req_.max_events && events_ >= req_.max_events) stop_ = true;
-  if (out_.size() >= kFlushBytes) flush();
+}
+
+bool Session::flush_sinks() {
+  bool ok = true;
+  for (const auto& sink : sinks_) ok = sink->flush() && ok;
+  return ok;
 }
 
 void Session::on_record(std::span<const uint8_t> bytes) {
@@ -340,11 +281,6 @@ void Session::on_exec_record(std::span<const uint8_t> bytes, const RecordView& r
   if (auto er = decode_record(*entry)) emit(*er, h->ret, true);
 }
 
-void Session::flush() {
-  if (out_.empty()) return;
-  if (!sink_->write(out_)) stop_ = true;
-}
-
 void Session::print_summary() {
   auto d = tracer_ ? tracer_->drops() : std::array<uint64_t, CGS_DROP_NR_REASONS>{};
   uint64_t lost = d[CGS_DROP_RINGBUF_FULL] + d[CGS_DROP_SCRATCH] + d[CGS_DROP_ENTRY_LOST] + malformed_ + orphans_;
@@ -408,7 +344,7 @@ int Session::run() {
       if (auto r = tracer_->add_scope_pid(uint32_t(p)); !r) return error(r.error());
   if (peek_stop_signal()) return 130;
 
-  if (!json_) append_table_header(out_);
+  for (const auto& sink : sinks_) sink->start();
   if (command_) {
     tracer_->set_hold_tgid(uint32_t(command_->pid()));
     if (auto r = command_->start(); !r) return error(r.error(), 127);
@@ -430,7 +366,7 @@ int Session::run() {
       exit_code = 2;
       break;
     }
-    flush();
+    if (!flush_sinks()) stop_ = true;
     if (int sig = take_stop_signal()) {
       // Without a command: stop. With one: pass the first signal to CMD and keep
       // tracing until it is gone; a second one kills everything in its cgroup.
@@ -445,9 +381,9 @@ int Session::run() {
     }
     if (req_.duration > 0 && std::chrono::steady_clock::now() >= deadline) break;
   }
-  flush();
-  if (sink_->error() && sink_->error() != EPIPE)
-    std::fprintf(stderr, "cgscope trace: writing events: %s\n", std::strerror(sink_->error()));
+  // A sink that failed says so; the exit code stays CMD's (or the trace's own).
+  for (const auto& sink : sinks_)
+    if (auto r = sink->finish(); !r) error(r.error());
   print_summary();
   tracer_.reset();  // detach before the cgroup (and anything left in it) goes
   // Stopped early (--duration, --max-events, a closed pipe): CMD does not

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "trace/arg_value.h"
 #include "trace/containers.h"
 #include "trace/flags.h"
 #include "trace/sockaddr.h"
@@ -11,8 +12,6 @@
 namespace cgscope::trace {
 
 namespace {
-
-constexpr int64_t kAtFdcwd = -100;
 
 // Numbers through fmt::format_int: no format string to parse, no per-character
 // push_back. This is the hot path of JSON output.
@@ -23,11 +22,6 @@ void append_dec(std::string& out, T v) {
 }
 void append_uint(std::string& out, uint64_t v) { append_dec(out, v); }
 void append_int(std::string& out, int64_t v) { append_dec(out, v); }
-void append_hex(std::string& out, uint64_t v) {
-  char buf[24];
-  auto end = fmt::format_to(buf, "0x{:x}", v);
-  out.append(buf, end);
-}
 // `"key":value,` pieces of the fixed JSON header.
 void append_field(std::string& out, std::string_view key_with_quotes_and_colon, uint64_t v) {
   out += key_with_quotes_and_colon;
@@ -44,158 +38,102 @@ size_t utf8_len(std::string_view s, size_t i) {
   return n;
 }
 
-// How an argument is written: the flag/enum formats as strings, numbers as
-// numbers, so that JSON consumers can compare either without parsing.
-enum class Shape { number, string };
-
-Shape value_shape(ArgFormat f) {
-  switch (f) {
-    case ArgFormat::signed_dec:
-    case ArgFormat::unsigned_dec:
-    case ArgFormat::fd:
-      return Shape::number;
-    default:
-      return Shape::string;
-  }
-}
-
-// The text of a scalar argument, unquoted.
-void append_scalar_text(std::string& out, ArgFormat f, uint64_t v) {
-  switch (f) {
-    case ArgFormat::signed_dec: append_int(out, static_cast<int64_t>(v)); break;
-    case ArgFormat::unsigned_dec: append_uint(out, v); break;
-    case ArgFormat::fd: append_int(out, static_cast<int32_t>(v)); break;
-    case ArgFormat::dirfd:
-      if (static_cast<int32_t>(v) == kAtFdcwd) out += "AT_FDCWD";
-      else append_int(out, static_cast<int32_t>(v));
-      break;
-    case ArgFormat::mode_octal: format_mode(out, v); break;
-    case ArgFormat::open_flags: format_open_flags(out, v); break;
-    case ArgFormat::at_flags: format_at_flags(out, v); break;
-    case ArgFormat::mmap_prot: format_mmap_prot(out, v); break;
-    case ArgFormat::mmap_flags: format_mmap_flags(out, v); break;
-    case ArgFormat::clone_flags: format_clone_flags(out, v); break;
-    case ArgFormat::signal: format_signal(out, v); break;
-    case ArgFormat::socket_domain: format_socket_domain(out, v); break;
-    case ArgFormat::socket_type: format_socket_type(out, v); break;
-    default: append_hex(out, v); break;
-  }
-}
-
-// The elements of an argv/envp section, at most CGS_ARGV_MAX_ELEMS of them (the
-// argv block of an exec'd image arrives whole, up to its byte limit). Returns
-// whether anything was cut, here or in the kernel.
-template <class Fn>
-bool for_each_element(const VarSection& var, Fn&& fn) {
-  size_t n = 0;
-  bool cut = var.truncated();
-  for_each_string(var.data, [&](std::string_view s) {
-    if (n++ < CGS_ARGV_MAX_ELEMS) fn(s);
-    else cut = true;
-  });
-  return cut;
-}
-
-bool is_pointer_data(ArgFormat f) {
-  return f == ArgFormat::string || f == ArgFormat::string_array || f == ArgFormat::sockaddr ||
-         f == ArgFormat::buffer;
-}
-
-// Pseudo events show some arguments from the record's fixed args[] and some from
-// sections; a section always wins over the raw value.
-void append_json_arg(std::string& out, const ArgDesc& a, uint64_t raw, const VarSection& var) {
-  if (var.present) {
-    switch (var.kind) {
-      case CGS_ARG_STR:
-        if (var.fault()) {
-          out += "null";
-          return;
-        }
+// How each kind of value looks in JSON.
+void append_json_value(std::string& out, const ArgValue& v) {
+  switch (v.kind) {
+    case ArgValue::Kind::null:
+      out += "null";
+      return;
+    case ArgValue::Kind::number:
+      append_scalar_text(out, v.format, v.raw);
+      return;
+    case ArgValue::Kind::scalar:
+      out += '"';
+      append_scalar_text(out, v.format, v.raw);
+      out += '"';
+      return;
+    case ArgValue::Kind::string:
+      out += '"';
+      append_json_escaped(out, v.str);
+      if (v.truncated) out += "...";
+      out += '"';
+      return;
+    case ArgValue::Kind::strings: {
+      out += '[';
+      bool first = true;
+      bool cut = for_each_element(*v.var, [&](std::string_view s) {
+        if (!first) out += ',';
+        first = false;
         out += '"';
-        append_json_escaped(out, var.str());
-        if (var.truncated()) out += "...";
+        append_json_escaped(out, s);
         out += '"';
-        return;
-      case CGS_ARG_STRARR: {
-        out += '[';
-        bool first = true;
-        bool cut = for_each_element(var, [&](std::string_view s) {
-          if (!first) out += ',';
-          first = false;
-          out += '"';
-          append_json_escaped(out, s);
-          out += '"';
-        });
-        if (cut) out += first ? "\"...\"" : ",\"...\"";
-        out += ']';
-        return;
-      }
-      case CGS_ARG_SOCKADDR:
-      case CGS_ARG_SOCKADDR_PLEN: {
-        SockaddrView sa = decode_sockaddr(var.data);
-        out += "{\"family\":\"";
-        append_json_escaped(out, sa.family);
-        out += "\",\"address\":\"";
-        append_json_escaped(out, sa.address);
-        out += '"';
-        if (sa.port >= 0) fmt::format_to(std::back_inserter(out), ",\"port\":{}", sa.port);
-        out += '}';
-        return;
-      }
-      case CGS_ARG_BUF:
-        out += '"';
-        append_json_escaped(out, std::string_view(reinterpret_cast<const char*>(var.data.data()), var.data.size()));
-        if (var.truncated()) out += "...";
-        out += '"';
-        return;
-      default:
-        break;
+      });
+      if (cut) out += first ? "\"...\"" : ",\"...\"";
+      out += ']';
+      return;
+    }
+    case ArgValue::Kind::sockaddr: {
+      SockaddrView sa = decode_sockaddr(v.var->data);
+      out += "{\"family\":\"";
+      append_json_escaped(out, sa.family);
+      out += "\",\"address\":\"";
+      append_json_escaped(out, sa.address);
+      out += '"';
+      if (sa.port >= 0) fmt::format_to(std::back_inserter(out), ",\"port\":{}", sa.port);
+      out += '}';
+      return;
     }
   }
-  if (is_pointer_data(a.format) && raw == 0) {
-    out += "null";
-    return;
-  }
-  if (value_shape(a.format) == Shape::number) {
-    append_scalar_text(out, a.format, raw);
-    return;
-  }
-  out += '"';
-  append_scalar_text(out, is_pointer_data(a.format) ? ArgFormat::pointer : a.format, raw);
-  out += '"';
 }
 
-void append_table_arg(std::string& out, const ArgDesc& a, uint64_t raw, const VarSection& var) {
-  if (var.present && (var.kind == CGS_ARG_STR || var.kind == CGS_ARG_BUF)) {
-    out += '"';
-    append_json_escaped(out, var.kind == CGS_ARG_STR
-                                 ? var.str()
-                                 : std::string_view(reinterpret_cast<const char*>(var.data.data()), var.data.size()));
-    if (var.truncated()) out += "...";
-    out += '"';
-    return;
+// How each kind of value looks in a table row.
+void append_table_value(std::string& out, const ArgValue& v) {
+  switch (v.kind) {
+    case ArgValue::Kind::null:
+      out += "NULL";
+      return;
+    case ArgValue::Kind::number:
+    case ArgValue::Kind::scalar:
+      append_scalar_text(out, v.format, v.raw);
+      return;
+    case ArgValue::Kind::string:
+      out += '"';
+      append_json_escaped(out, v.str);
+      if (v.truncated) out += "...";
+      out += '"';
+      return;
+    case ArgValue::Kind::strings: {
+      out += '[';
+      bool first = true;
+      bool cut = for_each_element(*v.var, [&](std::string_view s) {
+        if (!first) out += ", ";
+        first = false;
+        append_json_escaped(out, s);
+      });
+      if (cut) out += first ? "..." : ", ...";
+      out += ']';
+      return;
+    }
+    case ArgValue::Kind::sockaddr:
+      format_sockaddr(out, v.var->data);
+      return;
   }
-  if (var.present && var.kind == CGS_ARG_STRARR) {
-    out += '[';
-    bool first = true;
-    bool cut = for_each_element(var, [&](std::string_view s) {
-      if (!first) out += ", ";
-      first = false;
-      append_json_escaped(out, s);
-    });
-    if (cut) out += first ? "..." : ", ...";
-    out += ']';
-    return;
+}
+
+// Calls fn(name, value) for each argument of the event, then for each value
+// user space added: the one walk both writers share.
+template <class Fn>
+void for_each_arg(const EventView& ev, Fn&& fn) {
+  const cgs_record* h = ev.rec->hdr;
+  unsigned nargs = ev.desc ? ev.desc->nargs : CGS_NARGS;
+  char generic[8];
+  for (unsigned i = 0; i < nargs && i < CGS_NARGS; i++) {
+    ArgDesc a = ev.desc ? ev.desc->args[i] : ArgDesc{};
+    std::string_view name = a.name;
+    if (!ev.desc) name = std::string_view(generic, size_t(fmt::format_to(generic, "arg{}", i) - generic));
+    fn(name, arg_value(a, h->args[i], ev.rec->vars[i]));
   }
-  if (var.present && (var.kind == CGS_ARG_SOCKADDR || var.kind == CGS_ARG_SOCKADDR_PLEN)) {
-    format_sockaddr(out, var.data);
-    return;
-  }
-  if (is_pointer_data(a.format) && raw == 0) {
-    out += "NULL";
-    return;
-  }
-  append_scalar_text(out, is_pointer_data(a.format) ? ArgFormat::pointer : a.format, raw);
+  for (const NamedValue& extra : ev.extra) fn(extra.name, extra.value);
 }
 
 std::string_view comm_of(const cgs_record* h) {
@@ -286,16 +224,15 @@ void append_json(std::string& out, const EventView& ev) {
     out += "null";
   }
   out += ",\"args\":{";
-  unsigned nargs = ev.desc ? ev.desc->nargs : CGS_NARGS;
-  for (unsigned i = 0; i < nargs && i < CGS_NARGS; i++) {
-    if (i) out += ',';
+  bool first = true;
+  for_each_arg(ev, [&](std::string_view name, const ArgValue& v) {
+    if (!first) out += ',';
+    first = false;
     out += '"';
-    if (ev.desc) out += ev.desc->args[i].name;
-    else fmt::format_to(it, "arg{}", i);
+    out += name;
     out += "\":";
-    ArgDesc a = ev.desc ? ev.desc->args[i] : ArgDesc{};
-    append_json_arg(out, a, h->args[i], ev.rec->vars[i]);
-  }
+    append_json_value(out, v);
+  });
   out += "},\"ret\":";
   if (!ev.has_ret) {
     out += "null";
@@ -325,15 +262,14 @@ void append_table_row(std::string& out, const EventView& ev) {
   std::string name = ev.desc ? std::string(ev.desc->name) : fmt::format("syscall_{}", h->nr);
   fmt::format_to(it, "{:02}:{:02}:{:02}.{:06} {:<12} {:<16} {:>7} {:>7} {:<18} ", tm.tm_hour, tm.tm_min, tm.tm_sec,
                  (ev.wall_ns / 1000) % 1000000, cont, comm_of(h), h->pid, h->tid, name);
-  unsigned nargs = ev.desc ? ev.desc->nargs : CGS_NARGS;
-  for (unsigned i = 0; i < nargs && i < CGS_NARGS; i++) {
-    if (i) out += ' ';
-    if (ev.desc) out += ev.desc->args[i].name;
-    else fmt::format_to(it, "arg{}", i);
+  bool first = true;
+  for_each_arg(ev, [&](std::string_view name, const ArgValue& v) {
+    if (!first) out += ' ';
+    first = false;
+    out += name;
     out += '=';
-    ArgDesc a = ev.desc ? ev.desc->args[i] : ArgDesc{};
-    append_table_arg(out, a, h->args[i], ev.rec->vars[i]);
-  }
+    append_table_value(out, v);
+  });
   out += " = ";
   if (!ev.has_ret) out += '?';
   else if (ev.ret < 0 && ev.ret >= -4095 && h->nr < CGS_MAX_SYSCALLS) format_errno(out, ev.ret);

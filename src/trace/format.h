@@ -1,11 +1,14 @@
-// Turns one decoded event into a JSON line or a table row. Hot path: appends to a
+// Turns one decoded event into a JSON line or a table row: each argument becomes
+// a value once (arg_value.h), which each writer renders its own way. Hot path: appends to a
 // caller-owned buffer, allocates nothing per event once the buffer has grown.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <span>
 #include <string_view>
 
+#include "trace/arg_value.h"
 #include "trace/decoder.h"
 #include "trace/schema.h"
 
@@ -20,6 +23,7 @@ struct EventView {
   int64_t ret = 0;
   bool has_ret = true;               // false: an execve whose exit was never seen
   uint64_t wall_ns = 0;              // ns since the epoch
+  std::span<const NamedValue> extra{};  // values user space adds after the args (a path for an fd)
 };
 
 void append_json(std::string& out, const EventView& ev);

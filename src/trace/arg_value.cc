@@ -1,0 +1,96 @@
+#include "trace/arg_value.h"
+
+#include <fmt/format.h>
+
+#include "trace/flags.h"
+#include "trace/schema.h"
+
+namespace cgscope::trace {
+namespace {
+
+constexpr int64_t kAtFdcwd = -100;
+
+template <class T>
+void append_dec(std::string& out, T v) {
+  fmt::format_int f(v);
+  out.append(f.data(), f.size());
+}
+
+void append_hex(std::string& out, uint64_t v) {
+  char buf[24];
+  auto end = fmt::format_to(buf, "0x{:x}", v);
+  out.append(buf, end);
+}
+
+bool is_pointer_data(ArgFormat f) {
+  return f == ArgFormat::string || f == ArgFormat::string_array || f == ArgFormat::sockaddr ||
+         f == ArgFormat::buffer;
+}
+
+bool is_number(ArgFormat f) {
+  return f == ArgFormat::signed_dec || f == ArgFormat::unsigned_dec || f == ArgFormat::fd;
+}
+
+std::string_view bytes_of(const VarSection& var) {
+  return {reinterpret_cast<const char*>(var.data.data()), var.data.size()};
+}
+
+}  // namespace
+
+ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var) {
+  ArgValue v;
+  v.raw = raw;
+  v.format = a.format;
+  if (var.present) {
+    switch (var.kind) {
+      case CGS_ARG_STR:
+        if (var.fault()) return ArgValue{};
+        return ArgValue::text(var.str(), var.truncated());
+      case CGS_ARG_BUF:
+        return ArgValue::text(bytes_of(var), var.truncated());
+      case CGS_ARG_STRARR:
+        v.kind = ArgValue::Kind::strings;
+        v.var = &var;
+        return v;
+      case CGS_ARG_SOCKADDR:
+      case CGS_ARG_SOCKADDR_PLEN:
+        v.kind = ArgValue::Kind::sockaddr;
+        v.var = &var;
+        return v;
+      default:
+        break;
+    }
+  }
+  if (is_pointer_data(a.format)) {
+    if (raw == 0) return ArgValue{};
+    v.format = ArgFormat::pointer;  // not captured: the address
+  }
+  // A dirfd is a number like any fd, but for AT_FDCWD, which has a name.
+  if (v.format == ArgFormat::dirfd && static_cast<int32_t>(raw) != kAtFdcwd) v.format = ArgFormat::fd;
+  v.kind = is_number(v.format) ? ArgValue::Kind::number : ArgValue::Kind::scalar;
+  return v;
+}
+
+void append_scalar_text(std::string& out, ArgFormat f, uint64_t v) {
+  switch (f) {
+    case ArgFormat::signed_dec: append_dec(out, static_cast<int64_t>(v)); break;
+    case ArgFormat::unsigned_dec: append_dec(out, v); break;
+    case ArgFormat::fd: append_dec(out, static_cast<int32_t>(v)); break;
+    case ArgFormat::dirfd:
+      if (static_cast<int32_t>(v) == kAtFdcwd) out += "AT_FDCWD";
+      else append_dec(out, static_cast<int32_t>(v));
+      break;
+    case ArgFormat::mode_octal: format_mode(out, v); break;
+    case ArgFormat::open_flags: format_open_flags(out, v); break;
+    case ArgFormat::at_flags: format_at_flags(out, v); break;
+    case ArgFormat::mmap_prot: format_mmap_prot(out, v); break;
+    case ArgFormat::mmap_flags: format_mmap_flags(out, v); break;
+    case ArgFormat::clone_flags: format_clone_flags(out, v); break;
+    case ArgFormat::signal: format_signal(out, v); break;
+    case ArgFormat::socket_domain: format_socket_domain(out, v); break;
+    case ArgFormat::socket_type: format_socket_type(out, v); break;
+    default: append_hex(out, v); break;
+  }
+}
+
+}  // namespace cgscope::trace

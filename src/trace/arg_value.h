@@ -1,0 +1,71 @@
+// An event's argument as a value, decided once from its description, its raw
+// register and its captured section: what the output writers render. The JSON
+// writer and the table writer each say how a kind of value looks; neither looks
+// at sections or formats again (format.cc).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "trace/arg_spec.h"
+#include "trace/decoder.h"
+
+namespace cgscope::trace {
+
+struct ArgDesc;
+
+struct ArgValue {
+  enum class Kind : uint8_t {
+    null,      // no value: a NULL pointer, an unreadable one (JSON null, table NULL)
+    number,    // a plain number: signed_dec, unsigned_dec, fd (JSON number)
+    scalar,    // a number shown as text: flags, modes, AT_FDCWD, pointers (JSON string)
+    string,    // bytes: a path, a buffer (JSON string, escaped)
+    strings,   // argv/envp (JSON array of strings)
+    sockaddr,  // a socket address (JSON object)
+  };
+  Kind kind = Kind::null;
+  ArgFormat format = ArgFormat::hex;  // number/scalar: how `raw` reads
+  uint64_t raw = 0;
+  std::string_view str;               // string
+  const VarSection* var = nullptr;    // strings, sockaddr: the section
+  bool truncated = false;             // string: cut short (shown with a trailing "...")
+
+  static ArgValue text(std::string_view s, bool cut = false) {
+    ArgValue v;
+    v.kind = Kind::string;
+    v.str = s;
+    v.truncated = cut;
+    return v;
+  }
+};
+
+// A value with its name, for what user space adds to an event (a path for an fd).
+struct NamedValue {
+  std::string_view name;
+  ArgValue value;
+};
+
+// The value of argument `a` whose register held `raw` and whose section is `var`
+// (present or not): a section always wins over the raw value.
+ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var);
+
+// The text of a number or scalar value (unquoted): "3", "O_RDONLY|O_CLOEXEC",
+// "AT_FDCWD", "0x7ffd...".
+void append_scalar_text(std::string& out, ArgFormat f, uint64_t v);
+
+// The elements of an argv/envp section, at most CGS_ARGV_MAX_ELEMS of them.
+// Returns whether anything was cut, here or in the kernel.
+template <class Fn>
+bool for_each_element(const VarSection& var, Fn&& fn) {
+  size_t n = 0;
+  bool cut = var.truncated();
+  for_each_string(var.data, [&](std::string_view s) {
+    if (n++ < CGS_ARGV_MAX_ELEMS) fn(s);
+    else cut = true;
+  });
+  return cut;
+}
+
+}  // namespace cgscope::trace

@@ -38,6 +38,22 @@ size_t utf8_len(std::string_view s, size_t i) {
   return n;
 }
 
+// An argv/envp list: [a,b] in JSON (quoted), [a, b] in a table; a cut list ends
+// in "...".
+void append_list(std::string& out, const VarSection& var, std::string_view sep, std::string_view quote) {
+  out += '[';
+  bool first = true;
+  auto item = [&](std::string_view s) {
+    if (!first) out += sep;
+    first = false;
+    out += quote;
+    append_json_escaped(out, s);
+    out += quote;
+  };
+  if (for_each_element(var, item)) item("...");
+  out += ']';
+}
+
 // How each kind of value looks in JSON.
 void append_json_value(std::string& out, const ArgValue& v) {
   switch (v.kind) {
@@ -58,20 +74,9 @@ void append_json_value(std::string& out, const ArgValue& v) {
       if (v.truncated) out += "...";
       out += '"';
       return;
-    case ArgValue::Kind::strings: {
-      out += '[';
-      bool first = true;
-      bool cut = for_each_element(*v.var, [&](std::string_view s) {
-        if (!first) out += ',';
-        first = false;
-        out += '"';
-        append_json_escaped(out, s);
-        out += '"';
-      });
-      if (cut) out += first ? "\"...\"" : ",\"...\"";
-      out += ']';
+    case ArgValue::Kind::strings:
+      append_list(out, *v.var, ",", "\"");
       return;
-    }
     case ArgValue::Kind::sockaddr: {
       SockaddrView sa = decode_sockaddr(v.var->data);
       out += "{\"family\":\"";
@@ -102,18 +107,9 @@ void append_table_value(std::string& out, const ArgValue& v) {
       if (v.truncated) out += "...";
       out += '"';
       return;
-    case ArgValue::Kind::strings: {
-      out += '[';
-      bool first = true;
-      bool cut = for_each_element(*v.var, [&](std::string_view s) {
-        if (!first) out += ", ";
-        first = false;
-        append_json_escaped(out, s);
-      });
-      if (cut) out += first ? "..." : ", ...";
-      out += ']';
+    case ArgValue::Kind::strings:
+      append_list(out, *v.var, ", ", "");
       return;
-    }
     case ArgValue::Kind::sockaddr:
       format_sockaddr(out, v.var->data);
       return;

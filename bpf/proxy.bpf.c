@@ -24,6 +24,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "lib/counter.bpf.h"
+
 #include "cgscope/abi/proxy.h"
 #include "lib/orig_dst.bpf.h"
 
@@ -90,10 +92,7 @@ struct {
 
 static __always_inline void proxy_count(__u32 stat)
 {
-	__u64 *n = bpf_map_lookup_elem(&proxy_stats, &stat);
-
-	if (n)
-		*n += 1;
+	cgs_count(&proxy_stats, stat);
 }
 
 static __always_inline int addr_eq(const struct cgs_addr *a, const struct cgs_addr *b)

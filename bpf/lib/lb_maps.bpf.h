@@ -9,6 +9,8 @@
 #ifndef CGSCOPE_BPF_LB_MAPS_H
 #define CGSCOPE_BPF_LB_MAPS_H
 
+#include "counter.bpf.h"
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CGS_LB_MAX_FRONTENDS);
@@ -109,10 +111,7 @@ struct {
 
 static __always_inline void lb_count_stat(__u32 stat)
 {
-	__u64 *n = bpf_map_lookup_elem(&lb_stats, &stat);
-
-	if (n)
-		*n += 1;
+	cgs_count(&lb_stats, stat);
 }
 
 static __always_inline void lb_count_service(__u32 id, int refused)

@@ -3,6 +3,8 @@
 #ifndef CGSCOPE_BPF_MAPS_H
 #define CGSCOPE_BPF_MAPS_H
 
+#include "counter.bpf.h"
+
 /* Sized by user space before load (bpf_map__set_max_entries); this is a default. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -60,10 +62,7 @@ struct {
 
 static __always_inline void count_drop(__u32 reason)
 {
-	__u64 *n = bpf_map_lookup_elem(&drops, &reason);
-
-	if (n)
-		*n += 1;
+	cgs_count(&drops, reason);
 }
 
 static __always_inline struct scratch *get_scratch(void)

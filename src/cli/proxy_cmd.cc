@@ -76,6 +76,7 @@ void add_proxy_command(CLI::App& app, int& exit_code, const std::vector<std::str
   reset->callback([&exit_code, reset_cgroup, reset_dir]() {
     exit_code = proxy::reset_proxy(*reset_cgroup, *reset_dir);
   });
+  add_proxy_route_command(proxy, exit_code);
 }
 
 }  // namespace cgscope::cli

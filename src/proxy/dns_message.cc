@@ -32,7 +32,7 @@ bool read_name(std::string_view m, size_t& at, std::string& out) {
     if (len & 0xc0) return false;  // the reserved label kinds
     if (len == 0) {
       if (!jumped) at = pos + 1;
-      if (out.empty()) out = ".";
+      if (out.empty()) out.push_back('.');
       return true;
     }
     if (pos + 1 + len > m.size() || out.size() + len + 1 > 255) return false;

@@ -24,93 +24,16 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "lib/counter.bpf.h"
-
 #include "cgscope/abi/proxy.h"
 #include "lib/orig_dst.bpf.h"
+#include "lib/proxy_maps.bpf.h"
+#include "lib/proxy_dns.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define PROXY_ECONNREFUSED 111
 #define PROXY_SOCK_OK 1
 #define PROXY_SOCK_REJECT 0
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct cgs_proxy_config);
-} proxy_config SEC(".maps");
-
-/* Destinations that go direct (--bypass), one trie for both families. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, CGS_PROXY_MAX_BYPASS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct cgs_proxy_prefix);
-	__type(value, __u32);
-} proxy_bypass SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct cgs_proxy_sock);
-} proxy_orig SEC(".maps");
-
-/* Established connections to the relay by client end; the relay deletes what it
- * has read, and LRU bounds what a relay that died left. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CGS_PROXY_MAX_CONNS);
-	__type(key, struct cgs_conn_key);
-	__type(value, struct cgs_proxy_conn);
-} proxy_conns SEC(".maps");
-
-/* cgscope's own sockets, by cookie: never redirected. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, CGS_PROXY_MAX_EXEMPT);
-	__type(key, __u64);
-	__type(value, struct cgs_proxy_exempt_value);
-} proxy_exempt SEC(".maps");
-
-/* The nameserver of each forwarder slot; claimed here, read by the forwarder. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, CGS_PROXY_DNS_SLOTS);
-	__type(key, __u32);
-	__type(value, struct cgs_proxy_dns_slot);
-} proxy_dns_slots SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CGS_PROXY_STAT_NR);
-	__type(key, __u32);
-	__type(value, __u64);
-} proxy_stats SEC(".maps");
-
-static __always_inline void proxy_count(__u32 stat)
-{
-	cgs_count(&proxy_stats, stat);
-}
-
-static __always_inline int addr_eq(const struct cgs_addr *a, const struct cgs_addr *b)
-{
-	return a->a[0] == b->a[0] && a->a[1] == b->a[1] && a->a[2] == b->a[2] && a->a[3] == b->a[3];
-}
-
-static __always_inline int is_mapped4(const struct cgs_addr *a)
-{
-	return a->a[0] == 0 && a->a[1] == 0 && a->a[2] == bpf_htonl(0xffff);
-}
-
-static __always_inline int is_loopback(const struct cgs_addr *a)
-{
-	if (is_mapped4(a))
-		return (a->a[3] & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000);
-	return a->a[0] == 0 && a->a[1] == 0 && a->a[2] == 0 && a->a[3] == bpf_htonl(1);
-}
 
 /* Whether dst:port goes direct. */
 static __always_inline int goes_direct(const struct cgs_proxy_config *cfg, const struct cgs_addr *dst, __u16 port)
@@ -133,68 +56,6 @@ static __always_inline int refuse(void)
 	proxy_count(CGS_PROXY_STAT_REFUSED);
 	bpf_set_retval(-PROXY_ECONNREFUSED);
 	return PROXY_SOCK_REJECT;
-}
-
-static __always_inline struct cgs_proxy_config *proxy_cfg(void)
-{
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&proxy_config, &zero);
-}
-
-/* Whether the socket lives in another network namespace than cgscope's, where
- * the host's loopback is not the host's. */
-static __always_inline int other_netns(const struct cgs_proxy_config *cfg, void *ctx)
-{
-	return bpf_get_netns_cookie(ctx) != cfg->host_netns;
-}
-
-/* The forwarder slot of an IPv4 nameserver, claimed if it has none; -1 when all
- * are taken by others. A bounded loop over a handful of slots. */
-static __always_inline int dns_slot(__u64 server)
-{
-	for (__u32 i = 0; i < CGS_PROXY_DNS_SLOTS; i++) {
-		__u32 k = i;
-		struct cgs_proxy_dns_slot *slot = bpf_map_lookup_elem(&proxy_dns_slots, &k);
-		__u64 seen;
-
-		if (!slot)
-			return -1;
-		seen = slot->server;
-		if (seen == server)
-			return i;
-		if (seen == 0) {
-			seen = __sync_val_compare_and_swap(&slot->server, 0, server);
-			if (seen == 0 || seen == server)
-				return i;
-		}
-	}
-	return -1;
-}
-
-/* DNS over UDP: 1 with fwd and fwd_port set when the datagram (or connected
- * socket) is to go to the forwarder, 0 when it is not DNS or DNS is off, -1 to
- * refuse (IPv6 nameservers, all slots taken, no forwarder for the namespace).
- * A loopback nameserver (a local stub resolver) is the host's and stays. */
-static __always_inline int dns_route(void *ctx, const struct cgs_proxy_config *cfg, const struct cgs_addr *dst,
-				     __u16 port, struct cgs_addr *fwd, __u16 *fwd_port)
-{
-	int ns, slot;
-
-	if (!cfg->dns_on || port != bpf_htons(CGS_PROXY_DNS_PORT) || is_loopback(dst))
-		return 0;
-	if (!is_mapped4(dst))
-		return -1;
-	slot = dns_slot(((__u64)dst->a[3] << 16) | port);
-	if (slot < 0 || slot >= CGS_PROXY_DNS_SLOTS)
-		return -1;
-	ns = other_netns(cfg, ctx);
-	if (ns && !cfg->relay4_ns_port)
-		return -1;
-	*fwd = ns ? cfg->relay4_ns : cfg->relay4;
-	*fwd_port = ns ? cfg->dns_ns_port[slot] : cfg->dns_port[slot];
-	proxy_count(CGS_PROXY_STAT_DNS);
-	return *fwd_port ? 1 : -1;
 }
 
 /* The worker of both entry programs: 1 with relay and relay_port set when the
@@ -320,22 +181,6 @@ int proxy_connect6(struct bpf_sock_addr *ctx)
 	return PROXY_SOCK_OK;
 }
 
-/* Unconnected UDP: each datagram to a nameserver goes to the forwarder. A
- * datagram cannot be refused with an errno of our choosing: 0 is EPERM. */
-static __always_inline int dns_sendmsg(struct bpf_sock_addr *ctx, const struct cgs_addr *dst, struct cgs_addr *fwd,
-				       __u16 *fwd_port)
-{
-	struct cgs_proxy_config *cfg = proxy_cfg();
-	int r;
-
-	if (!cfg || !cfg->on)
-		return 0;
-	r = dns_route(ctx, cfg, dst, (__u16)ctx->user_port, fwd, fwd_port);
-	if (r < 0)
-		proxy_count(CGS_PROXY_STAT_DNS_REFUSED);
-	return r;
-}
-
 SEC("cgroup/sendmsg4")
 int proxy_sendmsg4(struct bpf_sock_addr *ctx)
 {
@@ -358,26 +203,6 @@ int proxy_sendmsg6(struct bpf_sock_addr *ctx)
 	if (r > 0)
 		set_dst6(ctx, &fwd, fwd_port);
 	return r < 0 ? PROXY_SOCK_REJECT : PROXY_SOCK_OK;
-}
-
-/* The nameserver behind a forwarder address:port, or 0: a reply from the
- * forwarder is shown as coming from the server the program asked. */
-static __always_inline __u64 dns_server_of(const struct cgs_addr *src, __u16 port)
-{
-	struct cgs_proxy_config *cfg = proxy_cfg();
-
-	if (!cfg || !cfg->dns_on)
-		return 0;
-	for (__u32 i = 0; i < CGS_PROXY_DNS_SLOTS; i++) {
-		if ((port == cfg->dns_port[i] && addr_eq(src, &cfg->relay4)) ||
-		    (cfg->relay4_ns_port && port == cfg->dns_ns_port[i] && addr_eq(src, &cfg->relay4_ns))) {
-			__u32 k = i;
-			struct cgs_proxy_dns_slot *slot = bpf_map_lookup_elem(&proxy_dns_slots, &k);
-
-			return slot ? slot->server : 0;
-		}
-	}
-	return 0;
 }
 
 SEC("cgroup/recvmsg4")

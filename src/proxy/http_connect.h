@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/base64.h"
 #include "core/result.h"
 #include "proxy/destination.h"
 #include "proxy/handshake.h"
@@ -36,8 +37,7 @@ struct HttpHead {
 // the blank line is bad.
 HttpHead parse_http_head(std::string_view in, size_t max_head = kMaxHttpHead);
 
-// RFC 4648 base64 with padding.
-std::string base64(std::string_view in);
+using cgscope::base64;  // RFC 4648, for Proxy-Authorization (core/base64.h)
 
 class HttpConnectHandshake final : public Handshake {
  public:

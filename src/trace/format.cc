@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
 #include "trace/arg_value.h"
 #include "trace/containers.h"
 #include "trace/flags.h"
@@ -29,54 +30,88 @@ void append_field(std::string& out, std::string_view key_with_quotes_and_colon, 
 }
 
 // Length of the valid UTF-8 sequence at s[i], or 0 if the byte there starts none.
+// Strict (RFC 3629): no overlong forms (C0 AF), no surrogates (ED A0 80), nothing
+// past U+10FFFF; a JSON parser that checks, and Python's, refuse them.
 size_t utf8_len(std::string_view s, size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  auto at = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  unsigned char c = at(0);
+  size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
   if (n == 0 || i + n > s.size()) return 0;
   for (size_t k = 1; k < n; k++)
-    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return 0;
+    if ((at(k) >> 6) != 0x2) return 0;
+  // The second byte's range where the lead alone does not rule out a bad form.
+  if (c == 0xe0 && at(1) < 0xa0) return 0;   // overlong 3-byte
+  if (c == 0xed && at(1) > 0x9f) return 0;   // surrogates D800-DFFF
+  if (c == 0xf0 && at(1) < 0x90) return 0;   // overlong 4-byte
+  if (c == 0xf4 && at(1) > 0x8f) return 0;   // past U+10FFFF
   return n;
 }
 
 // An argv/envp list: [a,b] in JSON (quoted), [a, b] in a table; a cut list ends
-// in "...".
-void append_list(std::string& out, const VarSection& var, std::string_view sep, std::string_view quote) {
+// in "...". Returns whether an element was not valid UTF-8.
+bool append_list(std::string& out, const VarSection& var, std::string_view sep, std::string_view quote) {
   out += '[';
-  bool first = true;
+  bool first = true, invalid = false;
   auto item = [&](std::string_view s) {
     if (!first) out += sep;
     first = false;
     out += quote;
-    append_json_escaped(out, s);
+    invalid |= append_json_escaped(out, s);
     out += quote;
   };
   if (for_each_element(var, item)) item("...");
   out += ']';
+  return invalid;
 }
 
-// How each kind of value looks in JSON.
-void append_json_value(std::string& out, const ArgValue& v) {
+// The `_raw` companion of a string or list that held bytes that are not UTF-8:
+// the exact bytes in base64 (a list: one per element, null for the valid ones).
+void append_json_raw(std::string& out, const ArgValue& v) {
+  auto one = [&](std::string_view s) {
+    out += '"';
+    append_base64(out, s);
+    out += '"';
+  };
+  if (v.kind == ArgValue::Kind::string) {
+    one(v.str);
+    return;
+  }
+  out += '[';
+  bool first = true;
+  for_each_element(*v.var, [&](std::string_view s) {
+    if (!first) out += ',';
+    first = false;
+    std::string scratch;
+    if (append_json_escaped(scratch, s)) one(s);
+    else out += "null";
+  });
+  out += ']';
+}
+
+// How each kind of value looks in JSON. Returns whether it needs a `_raw`
+// companion (bytes that are not UTF-8).
+bool append_json_value(std::string& out, const ArgValue& v) {
   switch (v.kind) {
     case ArgValue::Kind::null:
       out += "null";
-      return;
+      return false;
     case ArgValue::Kind::number:
       append_scalar_text(out, v.format, v.raw);
-      return;
+      return false;
     case ArgValue::Kind::scalar:
       out += '"';
       append_scalar_text(out, v.format, v.raw);
       out += '"';
-      return;
-    case ArgValue::Kind::string:
+      return false;
+    case ArgValue::Kind::string: {
       out += '"';
-      append_json_escaped(out, v.str);
+      bool invalid = append_json_escaped(out, v.str);
       if (v.truncated) out += "...";
       out += '"';
-      return;
+      return invalid;
+    }
     case ArgValue::Kind::strings:
-      append_list(out, *v.var, ",", "\"");
-      return;
+      return append_list(out, *v.var, ",", "\"");
     case ArgValue::Kind::sockaddr: {
       SockaddrView sa = decode_sockaddr(v.var->data);
       out += "{\"family\":\"";
@@ -86,9 +121,10 @@ void append_json_value(std::string& out, const ArgValue& v) {
       out += '"';
       if (sa.port >= 0) fmt::format_to(std::back_inserter(out), ",\"port\":{}", sa.port);
       out += '}';
-      return;
+      return false;
     }
   }
+  return false;
 }
 
 // How each kind of value looks in a table row.
@@ -108,7 +144,7 @@ void append_table_value(std::string& out, const ArgValue& v) {
       out += '"';
       return;
     case ArgValue::Kind::strings:
-      append_list(out, *v.var, ", ", "");
+      (void)append_list(out, *v.var, ", ", "");
       return;
     case ArgValue::Kind::sockaddr:
       format_sockaddr(out, v.var->data);
@@ -140,8 +176,9 @@ std::string_view comm_of(const cgs_record* h) {
 
 }  // namespace
 
-void append_json_escaped(std::string& out, std::string_view s) {
+bool append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
+  bool invalid = false;
   for (size_t i = 0; i < s.size();) {
     // Plain printable ASCII (nearly every path) is copied in one piece.
     size_t run = i;
@@ -178,12 +215,16 @@ void append_json_escaped(std::string& out, std::string_view s) {
       out.append(s.data() + i, n);
       i += n;
     } else {
-      out += "\\u00";
+      // Not UTF-8: shown as the four characters \xHH, and the caller adds the
+      // exact bytes in a `_raw` companion (docs/trace-events.md).
+      out += "\\\\x";
       out += hex[c >> 4];
       out += hex[c & 0xf];
+      invalid = true;
       i++;
     }
   }
+  return invalid;
 }
 
 void append_json(std::string& out, const EventView& ev) {
@@ -201,7 +242,10 @@ void append_json(std::string& out, const EventView& ev) {
   append_field(out, ",\"uid\":", h->uid);
   append_field(out, ",\"gid\":", h->gid);
   out += ",\"comm\":\"";
-  append_json_escaped(out, comm_of(h));
+  if (append_json_escaped(out, comm_of(h))) {
+    out += "\",\"comm_raw\":\"";
+    append_base64(out, comm_of(h));
+  }
   out += '"';
   append_field(out, ",\"cgroup_id\":", h->cgroup_id);
   out += ",\"container_id\":";
@@ -227,7 +271,12 @@ void append_json(std::string& out, const EventView& ev) {
     out += '"';
     out += name;
     out += "\":";
-    append_json_value(out, v);
+    if (append_json_value(out, v)) {
+      out += ",\"";
+      out += name;
+      out += "_raw\":";
+      append_json_raw(out, v);
+    }
   });
   out += "},\"ret\":";
   if (!ev.has_ret) {

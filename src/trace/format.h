@@ -31,7 +31,9 @@ void append_table_header(std::string& out);
 void append_table_row(std::string& out, const EventView& ev);
 
 // JSON string body (no quotes): escapes what JSON requires and keeps the result
-// valid UTF-8 whatever the bytes (a path can be any bytes): stray bytes become \u00XX.
-void append_json_escaped(std::string& out, std::string_view s);
+// strict UTF-8 whatever the bytes (a path can be any bytes). A byte that is not
+// part of valid UTF-8 becomes the four characters \xHH; then it returns true, and
+// the JSON writer adds a `<field>_raw` companion with the exact bytes in base64.
+bool append_json_escaped(std::string& out, std::string_view s);
 
 }  // namespace cgscope::trace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "core/base64.h"
 #include "trace/decoder.h"
 #include "trace/format.h"
 #include "trace/schema.h"
@@ -63,6 +64,22 @@ nlohmann::json to_json(const std::vector<uint8_t>& bytes) {
   append_json(out, ev);
   EXPECT_EQ(out.back(), '\n');
   return nlohmann::json::parse(out);
+}
+
+TEST(Record, APathOrArgvThatIsNotUtf8ComesWithItsExactBytes) {
+  std::string path("/tmp/\xc0\xaf\xed\xa0\x80\xff", 11);
+  auto b = RecordBuilder(257)
+               .arg(0, uint64_t(-100))
+               .section(1, CGS_ARG_STR, path + std::string(1, '\0'))
+               .ret(3);
+  nlohmann::json j = to_json(b.bytes());
+  EXPECT_EQ(j["args"]["filename"], "/tmp/\\xc0\\xaf\\xed\\xa0\\x80\\xff");
+  EXPECT_EQ(j["args"]["filename_raw"], base64(path));
+  auto e = RecordBuilder(59).section(1, CGS_ARG_STRARR, std::string("ok\0b\xfe\0", 6)).ret(0);
+  nlohmann::json je = to_json(e.bytes());
+  EXPECT_EQ(je["args"]["argv"][1], "b\\xfe");
+  EXPECT_TRUE(je["args"]["argv_raw"][0].is_null());
+  EXPECT_EQ(je["args"]["argv_raw"][1], base64("b\xfe"));
 }
 
 TEST(Record, OpenatDecodesPathFlagsAndDirfd) {
@@ -136,7 +153,9 @@ TEST(Record, JsonStaysValidForAnyBytes) {
   std::string weird("a\"b\\c\n\x01\xff\xc3\xa9", 10);
   weird.push_back('\0');
   auto j = to_json(RecordBuilder(257).section(1, CGS_ARG_STR, weird).bytes());
-  EXPECT_EQ(j["args"]["filename"], "a\"b\\c\n\x01\xc3\xbf\xc3\xa9");  // stray 0xff kept as U+00FF
+  // The stray 0xff as \xff (not U+00FF, which is a character), and the exact bytes.
+  EXPECT_EQ(j["args"]["filename"], "a\"b\\c\n\x01\\xff\xc3\xa9");
+  EXPECT_EQ(j["args"]["filename_raw"], base64(weird.substr(0, 10)));
 }
 
 TEST(Record, RejectsRecordsThatLieAboutTheirSize) {

@@ -292,21 +292,75 @@ void append_json(std::string& out, const EventView& ev) {
   out += "}\n";
 }
 
+namespace {
+
+// The table's columns: TIME (HH:MM:SS.mmm), CONTAINER (a short id, as docker ps
+// shows), COMM (the kernel keeps 15 bytes), PID, TID, EVENT; 75 columns before
+// the arguments.
+constexpr size_t kContainerWidth = 12, kCommWidth = 15, kPidWidth = 7, kEventWidth = 16;
+
+void append_left(std::string& out, std::string_view s, size_t width) {
+  out += s;
+  if (s.size() < width) out.append(width - s.size(), ' ');
+  out += ' ';
+}
+
+void append_right(std::string& out, uint64_t v, size_t width) {
+  fmt::format_int f(v);
+  if (f.size() < width) out.append(width - f.size(), ' ');
+  out.append(f.data(), f.size());
+  out += ' ';
+}
+
+// HH:MM:SS.mmm of the local clock. localtime_r takes a lock and reads the zone
+// each call: it is called once a second of events, not once an event.
+void append_clock(std::string& out, uint64_t wall_ns) {
+  thread_local time_t last = -1;
+  thread_local char hms[16];
+  time_t secs = static_cast<time_t>(wall_ns / 1000000000);
+  if (secs != last) {
+    struct tm tm;
+    localtime_r(&secs, &tm);
+    std::snprintf(hms, sizeof hms, "%02d:%02d:%02d.", tm.tm_hour, tm.tm_min, tm.tm_sec);
+    last = secs;
+  }
+  out.append(hms, 9);
+  unsigned ms = unsigned(wall_ns / 1000000 % 1000);
+  out += char('0' + ms / 100);
+  out += char('0' + ms / 10 % 10);
+  out += char('0' + ms % 10);
+  out += ' ';
+}
+
+}  // namespace
+
 void append_table_header(std::string& out) {
-  fmt::format_to(std::back_inserter(out), "{:<15} {:<12} {:<16} {:>7} {:>7} {:<18} {} = {}\n", "TIME", "CONTAINER",
-                 "COMM", "PID", "TID", "EVENT", "ARGS", "RET");
+  append_left(out, "TIME", 12);
+  append_left(out, "CONTAINER", kContainerWidth);
+  append_left(out, "COMM", kCommWidth);
+  out.append(kPidWidth - 3, ' ');
+  out += "PID ";
+  out.append(kPidWidth - 3, ' ');
+  out += "TID ";
+  append_left(out, "EVENT", kEventWidth);
+  out += "ARGS = RET\n";
 }
 
 void append_table_row(std::string& out, const EventView& ev) {
   const cgs_record* h = ev.rec->hdr;
-  auto it = std::back_inserter(out);
-  time_t secs = static_cast<time_t>(ev.wall_ns / 1000000000);
-  struct tm tm;
-  localtime_r(&secs, &tm);
-  std::string_view cont = ev.container ? std::string_view(ev.container->id).substr(0, 12) : "host";
-  std::string name = ev.desc ? std::string(ev.desc->name) : fmt::format("syscall_{}", h->nr);
-  fmt::format_to(it, "{:02}:{:02}:{:02}.{:06} {:<12} {:<16} {:>7} {:>7} {:<18} ", tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (ev.wall_ns / 1000) % 1000000, cont, comm_of(h), h->pid, h->tid, name);
+  append_clock(out, ev.wall_ns);
+  append_left(out, ev.container ? std::string_view(ev.container->id).substr(0, kContainerWidth) : "host",
+              kContainerWidth);
+  append_left(out, comm_of(h), kCommWidth);
+  append_right(out, h->pid, kPidWidth);
+  append_right(out, h->tid, kPidWidth);
+  if (ev.desc) {
+    append_left(out, ev.desc->name, kEventWidth);
+  } else {
+    char generic[24];
+    auto end = fmt::format_to(generic, "syscall_{}", h->nr);
+    append_left(out, std::string_view(generic, size_t(end - generic)), kEventWidth);
+  }
   bool first = true;
   for_each_arg(ev, [&](std::string_view name, const ArgValue& v) {
     if (!first) out += ' ';

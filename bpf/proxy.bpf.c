@@ -209,7 +209,7 @@ SEC("cgroup/recvmsg4")
 int proxy_recvmsg4(struct bpf_sock_addr *ctx)
 {
 	struct cgs_addr src = dst4(ctx);
-	__u64 server = dns_server_of(&src, (__u16)ctx->user_port);
+	__u64 server = dns_server_of(ctx, &src, (__u16)ctx->user_port);
 
 	if (server) {
 		ctx->user_ip4 = (__u32)(server >> 16);
@@ -222,7 +222,7 @@ SEC("cgroup/recvmsg6")
 int proxy_recvmsg6(struct bpf_sock_addr *ctx)
 {
 	struct cgs_addr src = dst6(ctx);
-	__u64 server = dns_server_of(&src, (__u16)ctx->user_port);
+	__u64 server = dns_server_of(ctx, &src, (__u16)ctx->user_port);
 
 	if (server) {
 		ctx->user_ip6[3] = (__u32)(server >> 16);

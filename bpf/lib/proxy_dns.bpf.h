@@ -43,13 +43,17 @@ static __always_inline int dns_route(void *ctx, const struct cgs_proxy_config *c
 
 	if (!cfg->dns_on || port != bpf_htons(CGS_PROXY_DNS_PORT) || is_loopback(dst))
 		return 0;
+	/* 0.0.0.0 is this host, as loopback is. */
+	if (is_mapped4(dst) && dst->a[3] == 0)
+		return 0;
 	if (!is_mapped4(dst))
+		return -1;
+	/* The namespace first: a query that is refused must not take a slot. */
+	ns = other_netns(cfg, ctx);
+	if (ns && !cfg->relay4_ns_port)
 		return -1;
 	slot = dns_slot(((__u64)dst->a[3] << 16) | port);
 	if (slot < 0 || slot >= CGS_PROXY_DNS_SLOTS)
-		return -1;
-	ns = other_netns(cfg, ctx);
-	if (ns && !cfg->relay4_ns_port)
 		return -1;
 	*fwd = ns ? cfg->relay4_ns : cfg->relay4;
 	*fwd_port = ns ? cfg->dns_ns_port[slot] : cfg->dns_port[slot];
@@ -63,10 +67,15 @@ static __always_inline int dns_sendmsg(struct bpf_sock_addr *ctx, const struct c
 				       __u16 *fwd_port)
 {
 	struct cgs_proxy_config *cfg = proxy_cfg();
+	__u64 cookie = bpf_get_socket_cookie(ctx);
 	int r;
 
-	if (!cfg || !cfg->on)
+	if (bpf_map_lookup_elem(&proxy_exempt, &cookie))
 		return 0;
+	/* These programs are attached only for --dns: with the proxy off (not yet
+	 * configured), a query to a nameserver is refused, not let around it. */
+	if (!cfg || !cfg->on)
+		return (__u16)ctx->user_port == bpf_htons(CGS_PROXY_DNS_PORT) && !is_loopback(dst) ? -1 : 0;
 	r = dns_route(ctx, cfg, dst, (__u16)ctx->user_port, fwd, fwd_port);
 	if (r < 0)
 		proxy_count(CGS_PROXY_STAT_DNS_REFUSED);
@@ -75,15 +84,21 @@ static __always_inline int dns_sendmsg(struct bpf_sock_addr *ctx, const struct c
 
 /* The nameserver behind a forwarder address:port, or 0: a reply from the
  * forwarder is shown as coming from the server the program asked. */
-static __always_inline __u64 dns_server_of(const struct cgs_addr *src, __u16 port)
+static __always_inline __u64 dns_server_of(void *ctx, const struct cgs_addr *src, __u16 port)
 {
 	struct cgs_proxy_config *cfg = proxy_cfg();
+	int ns;
 
 	if (!cfg || !cfg->dns_on)
 		return 0;
+	/* Only the forwarder address of the socket's own namespace: another
+	 * namespace's 127.0.0.1 is not cgscope's. */
+	ns = other_netns(cfg, ctx);
+	if (ns && !cfg->relay4_ns_port)
+		return 0;
 	for (__u32 i = 0; i < CGS_PROXY_DNS_SLOTS; i++) {
-		if ((port == cfg->dns_port[i] && addr_eq(src, &cfg->relay4)) ||
-		    (cfg->relay4_ns_port && port == cfg->dns_ns_port[i] && addr_eq(src, &cfg->relay4_ns))) {
+		if ((!ns && port == cfg->dns_port[i] && addr_eq(src, &cfg->relay4)) ||
+		    (ns && port == cfg->dns_ns_port[i] && addr_eq(src, &cfg->relay4_ns))) {
 			__u32 k = i;
 			struct cgs_proxy_dns_slot *slot = bpf_map_lookup_elem(&proxy_dns_slots, &k);
 

@@ -185,6 +185,14 @@ Result<std::string> cgroup_path_of_id(const std::string& mount_in, uint64_t id) 
   return path_by_walk(mount, id);
 }
 
+Result<bool> cgroup_id_exists(const std::string& mount, uint64_t id) {
+  auto p = path_by_handle(strip_trailing_slashes(mount), id);
+  if (p) return true;
+  int err = p.error().code;
+  if (err == ESTALE || err == ENOENT) return false;
+  return fail_with(p.error());
+}
+
 Result<std::string> parse_proc_cgroup(std::string_view text) {
   std::size_t pos = 0;
   while (pos < text.size()) {

@@ -42,6 +42,11 @@ Result<uint64_t> cgroup_id(const std::string& abs_path);
 // ENOENT when no such cgroup exists (any more).
 Result<std::string> cgroup_path_of_id(const std::string& mount, uint64_t id);
 
+// Whether the kernel knows a cgroup with id `id` (a live one, looked up by file
+// handle under `mount`): false only when it says so (ESTALE, ENOENT); an answer
+// it cannot give (no CAP_DAC_READ_SEARCH, a cgroup outside this mount) is an error.
+Result<bool> cgroup_id_exists(const std::string& mount, uint64_t id);
+
 // The cgroup v2 path (the "0::" line) in the text of /proc/PID/cgroup.
 Result<std::string> parse_proc_cgroup(std::string_view text);
 

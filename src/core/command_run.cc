@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/dir_lock.h"
 #include "core/small_file.h"
 
 namespace cgscope {
@@ -27,36 +28,37 @@ bool populated(const std::string& path) {
 
 constexpr std::string_view kRunPrefix = "cgscope-run-";
 
-// Whether the cgscope that made cgscope-run-<pid> still runs (a reused pid is
-// another program's: its comm is not cgscope's).
-bool owner_alive(pid_t pid) {
-  auto comm = read_small_file(fmt::format("/proc/{}/comm", pid));
-  return comm && comm->rfind("cgscope", 0) == 0;
-}
-
-// The cgscope-run-<pid> cgroups whose cgscope was killed before it could remove
-// them: what is left in them is killed (CMD never outlives its run) and they
-// go. Returns one line for the user, or "" when there was nothing.
+// The cgscope-run-* cgroups whose cgscope is gone: each run holds a lock on its
+// cgroup directory for its whole life (dir_lock.h), so one whose lock can be
+// taken was left by a cgscope that was killed, in this pid namespace or another.
+// What is left in them is killed (CMD never outlives its run) and they go.
+// Returns one line for the user, or "" when there was nothing.
 std::string sweep_stale_runs(const std::string& mount) {
   DIR* d = ::opendir(mount.c_str());
   if (!d) return "";
   std::vector<std::string> names;
   while (dirent* e = ::readdir(d)) {
     std::string_view name = e->d_name;
-    if (name.substr(0, kRunPrefix.size()) != kRunPrefix) continue;
-    char* end = nullptr;
-    long pid = std::strtol(std::string(name.substr(kRunPrefix.size())).c_str(), &end, 10);
-    if (pid > 0 && *end == 0 && pid != getpid() && !owner_alive(pid_t(pid))) names.emplace_back(name);
+    if (name.substr(0, kRunPrefix.size()) == kRunPrefix && e->d_type == DT_DIR) names.emplace_back(name);
   }
   ::closedir(d);
-  std::vector<std::string> removed;
+  std::vector<std::string> removed, failed;
   for (const std::string& n : names) {
-    auto cg = ScopedCgroup::adopt(mount + "/" + n);
+    std::string path = mount + "/" + n;
+    auto lock = DirLock::try_lock(path);
+    if (!lock || !*lock) continue;  // its cgscope still runs (or the cgroup just went)
+    auto cg = ScopedCgroup::adopt(path);
     if (cg && cg->remove()) removed.push_back(n);
+    else failed.push_back(n);
   }
-  if (removed.empty()) return "";
-  return fmt::format("removed {} left by a cgscope that was killed, with what still ran in it",
-                     fmt::join(removed, ", "));
+  std::string note;
+  if (!removed.empty())
+    note = fmt::format("removed {} left by a cgscope that was killed, with what still ran in it",
+                       fmt::join(removed, ", "));
+  if (!failed.empty())
+    note += fmt::format("{}could not remove {}, left by a cgscope that was killed", note.empty() ? "" : "; ",
+                        fmt::join(failed, ", "));
+  return note;
 }
 
 }  // namespace
@@ -65,7 +67,12 @@ Result<CommandRun> CommandRun::make_cgroup(const std::string& cgroup_mount) {
   if (std::string note = sweep_stale_runs(cgroup_mount); !note.empty()) std::fprintf(stderr, "cgscope: %s\n", note.c_str());
   auto cg = ScopedCgroup::create(cgroup_mount, fmt::format("cgscope-run-{}", getpid()));
   if (!cg) return fail_with("creating a cgroup for the command", cg.error());
-  return CommandRun(std::move(*cg));
+  auto lock = DirLock::try_lock(cg->path());
+  if (!lock) return fail_with("locking the command's cgroup", lock.error());
+  if (!*lock) return fail("the command's cgroup " + cg->path() + " is locked by another cgscope", EBUSY);
+  CommandRun run(std::move(*cg));
+  run.lock_.emplace(std::move(**lock));
+  return run;
 }
 
 Result<void> CommandRun::spawn(const std::vector<std::string>& argv) {

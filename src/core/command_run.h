@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/cgroup2.h"
+#include "core/dir_lock.h"
 #include "core/held_child.h"
 #include "core/result.h"
 
@@ -24,9 +25,9 @@ namespace cgscope {
 
 class CommandRun {
  public:
-  // Makes <mount>/cgscope-run-<cgscope's pid>. Removes first the cgscope-run-*
-  // cgroups of cgscopes that were killed (SIGKILL leaves them), ending what
-  // still runs there, and says so on stderr.
+  // Makes <mount>/cgscope-run-<cgscope's pid> and holds a lock on it. Removes
+  // first the cgscope-run-* cgroups whose lock nobody holds (a cgscope that was
+  // killed left them), ending what still runs there, and says so on stderr.
   static Result<CommandRun> make_cgroup(const std::string& cgroup_mount);
 
   // Forks CMD, held before exec (PATH resolved here, so CMD execs exactly once).
@@ -48,6 +49,9 @@ class CommandRun {
 
  private:
   explicit CommandRun(ScopedCgroup cg) : cgroup_(std::move(cg)) {}
+  // Held while this run lives, so that another run's sweep leaves the cgroup
+  // alone; declared first, so released only after the cgroup is gone.
+  std::optional<DirLock> lock_;
   ScopedCgroup cgroup_;
   std::optional<HeldChild> child_;
   std::optional<int> status_;

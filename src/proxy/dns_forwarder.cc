@@ -79,7 +79,7 @@ void DnsForwarder::Impl::answer(Query& q) {
   if (reply) {
     if (auto a = parse_dns_answers(*reply)) {
       rec.answers = a->addresses.size();
-      if (opts.names)
+      if (opts.names && plain_host_name(a->name))
         for (const DnsAddress& addr : a->addresses) opts.names->remember(addr.ip, a->name, addr.ttl);
     }
     // The client's resolver reads a reply cut to a UDP size as truncated (TC) only

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
+
 namespace cgscope::proxy {
 namespace {
 
@@ -53,6 +55,15 @@ std::optional<DnsQuestion> parse_dns_question(std::string_view m) {
   if (!read_name(m, at, q.name) || at + 4 > m.size()) return std::nullopt;
   q.type = u16(m, at);
   return q;
+}
+
+// A host name as a resolver may ask for one (letters, digits, '-', '_', '.'),
+// so that a name from the network can be sent to an upstream as it is.
+bool plain_host_name(std::string_view n) {
+  if (n.empty() || n.size() > 253) return false;
+  for (char c : n)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
 }
 
 std::optional<DnsAnswers> parse_dns_answers(std::string_view m) {

@@ -32,6 +32,10 @@ struct DnsAnswers {
   std::vector<DnsAddress> addresses;
 };
 
+// Letters, digits, '-', '_' and '.' only, at most 253 bytes: a name the relay
+// may hand to an upstream as the destination.
+bool plain_host_name(std::string_view name);
+
 // The A and AAAA records of a reply (any owner name: a CNAME chain's end counts
 // for the name asked); nullopt when the message is not a well-formed reply.
 std::optional<DnsAnswers> parse_dns_answers(std::string_view msg);

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "core/cgroup2.h"
+#include "core/dir_lock.h"
 #include "core/pinned_hooks.h"
 #include "core/unique_fd.h"
 #include "proxy.skel.h"
@@ -91,6 +92,8 @@ Result<uint64_t> own_netns_cookie() {
 struct ProxyHooks::Impl {
   proxy_bpf* skel = nullptr;
   std::string dir;
+  std::optional<DirLock> lock;
+  bool took_over = false;
   bool dns = false;
   ~Impl() {
     if (skel) proxy_bpf__destroy(skel);
@@ -102,12 +105,21 @@ ProxyHooks& ProxyHooks::operator=(ProxyHooks&&) noexcept = default;
 ProxyHooks::~ProxyHooks() = default;
 
 const std::string& ProxyHooks::pin_dir() const { return impl_->dir; }
+bool ProxyHooks::took_over() const { return impl_->took_over; }
 
 Result<ProxyHooks> ProxyHooks::load(const std::string& pin_dir) {
   ProxyHooks h;
   h.impl_ = std::make_unique<Impl>();
   h.impl_->dir = pin_dir;
   if (auto r = make_pin_dir(pin_dir); !r) return fail_with(r.error());
+  auto lock = DirLock::try_lock(pin_dir);
+  if (!lock) return fail_with(lock.error());
+  if (!*lock)
+    return fail(fmt::format("another cgscope proxy runs on this cgroup (its pins are in {}); stop it first", pin_dir),
+                EBUSY);
+  h.impl_->lock.emplace(std::move(**lock));
+  std::error_code ec;
+  h.impl_->took_over = !std::filesystem::is_empty(pin_dir, ec);
   h.impl_->skel = proxy_bpf__open();
   if (!h.impl_->skel) return fail_errno("opening the proxy BPF object", errno);
   if (auto r = pin_maps_in(h.impl_->skel->obj, pin_dir); !r) return fail_with(r.error());
@@ -119,7 +131,29 @@ Result<ProxyHooks> ProxyHooks::load(const std::string& pin_dir) {
   return h;
 }
 
+namespace {
+
+// Pins taken over from a killed proxy keep its state: this run starts from its
+// own bypass list and with every DNS slot free.
+Result<void> clear_run_state(proxy_bpf* skel) {
+  int bypass = bpf_map__fd(skel->maps.proxy_bypass);
+  cgs_proxy_prefix key{}, next{};
+  while (bpf_map_get_next_key(bypass, nullptr, &next) == 0) {
+    key = next;
+    if (bpf_map_delete_elem(bypass, &key) != 0) return fail_errno("clearing the old bypass prefixes", errno);
+  }
+  int slots = bpf_map__fd(skel->maps.proxy_dns_slots);
+  for (uint32_t i = 0; i < CGS_PROXY_DNS_SLOTS; i++) {
+    cgs_proxy_dns_slot free_slot{};
+    if (bpf_map_update_elem(slots, &i, &free_slot, BPF_ANY) != 0) return fail_errno("clearing the DNS slots", errno);
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<void> ProxyHooks::configure(const HookConfig& cfg) {
+  if (auto r = clear_run_state(impl_->skel); !r) return r;
   int bypass = bpf_map__fd(impl_->skel->maps.proxy_bypass);
   for (const cgs_proxy_prefix& p : cfg.bypass) {
     uint32_t one = 1;
@@ -217,18 +251,34 @@ std::array<uint64_t, CGS_PROXY_STAT_NR> ProxyHooks::stats() const {
   return total;
 }
 
+bool proxy_pins_in_use(const std::string& pin_dir) {
+  auto lock = DirLock::try_lock(pin_dir);
+  return lock && !*lock;
+}
+
 std::vector<std::string> remove_orphan_proxy_pins(const std::string& cgroup_mount) {
   std::vector<std::string> removed;
+  const std::vector<std::string> links(std::begin(kLinkNames), std::end(kLinkNames));
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator("/sys/fs/bpf/cgscope", ec)) {
-    std::string name = e.path().filename().string();
-    if (name.rfind("proxy-", 0) != 0) continue;
-    char* end = nullptr;
-    uint64_t id = std::strtoull(name.c_str() + 6, &end, 10);
-    if (!id || *end) continue;
-    auto where = cgroup_path_of_id(cgroup_mount, id);
-    if (where || where.error().code != ENOENT) continue;
-    if (remove_proxy_pins(e.path().string())) removed.push_back(e.path().string());
+    std::string dir = e.path().string();
+    if (e.path().filename().string().rfind("proxy-", 0) != 0) continue;
+    auto lock = DirLock::try_lock(dir);
+    if (!lock || !*lock) continue;  // a proxy runs there
+    // The kernel detaches a link when its cgroup is released, a moment after
+    // rmdir; until then the link names the id of a cgroup the kernel no longer
+    // finds. Either says the cgroup is gone; anything unsure keeps the pins.
+    bool present = false, attached = false;
+    for (const PinnedLinkInfo& l : read_pinned_links(dir, links)) {
+      present |= l.present;
+      if (!l.present || l.cgroup_id == 0) continue;
+      auto exists = cgroup_id_exists(cgroup_mount, l.cgroup_id);
+      attached |= !exists || *exists;
+    }
+    // No link: a proxy that is just starting there. Attached: a cgroup that
+    // exists, fail closed, for `proxy reset`.
+    if (!present || attached) continue;
+    if (remove_proxy_pins(dir)) removed.push_back(dir);
   }
   return removed;
 }

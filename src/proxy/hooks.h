@@ -38,8 +38,14 @@ struct HookConfig {
 
 class ProxyHooks {
  public:
-  // Loads the programs; maps are created and pinned in `pin_dir` (made).
+  // Loads the programs; maps are created and pinned in `pin_dir` (made), or
+  // taken over from a proxy of this cgroup that was killed (its fail-closed
+  // hooks stay in place until this one's are swapped in). The pin dir is locked
+  // for this object's life: a second proxy of the cgroup is refused (EBUSY).
   static Result<ProxyHooks> load(const std::string& pin_dir);
+  // The pins were a killed proxy's: on a failure before attach they stay (the
+  // cgroup stays fail closed) rather than being removed.
+  bool took_over() const;
   ProxyHooks(ProxyHooks&&) noexcept;
   ProxyHooks& operator=(ProxyHooks&&) noexcept;
   ~ProxyHooks();
@@ -71,10 +77,14 @@ class ProxyHooks {
 // dir. Missing pins are not an error. Returns the names removed.
 Result<std::vector<std::string>> remove_proxy_pins(const std::string& pin_dir);
 
-// Removes the pins of proxies whose cgroup is gone (a `proxy run` that was
-// killed: its cgroup removed since, by the next run). A proxied cgroup that
-// still exists keeps its pins: that is the fail-closed state, for `proxy reset`.
-// Returns the pin dirs removed.
+// Removes the pins of proxies whose owner is gone (nobody holds the pin dir's
+// lock) and whose links are attached to no cgroup that exists (a killed `proxy
+// run` whose cgroup the next run swept). A proxied cgroup that still exists keeps its pins: that is the
+// fail-closed state, for `proxy reset`. Returns the pin dirs removed.
 std::vector<std::string> remove_orphan_proxy_pins(const std::string& cgroup_mount);
+
+// Whether a running cgscope proxy holds `pin_dir` (then `reset` must not take
+// its hooks away under it).
+bool proxy_pins_in_use(const std::string& pin_dir);
 
 }  // namespace cgscope::proxy

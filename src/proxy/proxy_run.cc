@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -18,6 +19,7 @@
 #include "core/features.h"
 #include "core/hook_order.h"
 #include "core/host_mounts.h"
+#include "core/small_file.h"
 #include "core/stop_signal.h"
 #include "proxy/bypass.h"
 #include "proxy/dns_forwarder.h"
@@ -187,6 +189,25 @@ Result<void> make_dns(Services& s, const Plan& plan, const RelayAddrs& at, const
   return {};
 }
 
+// --dns leaves loopback nameservers alone (a local stub is the host's); say so
+// when the host's resolv.conf names one, since then lookups do not go through
+// the upstream unless the stub itself runs in the cgroup.
+void warn_local_resolver() {
+  auto conf = read_small_file("/etc/resolv.conf");
+  if (!conf) return;
+  std::istringstream in(*conf);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    std::string key, addr;
+    if (f >> key >> addr && key == "nameserver" && (addr.rfind("127.", 0) == 0 || addr == "::1")) {
+      std::fprintf(stderr, "cgscope: warning: /etc/resolv.conf names the local resolver %s; queries to it stay on "
+                           "this host (only nameservers elsewhere are reached through the upstream)\n",
+                   addr.c_str());
+      return;
+    }
+  }
+}
+
 // The hooks' configuration from what listens where.
 HookConfig hook_config(const Services& s, const Plan& plan, const RelayAddrs& at) {
   HookConfig hc;
@@ -268,16 +289,28 @@ int run_proxy(const ProxyRequest& req) {
   RelayAddrs at = relay_addresses(*plan, *cgroup, !command);
   Services s;
   if (auto r = make_relay(s, *plan, at, *log); !r) return fail_line(r.error());
-  if (req.dns)
+  if (req.dns) {
     if (auto r = make_dns(s, *plan, at, *log); !r) return fail_line(r.error());
-  PinsOwner pins{pin_dir_for(*cg_id)};
-  auto loaded = ProxyHooks::load(pins.dir);
+    warn_local_resolver();
+  }
+  auto loaded = ProxyHooks::load(pin_dir_for(*cg_id));
   if (!loaded) return fail_line(loaded.error());
   s.hooks.emplace(std::move(*loaded));
+  // Pins this run made go with it, whatever happens. Pins it took over from a
+  // proxy that was killed stay when this run fails before its hooks are in:
+  // the cgroup stays fail closed rather than open.
+  PinsOwner pins{s.hooks->took_over() ? "" : s.hooks->pin_dir()};
+  auto kept = [&](const Error& e) {
+    if (s.hooks->took_over())
+      std::fprintf(stderr, "cgscope proxy: the hooks of the proxy that was killed stay (connects refused) until "
+                           "`cgscope proxy reset --pin-dir %s`\n", s.hooks->pin_dir().c_str());
+    return fail_line(e);
+  };
   HookConfig hc = hook_config(s, *plan, at);
-  if (auto r = s.hooks->configure(hc); !r) return fail_line(r.error());
+  if (auto r = s.hooks->configure(hc); !r) return kept(r.error());
   std::vector<std::string> notes;
-  if (auto r = s.hooks->attach(*cgroup, &notes); !r) return fail_line(r.error());
+  if (auto r = s.hooks->attach(*cgroup, &notes); !r) return kept(r.error());
+  pins.dir = s.hooks->pin_dir();  // attached: this run's now, removed at its end
   if (auto problem = lb_proxy_order_problem(*cgroup)) std::fprintf(stderr, "cgscope: warning: %s\n", problem->c_str());
 
   s.start();
@@ -309,6 +342,11 @@ int reset_proxy(const std::string& cgroup, const std::string& pin_dir) {
     if (!id) return fail_line(id.error());
     dir = pin_dir_for(*id);
   }
+  if (proxy_pins_in_use(dir))
+    return fail_line(Error{fmt::format("a running cgscope proxy owns {}: stop it (SIGINT/SIGTERM) and it removes "
+                                       "its hooks itself",
+                                       dir),
+                           EBUSY});
   auto removed = remove_proxy_pins(dir);
   if (!removed) return fail_line(removed.error(), 1);
   if (removed->empty()) std::printf("proxy: nothing to reset in %s\n", dir.c_str());

@@ -78,13 +78,14 @@ void append_json_raw(std::string& out, const ArgValue& v) {
   }
   out += '[';
   bool first = true;
-  for_each_element(*v.var, [&](std::string_view s) {
+  bool cut = for_each_element(*v.var, [&](std::string_view s) {
     if (!first) out += ',';
     first = false;
     std::string scratch;
     if (append_json_escaped(scratch, s)) one(s);
     else out += "null";
   });
+  if (cut) out += first ? "null" : ",null";  // the "..." element: one entry per element, that one too
   out += ']';
 }
 
@@ -351,7 +352,11 @@ void append_table_row(std::string& out, const EventView& ev) {
   append_clock(out, ev.wall_ns);
   append_left(out, ev.container ? std::string_view(ev.container->id).substr(0, kContainerWidth) : "host",
               kContainerWidth);
-  append_left(out, comm_of(h), kCommWidth);
+  // A program names itself (PR_SET_NAME): escaped, so that it cannot drive the terminal.
+  size_t at = out.size();
+  append_json_escaped(out, comm_of(h));
+  if (out.size() - at < kCommWidth) out.append(kCommWidth - (out.size() - at), ' ');
+  out += ' ';
   append_right(out, h->pid, kPidWidth);
   append_right(out, h->tid, kPidWidth);
   if (ev.desc) {

@@ -204,3 +204,44 @@ TEST_F(ProxyTest, TheNextRunRemovesWhatAKilledRunLeft) {
 
 }  // namespace
 }  // namespace cgscope::testing
+
+namespace cgscope::testing {
+namespace {
+
+TEST_F(ProxyAttachTest, OneProxyACgroupAndResetLeavesARunningOneAlone) {
+  attach({"--via", socks()});
+  auto second = run({CGSCOPE_BIN, "proxy", "attach", "--cgroup", cg_->path(), "--via", socks()}, 30s);
+  EXPECT_EQ(second.code, 2) << second.output;
+  EXPECT_NE(second.output.find("another cgscope proxy runs on this cgroup"), std::string::npos) << second.output;
+  auto reset = run({CGSCOPE_BIN, "proxy", "reset", "--cgroup", cg_->path()}, 30s);
+  EXPECT_NE(reset.code, 0) << reset.output;
+  EXPECT_NE(reset.output.find("a running cgscope proxy owns"), std::string::npos) << reset.output;
+  // The first one still proxies.
+  EXPECT_EQ(connect_from_cgroup(peer_ip_, 8080).first, 0);
+  std::string log = stop_and_log();
+  EXPECT_NE(log.find("1 connections proxied"), std::string::npos) << log;
+}
+
+TEST_F(ProxyAttachTest, AKilledProxysHooksStayThroughOtherRunsAndANewOneTakesThemOver) {
+  attach({"--via", socks()});
+  attached_.signal(SIGKILL);
+  ASSERT_TRUE(attached_.wait_for(10s));
+  auto id = cgroup_id(cg_->path());
+  ASSERT_TRUE(id) << id.error().message;
+  std::string pins = fmt::format("/sys/fs/bpf/cgscope/proxy-{}", *id);
+  // Another proxy run's sweep leaves a live cgroup's fail-closed pins alone.
+  auto other = proxy_run(socks(), {"true"});
+  EXPECT_EQ(other.code, 0) << other.output;
+  ASSERT_TRUE(std::filesystem::exists(pins + "/link_connect4")) << other.output;
+  EXPECT_EQ(connect_from_cgroup(peer_ip_, 8080).first, ECONNREFUSED) << "fail closed while no proxy runs";
+  // A new attach swaps its programs into the links: no moment without hooks.
+  attached_ = Child();
+  log_.clear();
+  attach({"--via", socks()});
+  EXPECT_EQ(connect_from_cgroup(peer_ip_, 8080).first, 0);
+  stop_and_log();
+  EXPECT_FALSE(std::filesystem::exists(pins)) << "a clean stop removes what it took over";
+}
+
+}  // namespace
+}  // namespace cgscope::testing

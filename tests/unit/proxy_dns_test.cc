@@ -57,6 +57,15 @@ TEST(DnsMessage, APointerLoopEnds) {
   EXPECT_FALSE(parse_dns_question(q));
 }
 
+TEST(DnsMessage, OnlyPlainHostNamesAreHandedOn) {
+  EXPECT_TRUE(plain_host_name("www.example-1.test"));
+  EXPECT_TRUE(plain_host_name("_srv.example.test"));
+  EXPECT_FALSE(plain_host_name("evil\r\nHost: x"));
+  EXPECT_FALSE(plain_host_name("a b"));
+  EXPECT_FALSE(plain_host_name(""));
+  EXPECT_FALSE(plain_host_name(std::string(254, 'a')));
+}
+
 TEST(NameCache, RemembersForTheTtlButAtLeastAMinuteAndEvictsTheOldestWhenFull) {
   NameCache c(2);
   auto t0 = NameCache::Clock::now();

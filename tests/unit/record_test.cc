@@ -82,6 +82,15 @@ TEST(Record, APathOrArgvThatIsNotUtf8ComesWithItsExactBytes) {
   EXPECT_EQ(je["args"]["argv_raw"][1], base64("b\xfe"));
 }
 
+TEST(Record, ACutListAndItsRawCompanionHaveOneEntryPerElement) {
+  auto e = RecordBuilder(59).section(1, CGS_ARG_STRARR, std::string("b\xfe\0c\0", 5), CGS_VAR_F_TRUNCATED).ret(0);
+  nlohmann::json j = to_json(e.bytes());
+  ASSERT_EQ(j["args"]["argv"].size(), 3u) << j.dump();
+  EXPECT_EQ(j["args"]["argv"][2], "...");
+  ASSERT_EQ(j["args"]["argv_raw"].size(), 3u) << j.dump();
+  EXPECT_TRUE(j["args"]["argv_raw"][2].is_null());
+}
+
 TEST(Record, OpenatDecodesPathFlagsAndDirfd) {
   auto b = RecordBuilder(257)
                .arg(0, uint64_t(-100))

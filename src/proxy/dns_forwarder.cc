@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -82,14 +83,18 @@ void DnsForwarder::Impl::answer(Query& q) {
       if (opts.names && plain_host_name(a->name))
         for (const DnsAddress& addr : a->addresses) opts.names->remember(addr.ip, a->name, addr.ttl);
     }
-    // The client's resolver reads a reply cut to a UDP size as truncated (TC) only
-    // if it says so; one that fits is sent whole.
-    if (reply->size() <= kMaxDatagram &&
-        ::sendto(q.slot->fd.get(), reply->data(), reply->size(), MSG_NOSIGNAL,
+    // A reply larger than the asker takes over UDP goes back as "truncated"
+    // (TC, the question only): its resolver then asks over TCP, which the relay
+    // carries through the upstream like any connection.
+    std::string cut;
+    if (reply->size() > dns_udp_limit(q.bytes)) cut = dns_truncated(*reply);
+    const std::string& out = cut.empty() ? *reply : cut;
+    if (::sendto(q.slot->fd.get(), out.data(), out.size(), MSG_NOSIGNAL,
                  reinterpret_cast<const sockaddr*>(&q.client), address_length(q.client)) >= 0) {
       answered++;
+      if (!cut.empty()) rec.error = "truncated for UDP (the resolver retries over TCP)";
     } else {
-      rec.error = reply->size() > kMaxDatagram ? "the reply is too large for UDP" : "sending the reply failed";
+      rec.error = std::string("sending the reply failed: ") + std::strerror(errno);
       failed++;
     }
   } else {

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 
 namespace cgscope::proxy {
@@ -89,6 +90,39 @@ std::optional<DnsAnswers> parse_dns_answers(std::string_view m) {
       out.addresses.push_back({text, ttl});
     at += rdlen;
   }
+  return out;
+}
+
+size_t dns_udp_limit(std::string_view m) {
+  constexpr size_t kClassic = 512;
+  if (m.size() < kHeader) return kClassic;
+  uint16_t qd = u16(m, 4), an = u16(m, 6), ns = u16(m, 8), ar = u16(m, 10);
+  size_t at = kHeader;
+  std::string name;
+  for (uint16_t i = 0; i < qd; i++) {
+    if (!read_name(m, at, name) || at + 4 > m.size()) return kClassic;
+    at += 4;
+  }
+  for (uint32_t i = 0; i < uint32_t(an) + ns + ar; i++) {
+    if (!read_name(m, at, name) || at + 10 > m.size()) return kClassic;
+    uint16_t type = u16(m, at), cls = u16(m, at + 2), rdlen = u16(m, at + 8);
+    if (type == 41) return std::max<size_t>(cls, kClassic);  // OPT: CLASS is the size
+    at += 10 + rdlen;
+  }
+  return kClassic;
+}
+
+std::string dns_truncated(std::string_view m) {
+  if (m.size() < kHeader) return "";
+  size_t at = kHeader;
+  std::string name;
+  for (uint16_t i = 0; i < u16(m, 4); i++) {
+    if (!read_name(m, at, name) || at + 4 > m.size()) return "";
+    at += 4;
+  }
+  std::string out(m.substr(0, at));
+  out[2] = char(out[2] | 0x02);  // TC
+  for (size_t i = 6; i < 12; i++) out[i] = 0;  // no answer, authority or additional records
   return out;
 }
 

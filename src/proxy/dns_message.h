@@ -40,4 +40,12 @@ bool plain_host_name(std::string_view name);
 // for the name asked); nullopt when the message is not a well-formed reply.
 std::optional<DnsAnswers> parse_dns_answers(std::string_view msg);
 
+// The largest UDP reply the asker takes: its EDNS0 OPT record's size (RFC 6891),
+// else 512 (RFC 1035).
+size_t dns_udp_limit(std::string_view query);
+
+// A reply cut for UDP: the header with TC set and only the question, which tells
+// the resolver to ask again over TCP (RFC 1035 4.2.1); "" when `reply` is malformed.
+std::string dns_truncated(std::string_view reply);
+
 }  // namespace cgscope::proxy

@@ -66,6 +66,21 @@ TEST(DnsMessage, OnlyPlainHostNamesAreHandedOn) {
   EXPECT_FALSE(plain_host_name(std::string(254, 'a')));
 }
 
+TEST(DnsMessage, TheUdpLimitIsTheOptSizeElse512AndACutReplyKeepsOnlyTheQuestion) {
+  EXPECT_EQ(dns_udp_limit(kQuery), 512u);
+  std::string edns = kQuery;
+  edns[11] = 1;  // ARCOUNT 1: an OPT record for 1232 bytes
+  edns += "\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"s;
+  EXPECT_EQ(dns_udp_limit(edns), 1232u);
+  std::string cut = dns_truncated(reply());
+  ASSERT_EQ(cut.size(), kQuery.size());
+  EXPECT_TRUE(cut[2] & 0x02);
+  EXPECT_EQ(cut[7], 0);
+  auto q = parse_dns_question(cut);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->name, "example.com");
+}
+
 TEST(NameCache, RemembersForTheTtlButAtLeastAMinuteAndEvictsTheOldestWhenFull) {
   NameCache c(2);
   auto t0 = NameCache::Clock::now();

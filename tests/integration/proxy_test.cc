@@ -216,10 +216,11 @@ TEST_F(ProxyAttachTest, OneProxyACgroupAndResetLeavesARunningOneAlone) {
   auto reset = run({CGSCOPE_BIN, "proxy", "reset", "--cgroup", cg_->path()}, 30s);
   EXPECT_NE(reset.code, 0) << reset.output;
   EXPECT_NE(reset.output.find("a running cgscope proxy owns"), std::string::npos) << reset.output;
-  // The first one still proxies.
+  // The first one still proxies (the connect reached its relay; whether the
+  // relay's upstream side was done before the stop is timing, not asserted).
   EXPECT_EQ(connect_from_cgroup(peer_ip_, 8080).first, 0);
   std::string log = stop_and_log();
-  EXPECT_NE(log.find("1 connections proxied"), std::string::npos) << log;
+  EXPECT_NE(log.find("kernel: 1 redirected"), std::string::npos) << log;
 }
 
 TEST_F(ProxyAttachTest, AKilledProxysHooksStayThroughOtherRunsAndANewOneTakesThemOver) {

@@ -189,6 +189,7 @@ std::vector<uint8_t> route_request(uint16_t type, uint32_t seq, const Route& r) 
   if (r.dst_len) b.attr(RTA_DST, r.dst.bytes.data(), address_size(r.family));
   if (r.gateway) b.attr(RTA_GATEWAY, r.gateway->bytes.data(), address_size(r.gateway->family));
   if (r.oif) b.attr32(RTA_OIF, r.oif);
+  if (r.metric) b.attr32(RTA_PRIORITY, r.metric);
   return b.finish();
 }
 
@@ -255,6 +256,8 @@ std::optional<Route> parse_route(const Message& m) {
         return read_struct(d, r.table);
       case RTA_OIF:
         return read_struct(d, r.oif);
+      case RTA_PRIORITY:
+        return read_struct(d, r.metric);
       case RTA_DST:
         return read_address(d, r.family, r.dst);
       case RTA_GATEWAY:

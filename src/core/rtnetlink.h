@@ -54,8 +54,9 @@ struct Route {
   IpAddress dst;  // family 0 with dst_len 0: the default route
   std::optional<IpAddress> gateway;
   uint32_t oif = 0;  // 0: any device
+  uint32_t metric = 0;  // RTA_PRIORITY; 0: the kernel's default (IPv6: 1024)
   uint8_t protocol = 0;
-  uint8_t type = 0;  // RTN_UNICAST, ...
+  uint8_t type = 0;  // RTN_UNICAST, RTN_UNREACHABLE, ...
 };
 
 // ---- pure: requests ----

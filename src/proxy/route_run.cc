@@ -203,7 +203,7 @@ int run_route(const RouteRequest& req) {
   if (!cg) return fail_line(cg.error());
   auto rt = rtnl::RtnlSocket::open();
   if (!rt) return fail_line(rt.error());
-  auto priority = check_routing_free(*rt, plan->table, plan->mark, plan->gateway.family);
+  auto priority = check_routing_free(*rt, plan->table, plan->mark);
   if (!priority) return fail_line(priority.error());
   cgs_route_config rec = make_record(*plan, *priority);
 

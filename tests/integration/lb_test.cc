@@ -114,10 +114,13 @@ class Server {
         if (stop_ || errno == EINVAL) return;
         continue;
       }
+      {
+        // Before the answer: a client that has read it finds itself in peers().
+        std::lock_guard<std::mutex> g(mu_);
+        if (peers_.size() < 100000) peers_.push_back(to_string(ss));
+      }
       (void)!::write(c, name_.data(), name_.size());
       ::close(c);
-      std::lock_guard<std::mutex> g(mu_);
-      if (peers_.size() < 100000) peers_.push_back(to_string(ss));
     }
   }
   std::string name_;

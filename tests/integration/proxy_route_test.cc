@@ -285,12 +285,37 @@ TEST_F(ProxyRouteTest, AnIpv6GatewayRoutesTheCgroupsIpv6Traffic) {
   EXPECT_EQ(ask(SOCK_STREAM, test6_), "B");
   EXPECT_EQ(ask(SOCK_DGRAM, test6_), "B");
   EXPECT_EQ(ask(SOCK_STREAM, test6_, false), "A");
-  EXPECT_EQ(ask(SOCK_STREAM, test4_), "A") << "an IPv6 gateway routes IPv6 only";
+  // The cgroup's IPv4 has no gateway: it fails, it does not go around the table.
+  EXPECT_EQ(ask(SOCK_STREAM, test4_), "error: No route to host") << routing_state();
+  EXPECT_EQ(ask(SOCK_STREAM, test4_, false), "A");
   EXPECT_NE(table_routes(table_, "-6").find("default via " + b_.peer6), std::string::npos);
   stop_route();
   EXPECT_FALSE(rule_present()) << routing_state();
-  EXPECT_EQ(table_routes(table_, "-6"), "");
+  EXPECT_EQ(table_routes(table_, "-6") + table_routes(table_), "");
   EXPECT_EQ(ask(SOCK_STREAM, test6_), "A");
+  EXPECT_EQ(ask(SOCK_STREAM, test4_), "A");
+}
+
+TEST_F(ProxyRouteTest, WhenTheGatewaysDeviceGoesTheCgroupsTrafficFailsAndDoesNotGoAround) {
+  start_route(via_b());
+  ASSERT_EQ(ask(SOCK_STREAM, test4_), "B");
+  // Both families have the rule and the unreachable guard below the gateway.
+  EXPECT_NE(table_routes(table_).find("unreachable default proto 197 metric 4294967295"), std::string::npos)
+      << routing_state();
+  EXPECT_NE(table_routes(table_, "-6").find("unreachable default"), std::string::npos) << routing_state();
+  EXPECT_EQ(ask(SOCK_STREAM, test6_), "error: No route to host") << "IPv6 with an IPv4 gateway";
+  // B's link goes, and the kernel takes the gateway route with it: the main
+  // table would send the cgroup to A now.
+  owner_b_.run();
+  ASSERT_EQ(table_routes(table_).find("via " + b_.peer4), std::string::npos) << routing_state();
+  EXPECT_EQ(ask(SOCK_STREAM, test4_), "error: No route to host") << routing_state();
+  EXPECT_EQ(ask(SOCK_DGRAM, test4_), "error: No route to host") << routing_state();
+  EXPECT_EQ(ask(SOCK_STREAM, test4_, false), "A") << "outside the cgroup nothing changed";
+  std::string log = stop_route();
+  EXPECT_NE(log.find("the route unreachable (IPv6) default table"), std::string::npos) << log;
+  EXPECT_FALSE(rule_present()) << routing_state();
+  EXPECT_EQ(table_routes(table_) + table_routes(table_, "-6"), "") << routing_state();
+  EXPECT_EQ(ask(SOCK_STREAM, test4_), "A");
 }
 
 TEST_F(ProxyRouteTest, RemoveAfterAKilledRunDeletesWhatItAddedAndNothingElse) {

@@ -136,7 +136,21 @@ TEST(Rtnetlink, RoutesRoundTripInBothFamilies) {
     EXPECT_EQ(back->table, 4100u);
     EXPECT_EQ(back->oif, 12u);
     EXPECT_EQ(back->protocol, CGS_ROUTE_PROTOCOL);
+    EXPECT_EQ(back->metric, 0u) << "no metric asked: none sent";
   }
+}
+
+TEST(Rtnetlink, AnUnreachableGuardKeepsItsMetricAndType) {
+  Route r;
+  r.family = AF_INET6;
+  r.table = 4100;
+  r.metric = 0xffffffff;
+  r.type = RTN_UNREACHABLE;
+  auto back = parse_route(as_message(route_request(RTM_NEWROUTE, 4, r), RTM_NEWROUTE));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->metric, 0xffffffffu);
+  EXPECT_EQ(back->type, RTN_UNREACHABLE);
+  EXPECT_FALSE(back->gateway);
 }
 
 TEST(Rtnetlink, ADumpRequestNamesTheFamily) {

@@ -1,6 +1,9 @@
 // A syscall storm for benchmarks and tests:
 //   bench_storm open N [PATH]   N open+close pairs of PATH (default /etc/hostname)
 //   bench_storm getppid N       N getppid calls
+//   bench_storm write N PATH    N writes of 4 KiB to PATH (created), back to its
+//                               start every 256 writes: 1 MiB in the page cache,
+//                               so that no writeback storm muddies the figures
 // Prints the elapsed wall time in nanoseconds on standard output.
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -13,7 +16,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s open|getppid N [PATH]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s open|getppid|write N [PATH]\n", argv[0]);
     return 2;
   }
   long n = std::strtol(argv[2], nullptr, 10);
@@ -28,6 +31,21 @@ int main(int argc, char** argv) {
       }
       close(fd);
     }
+  } else if (std::strcmp(argv[1], "write") == 0) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      std::perror(path);
+      return 1;
+    }
+    static char buf[4096];
+    for (long i = 0; i < n; i++) {
+      if (write(fd, buf, sizeof buf) != sizeof buf) {
+        std::perror("write");
+        return 1;
+      }
+      if (i % 256 == 255) lseek(fd, 0, SEEK_SET);
+    }
+    close(fd);
   } else if (std::strcmp(argv[1], "getppid") == 0) {
     for (long i = 0; i < n; i++) syscall(SYS_getppid);  // not the libc wrapper: no caching
   } else {

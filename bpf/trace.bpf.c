@@ -34,6 +34,8 @@ const volatile __u32 capture_bytes = 0;                       /* BUF kinds: 0 = 
 const volatile __u8 capture_envp = 0;
 const volatile __u8 wanted_fork = 0, wanted_exec = 0, wanted_exit = 0, wanted_mkdir = 0;
 
+#include "lib/trace_fd.bpf.h"
+
 /* Batched wake-ups: user space drains on a timer, so a record only wakes the
  * reader when the ring is filling up. */
 const volatile __u64 wakeup_bytes = 1 << 20;
@@ -105,6 +107,13 @@ static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *
 				off = put_bytes(s, r, off, i, kind, p, (__u64)ret < len ? (__u64)ret : len,
 						capture_bytes);
 			break;
+		case CGS_ARG_FDPATH:
+		case CGS_ARG_DIRPATH:
+		case CGS_ARG_CWDPATH:
+		case CGS_ARG_NEWFD:
+		case CGS_ARG_FDCLOSE:
+			off = put_file_section(s, r, off, i, kb, ret);
+			break;
 		default:
 			break;
 		}
@@ -168,6 +177,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	nr = regs->orig_ax;
 	if (nr >= CGS_MAX_SYSCALLS || !wanted[nr])
 		return 0;
+	if (wanted[nr] & CGS_WANT_PATHGEN) {
+		path_move_end();
+		if (!(wanted[nr] & CGS_WANT_EMIT))
+			return 0;
+	}
 	if (only_failed && ret >= 0)
 		return 0;
 	if (nr == CGS_NR_EXECVE || nr == CGS_NR_EXECVEAT)
@@ -188,6 +202,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		bpf_ringbuf_submit(r, wake_flag());
 		return 0;
 	}
+	if (has_sections[nr] == CGS_SECTIONS_FDCLOSE_ONLY)
+		return send_fdclose_record(task, regs, nr, ret);
 
 	s = get_scratch();
 	if (!s)
@@ -306,7 +322,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	case CGS_NR_EXIT_GROUP:
 		break;
 	default:
-		return 0;
+		return path_move_sys_enter(id);
 	}
 	/* An ia32 syscall's numbers are another table's (the tracepoints above do
 	 * not fire for them either). */
@@ -374,6 +390,7 @@ int BPF_PROG(on_process_fork, struct task_struct *parent, struct task_struct *ch
 	r->args[1] = child->pid;
 	r->args[2] = task_pidns_inum(child);
 	r->args[3] = task_pidns_level(child);
+	r->args[4] = child->files == parent->files;
 	send_scratch(s, sizeof(*r), CGS_DROP_RINGBUF_FULL);
 	return 0;
 }
@@ -466,3 +483,4 @@ int BPF_PROG(on_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 	send_scratch(s, off, CGS_DROP_RINGBUF_FULL);
 	return 0;
 }
+#include "lib/trace_net.bpf.h"

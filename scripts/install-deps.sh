@@ -9,10 +9,11 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake pkg-config git
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-  libcli11-dev libyaml-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
+  libcli11-dev libyaml-dev libfmt-dev libspdlog-dev nlohmann-json3-dev libseccomp-dev
   libgtest-dev libgmock-dev libbenchmark-dev libclang-rt-14-dev
   iproute2 procps
   microsocks tinyproxy dante-server curl busybox-static
+  graphviz  # trace --flows -o dot: the tests render the graph with dot -Tsvg
   docker.io  # proxy_docker_test: a real `docker build --cgroup-parent` (the test runs its own dockerd)
 )
 bench_pkgs=(

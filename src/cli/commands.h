@@ -13,6 +13,7 @@ namespace cgscope::cli {
 void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::string>& command);
 void add_lb_command(CLI::App& app, int& exit_code);
 void add_proxy_command(CLI::App& app, int& exit_code, const std::vector<std::string>& command);
+void add_seccomp_command(CLI::App& app, int& exit_code, const std::vector<std::string>& command);
 void add_proxy_route_command(CLI::App* proxy, int& exit_code);
 
 }  // namespace cgscope::cli

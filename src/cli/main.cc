@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   cgscope::cli::add_trace_command(app, exit_code, command);
   cgscope::cli::add_lb_command(app, exit_code);
   cgscope::cli::add_proxy_command(app, exit_code, command);
+  cgscope::cli::add_seccomp_command(app, exit_code, command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,6 +11,21 @@
 #include "trace/session.h"
 
 namespace cgscope::cli {
+namespace {
+
+// What --flows cannot be combined with, as a sentence; "" when all is well.
+std::string flows_conflict(const trace::TraceRequest& req, const std::string& output) {
+  if (!req.flows && (output == "dot" || output == "mermaid"))
+    return "-o " + output + " draws the connection graph of --flows; add --flows, or use -o json|table for events";
+  if (req.flows && !req.events.empty())
+    return "--flows records connections from TCP state changes and shows no events; drop -e, or run a second "
+           "cgscope trace for the events";
+  if (req.flows && req.only_failed)
+    return "-x keeps failed syscalls, and --flows shows no syscalls; drop one of them";
+  return "";
+}
+
+}  // namespace
 
 void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::string>& command) {
   auto* sub = app.add_subcommand("trace", "Trace syscalls, processes and containers, scoped by cgroup");
@@ -19,6 +34,9 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
       "  cgscope trace                               default events, whole machine, table on a terminal\n"
       "  cgscope trace -e openat,execve --container all -o json\n"
       "  cgscope trace -e set:fs -x -- make -j2      one command and its children; exits with its status\n"
+      "  cgscope trace --seccomp-profile p.json -- CMD   a profile for `cgscope seccomp run` or docker\n"
+      "  cgscope trace --flows --container all       who talks to whom: one line per TCP connection\n"
+      "  cgscope trace --flows -o dot -- CMD > g.dot  the container graph (also -o mermaid, -o json)\n"
       "  cgscope trace --list                        events and sets\n"
       "Everything after -- is a command: cgscope runs it in a new cgroup and traces exactly\n"
       "it and its descendants.");
@@ -42,9 +60,14 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
                   "Capture the first N bytes of read/write/send/recv buffers (max 4096)")
       ->check(CLI::Range(0, 4096));
   sub->add_flag("--envp", req->capture_envp, "Capture execve's environment too");
-  sub->add_option("-o,--output", *output, "Output: table (default on a terminal) or json")
-      ->check(CLI::IsMember({"auto", "table", "json"}));
+  sub->add_option("-o,--output", *output, "Output: table (default on a terminal) or json; with --flows also dot, mermaid")
+      ->check(CLI::IsMember({"auto", "table", "json", "dot", "mermaid"}));
+  sub->add_flag("--flows", req->flows,
+                "Instead of events, one record per TCP connection: who (container, process) talks to whom, bytes, "
+                "duration");
   sub->add_option("--output-file", req->output_file, "Write events to FILE instead of standard output");
+  sub->add_option("--seccomp-profile", req->seccomp_profile,
+                  "At the end, write to FILE a seccomp profile (Docker/OCI JSON) allowing exactly the syscalls seen");
   sub->add_option("--duration", req->duration, "Stop after SECONDS")->check(CLI::NonNegativeNumber);
   sub->add_option("--max-events", req->max_events, "Stop after N events");
   sub->add_option("--buffer-size", *buffer, "Ring buffer size, a power of two from 256K to 1G (default 16M)");
@@ -57,6 +80,15 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
       exit_code = 0;
       return;
     }
+    if (auto bad = flows_conflict(*req, *output); !bad.empty()) {
+      std::fprintf(stderr, "cgscope trace: %s\n", bad.c_str());
+      exit_code = 2;
+      return;
+    }
+    req->flow_output = *output == "json" ? trace::FlowOutput::json
+                       : *output == "dot" ? trace::FlowOutput::dot
+                       : *output == "mermaid" ? trace::FlowOutput::mermaid
+                                              : trace::FlowOutput::text;
     req->output = *output == "json" ? trace::OutputFormat::json
                   : *output == "table" ? trace::OutputFormat::table
                                        : trace::OutputFormat::automatic;

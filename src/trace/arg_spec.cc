@@ -217,6 +217,9 @@ std::optional<ArgSpec> classify_capture(std::string_view syscall, std::string_vi
 
 ArgFormat classify_value(std::string_view syscall, std::string_view canon, std::string_view name) {
   if (one_of(canon, kPointerTypedefs)) return ArgFormat::pointer;
+  // The tcp_state pseudo event (event_table.cc).
+  if (syscall == "tcp_state" && (name == "oldstate" || name == "newstate")) return ArgFormat::tcp_state;
+  if (syscall == "tcp_state" && name == "context") return ArgFormat::tcp_context;
 
   if (name == "clone_flags" || name == "unshare_flags" || (syscall == "setns" && name == "flags")) {
     return ArgFormat::clone_flags;
@@ -281,6 +284,8 @@ std::string_view arg_format_name(ArgFormat f) {
     case ArgFormat::sockaddr: return "sockaddr";
     case ArgFormat::buffer: return "buffer";
     case ArgFormat::pointer: return "pointer";
+    case ArgFormat::tcp_state: return "tcp_state";
+    case ArgFormat::tcp_context: return "tcp_context";
   }
   return "unknown";
 }

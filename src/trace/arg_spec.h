@@ -31,6 +31,8 @@ enum class ArgFormat : uint8_t {
   sockaddr,
   buffer,
   pointer,
+  tcp_state,    // TCP_ESTABLISHED... by name (tcp_states.h)
+  tcp_context,  // who made a TCP transition: "task" or "softirq"
 };
 
 struct ArgSpec {

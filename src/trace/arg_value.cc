@@ -4,6 +4,7 @@
 
 #include "trace/flags.h"
 #include "trace/schema.h"
+#include "trace/tcp_states.h"
 
 namespace cgscope::trace {
 namespace {
@@ -89,6 +90,8 @@ void append_scalar_text(std::string& out, ArgFormat f, uint64_t v) {
     case ArgFormat::signal: format_signal(out, v); break;
     case ArgFormat::socket_domain: format_socket_domain(out, v); break;
     case ArgFormat::socket_type: format_socket_type(out, v); break;
+    case ArgFormat::tcp_state: format_tcp_state(out, v); break;
+    case ArgFormat::tcp_context: format_tcp_context(out, v); break;
     default: append_hex(out, v); break;
   }
 }

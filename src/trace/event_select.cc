@@ -22,6 +22,9 @@ void add(EventSelection& sel, uint32_t nr) {
     case CGS_EV_PROCESS_EXEC: sel.exec = true; break;
     case CGS_EV_PROCESS_EXIT: sel.exit = true; break;
     case CGS_EV_CGROUP_MKDIR: sel.cgroup_mkdir = true; break;
+    case CGS_EV_TCP_STATE: sel.tcp_state = true; break;
+    case CGS_EV_FILE_WRITE: sel.file_write = true; break;
+    case CGS_EV_FILE_READ: sel.file_read = true; break;
     default: break;
   }
 }
@@ -37,7 +40,8 @@ void add_all(EventSelection& sel) {
 }
 
 bool empty(const EventSelection& sel) {
-  return sel.syscalls.none() && !sel.fork && !sel.exec && !sel.exit && !sel.cgroup_mkdir;
+  return sel.syscalls.none() && !sel.fork && !sel.exec && !sel.exit && !sel.cgroup_mkdir && !sel.tcp_state &&
+         !sel.file_write && !sel.file_read;
 }
 
 // `base` minus everything in `removed`.
@@ -47,6 +51,9 @@ EventSelection subtract(EventSelection base, const EventSelection& removed) {
   base.exec = base.exec && !removed.exec;
   base.exit = base.exit && !removed.exit;
   base.cgroup_mkdir = base.cgroup_mkdir && !removed.cgroup_mkdir;
+  base.tcp_state = base.tcp_state && !removed.tcp_state;
+  base.file_write = base.file_write && !removed.file_write;
+  base.file_read = base.file_read && !removed.file_read;
   return base;
 }
 
@@ -201,6 +208,9 @@ bool selected(const EventSelection& sel, uint32_t nr) {
     case CGS_EV_PROCESS_EXEC: return sel.exec;
     case CGS_EV_PROCESS_EXIT: return sel.exit;
     case CGS_EV_CGROUP_MKDIR: return sel.cgroup_mkdir;
+    case CGS_EV_TCP_STATE: return sel.tcp_state;
+    case CGS_EV_FILE_WRITE: return sel.file_write;
+    case CGS_EV_FILE_READ: return sel.file_read;
     default: return false;
   }
 }

@@ -27,6 +27,9 @@ struct EventSelection {
   bool exec = false;                       // CGS_EV_PROCESS_EXEC
   bool exit = false;                       // CGS_EV_PROCESS_EXIT
   bool cgroup_mkdir = false;               // CGS_EV_CGROUP_MKDIR
+  bool tcp_state = false;                  // CGS_EV_TCP_STATE
+  bool file_write = false;                 // CGS_EV_FILE_WRITE (made in user space)
+  bool file_read = false;                  // CGS_EV_FILE_READ
 };
 
 // Whether event `nr` (a syscall number or CGS_EV_*) is in the selection; false

@@ -34,12 +34,23 @@ constexpr EventInfo kEvents[] = {
     EventInfo{CGS_EV_CGROUP_MKDIR, "cgroup_mkdir", SET_PROC | SET_PROC_LIFE, 3, true,
               {{{"u64", "id"}, {"u32", "level"}, {"const char *", "path"}}},
               false},
+    EventInfo{CGS_EV_TCP_STATE, "tcp_state", SET_NET, 6, true,
+              {{{"int", "oldstate"},
+                {"int", "newstate"},
+                {"struct sockaddr *", "saddr"},
+                {"struct sockaddr *", "daddr"},
+                {"u64", "sock"},
+                {"int", "context"}}},
+              false},
+    // Made by user space (file_activity.h): no kernel record, no syscall.
+    EventInfo{CGS_EV_FILE_WRITE, "file_write", SET_FS, 2, true, {{{"u64", "bytes"}, {"u64", "calls"}}}, false},
+    EventInfo{CGS_EV_FILE_READ, "file_read", SET_FS, 2, true, {{{"u64", "bytes"}, {"u64", "calls"}}}, false},
 };
 
 #undef CGS_SYSCALL
 
 constexpr size_t kEventCount = std::size(kEvents);
-constexpr size_t kPseudoCount = 4;
+constexpr size_t kPseudoCount = CGS_EV_LAST - CGS_EV_PROCESS_FORK + 1;
 constexpr size_t kSyscallCount = kEventCount - kPseudoCount;
 
 // Checks what the lookups below rely on; a broken generated table fails the build.
@@ -57,7 +68,7 @@ consteval bool table_is_consistent() {
   return true;
 }
 static_assert(table_is_consistent(), "data/syscalls_x86_64.inc or the pseudo events are malformed");
-static_assert(CGS_EV_CGROUP_MKDIR == CGS_EV_PROCESS_FORK + kPseudoCount - 1);
+static_assert(kEventCount > kPseudoCount, "every CGS_EV_* up to CGS_EV_LAST has a row");
 
 // Syscall number -> index in kEvents, -1 for numbers with no syscall.
 constexpr auto kByNr = [] {

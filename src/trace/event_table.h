@@ -63,6 +63,8 @@ struct EventInfo {
 //                       pidns_level
 //   sched_process_exit  exit_code (0-255), signal (terminating signal or 0), pidns
 //   cgroup_mkdir        id, level, path (section 2)
+//   tcp_state           oldstate, newstate, saddr (section 2), daddr (section 3),
+//                       sock (cookie), context (task or softirq)
 
 // Syscalls by number (< CGS_MAX_SYSCALLS) and pseudo events by CGS_EV_*; nullptr
 // for a number that is neither. Constant time.

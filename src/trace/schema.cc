@@ -1,6 +1,7 @@
 #include "trace/schema.h"
 
 #include "trace/event_table.h"
+#include "trace/file_syscalls.h"
 
 namespace cgscope::trace {
 
@@ -18,6 +19,11 @@ EventDesc describe(const EventInfo& ev) {
     ArgSpec spec = classify_arg(ev.name, ev.args[i].type, ev.args[i].name, all);
     d.args[i] = ArgDesc{ev.args[i].name, spec.format, ev.is_syscall ? spec.kind_byte : uint8_t{CGS_ARG_RAW}};
   }
+  // The files an fd or path argument names (file_syscalls.h): sections on the
+  // fd's own index, or on indexes past the arguments (the cwd, a new fd).
+  if (ev.is_syscall)
+    for (unsigned i = 0; i < CGS_NARGS; i++)
+      if (uint8_t k = file_call(ev.nr).kinds[i]) d.args[i].kind_byte = k;
   return d;
 }
 
@@ -28,7 +34,7 @@ Schema::Schema() : syscalls_(CGS_MAX_SYSCALLS), known_(CGS_MAX_SYSCALLS, false) 
     if (ev.is_syscall && ev.nr < CGS_MAX_SYSCALLS) {
       syscalls_[ev.nr] = describe(ev);
       known_[ev.nr] = true;
-    } else if (ev.nr >= CGS_EV_PROCESS_FORK && ev.nr <= CGS_EV_CGROUP_MKDIR) {
+    } else if (ev.nr >= CGS_EV_PROCESS_FORK && ev.nr <= CGS_EV_LAST) {
       size_t i = ev.nr - CGS_EV_PROCESS_FORK;
       if (pseudo_.size() <= i) pseudo_.resize(i + 1);
       pseudo_[i] = describe(ev);

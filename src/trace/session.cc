@@ -28,9 +28,13 @@
 #include "trace/decoder.h"
 #include "trace/exec_join.h"
 #include "trace/event_select.h"
+#include "trace/file_snapshot.h"
+#include "trace/file_tracker.h"
+#include "trace/flow_sink.h"
 #include "trace/format.h"
 #include "trace/output_file.h"
 #include "trace/proc_tree.h"
+#include "trace/seccomp_sink.h"
 #include "trace/stream_sink.h"
 #include "trace/schema.h"
 #include "trace/tracer.h"
@@ -64,9 +68,14 @@ class Session {
   Result<void> prepare();
   Result<void> resolve_scope(KernelConfig& cfg);
   void on_record(std::span<const uint8_t> bytes);
-  void emit(const RecordView& rec, int64_t ret, bool has_ret, bool selected = true);
+  void emit(const RecordView& rec, int64_t ret, bool has_ret, bool selected = true,
+            std::span<const NamedValue> extra = {});
+  void emit_file_events();
   bool flush_sinks();
-  void on_exec_record(std::span<const uint8_t> bytes, const RecordView& rec);
+  void on_exec_record(std::span<const uint8_t> bytes, const RecordView& rec, bool selected);
+  // The seccomp profile needs every syscall in scope, whatever -e selects.
+  bool every_syscall_wanted() const { return !req_.seccomp_profile.empty(); }
+  bool only_failed_in_kernel() const { return req_.only_failed && !every_syscall_wanted(); }
   bool wanted_container(const ContainerInfo* c) const;
   void print_summary();
 
@@ -81,6 +90,7 @@ class Session {
   std::vector<std::pair<uint64_t, unsigned>> scope_cgroups_;
   ExecJoiner exec_join_;
   std::vector<std::unique_ptr<TraceSink>> sinks_;
+  std::unique_ptr<FileTracker> files_;  // paths of fds, file_write/file_read
   bool unselected_wanted_ = false;  // a sink wants the events -e did not select
   bool entry_via_sys_enter_ = false;  // no tracefs: see prepare()
   bool stop_ = false;
@@ -92,7 +102,8 @@ class Session {
 
 Result<void> Session::prepare() {
   // Mistakes in the request first: they need no privileges to report.
-  auto sel = parse_event_selection(req_.events);
+  // --flows: the tcp_state transitions, which the flow table is made of (the CLI refuses -e with it).
+  auto sel = parse_event_selection(req_.flows ? std::vector<std::string>{"tcp_state"} : req_.events);
   if (!sel) return fail_with(sel.error());
   selection_ = *sel;
   // rt_sigreturn returns into the interrupted code with its syscall number
@@ -126,7 +137,15 @@ Result<void> Session::prepare() {
   auto out = OutputFile::open(req_.output_file);
   if (!out) return fail_with(out.error());
   bool json = req_.output == OutputFormat::json || (req_.output == OutputFormat::automatic && !out->is_terminal());
-  sinks_.push_back(std::make_unique<StreamSink>(std::move(*out), json ? StreamSink::Form::json : StreamSink::Form::table));
+  if (req_.flows)  // the connections instead of the event stream
+    sinks_.push_back(std::make_unique<FlowSink>(std::move(*out), req_.flow_output, *registry_, mount_));
+  else
+    sinks_.push_back(std::make_unique<StreamSink>(std::move(*out), json ? StreamSink::Form::json : StreamSink::Form::table));
+  if (!req_.seccomp_profile.empty()) {
+    auto profile = SeccompSink::open(req_.seccomp_profile);
+    if (!profile) return fail_with(profile.error());
+    sinks_.push_back(std::move(*profile));
+  }
   for (const auto& sink : sinks_) unselected_wanted_ |= sink->wants_unselected();
   mono_to_wall_ = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
   return {};
@@ -194,18 +213,31 @@ bool Session::wanted_container(const ContainerInfo* c) const {
   return c && c->id.rfind(*req_.container, 0) == 0;
 }
 
-void Session::emit(const RecordView& rec, int64_t ret, bool has_ret, bool selected) {
+void Session::emit(const RecordView& rec, int64_t ret, bool has_ret, bool selected,
+                   std::span<const NamedValue> extra) {
   if (stop_) return;
   // -x is about syscalls; process and cgroup events have no failure to show.
   if (req_.only_failed && rec.hdr->nr >= CGS_MAX_SYSCALLS) return;
+  // -x where the kernel could not apply it (see run()): a call that returned
+  // (exit and exit_group never do) and succeeded is not the stream's.
+  if (req_.only_failed && has_ret && ret >= 0) selected = false;
   const ContainerInfo* c = registry_->lookup(rec.hdr->cgroup_id);
   if (!wanted_container(c)) return;
-  EventView ev{&rec, Schema::get().find(rec.hdr->nr), c, ret, has_ret, rec.hdr->ts_ns + mono_to_wall_};
+  if (rec.hdr->nr < CGS_MAX_SYSCALLS) extra = files_->on_syscall(rec, ret);
+  EventView ev{&rec, Schema::get().find(rec.hdr->nr), c, ret, has_ret, rec.hdr->ts_ns + mono_to_wall_, extra};
   for (const auto& sink : sinks_)
     if (selected || sink->wants_unselected()) sink->on_event(ev, selected);
   if (!selected) return;
   events_++;
   if (req_.max_events && events_ >= req_.max_events) stop_ = true;
+}
+
+// file_write/file_read events the last record completed: no kernel record of
+// their own, a header FileActivity made (file_activity.h).
+void Session::emit_file_events() {
+  std::vector<NamedValue> fields;
+  for (const FileEvent& fe : files_->ready()) emit(RecordView{&fe.hdr, {}}, 0, true, true, fe.fields(fields));
+  files_->ready().clear();
 }
 
 bool Session::flush_sinks() {
@@ -229,7 +261,7 @@ void Session::on_record(std::span<const uint8_t> bytes) {
     case CGS_EV_PROCESS_EXEC:
       registry_->on_process(h->cgroup_id, uint32_t(h->args[3]), uint32_t(h->args[4]));
       // With -x a successful execve sends no exit record: forget its entry.
-      if (req_.only_failed) exec_join_.forget(h->pid);
+      if (only_failed_in_kernel()) exec_join_.forget(h->pid);
       break;
     case CGS_EV_CGROUP_MKDIR:
       if (rec.vars[2].present) registry_->on_cgroup_mkdir(h->args[0], rec.vars[2].str());
@@ -237,17 +269,21 @@ void Session::on_record(std::span<const uint8_t> bytes) {
     default:
       break;
   }
+  if (h->nr >= CGS_MAX_SYSCALLS) files_->on_lifecycle(rec);
   if (h->flags & CGS_REC_F_UNSELECTED) return;
+  // With a seccomp profile the kernel sends every syscall (see run()); -e
+  // decides which of them the stream shows.
+  bool selected = h->nr >= CGS_MAX_SYSCALLS || selection_.syscalls.test(h->nr);
 
   switch (h->nr) {
     case CGS_NR_EXECVE:
     case CGS_NR_EXECVEAT:
-      on_exec_record(bytes, rec);
+      on_exec_record(bytes, rec, selected);
       return;
     case CGS_NR_EXIT:
     case CGS_NR_EXIT_GROUP:
       // Sent at entry: these never return.
-      emit(rec, 0, !(h->flags & CGS_REC_F_ENTRY));
+      emit(rec, 0, !(h->flags & CGS_REC_F_ENTRY), selected);
       return;
     case kClone:
     case kFork:
@@ -260,25 +296,25 @@ void Session::on_record(std::span<const uint8_t> bytes) {
     default:
       break;
   }
-  emit(rec, h->ret, true);
+  emit(rec, h->ret, true, selected);
 }
 
-void Session::on_exec_record(std::span<const uint8_t> bytes, const RecordView& rec) {
+void Session::on_exec_record(std::span<const uint8_t> bytes, const RecordView& rec, bool selected) {
   const cgs_record* h = rec.hdr;
   if (h->flags & CGS_REC_F_ENTRY) {
     // Entries given up had their exits lost (a full ring): show what we have.
     for (const auto& entry : exec_join_.on_entry(h->pid, bytes.first(h->size))) {
       orphans_++;
-      if (auto er = decode_record(entry)) emit(*er, 0, false);
+      if (auto er = decode_record(entry)) emit(*er, 0, false, selected);
     }
     return;
   }
   auto entry = exec_join_.on_exit(h->pid);
   if (!entry) {
-    emit(rec, h->ret, true);  // the entry was lost: at least the result
+    emit(rec, h->ret, true, selected);  // the entry was lost: at least the result
     return;
   }
-  if (auto er = decode_record(*entry)) emit(*er, h->ret, true);
+  if (auto er = decode_record(*entry)) emit(*er, h->ret, true, selected);
 }
 
 void Session::print_summary() {
@@ -310,12 +346,24 @@ int Session::run() {
   if (auto r = prepare(); !r) return error(r.error());
   KernelConfig cfg;
   cfg.syscalls = selection_.syscalls;
+  // A seccomp profile needs every syscall: the kernel sends them all, on_record
+  // marks those -e did not select, and only sinks that want those get them.
+  if (every_syscall_wanted()) cfg.syscalls.set().reset(CGS_NR_RT_SIGRETURN);
+  files_ = std::make_unique<FileTracker>(FileTracker::needs_of(selection_));
+  cfg.syscalls |= files_->kernel_syscalls();  // the fd table's calls, shown only if selected
+  cfg.path_moves = files_->path_move_syscalls();
+  cfg.file_modes = files_->needs().file_write || files_->needs().file_read;
   cfg.fork = selection_.fork;
   cfg.exec = selection_.exec;
   cfg.exit = selection_.exit;
   cfg.cgroup_mkdir = selection_.cgroup_mkdir;
+  cfg.tcp_state = selection_.tcp_state;
   cfg.self_tgid = getpid();
-  cfg.only_failed = req_.only_failed;
+  // -x with a profile: the profile needs the calls that succeeded too, so the
+  // kernel cannot drop them; emit() drops them from the stream instead. That
+  // costs nothing more than the sink already does (the kernel sends every call),
+  // and refusing -x would take away "the failures, and a profile" in one run.
+  cfg.only_failed = only_failed_in_kernel();
   cfg.entry_via_sys_enter = entry_via_sys_enter_;
   cfg.capture_bytes = req_.capture_bytes;
   cfg.capture_envp = req_.capture_envp;
@@ -330,7 +378,10 @@ int Session::run() {
     if (auto r = command_->spawn(req_.command); !r) return error(r.error(), 127);
   if (peek_stop_signal()) return 130;
 
-  auto tracer = Tracer::open(cfg, [this](std::span<const uint8_t> b) { on_record(b); });
+  auto tracer = Tracer::open(cfg, [this](std::span<const uint8_t> b) {
+    on_record(b);
+    emit_file_events();
+  });
   if (!tracer) return error(tracer.error());
   tracer_ = std::move(*tracer);
   for (auto [id, level] : scope_cgroups_)
@@ -343,6 +394,14 @@ int Session::run() {
     for (pid_t p : descendants_of(req_.pids))
       if (auto r = tracer_->add_scope_pid(uint32_t(p)); !r) return error(r.error());
   if (peek_stop_signal()) return 130;
+  // The fds the scope's processes have already, for the names of their closes.
+  if (files_->needs().fd_table() && (!scope_cgroups_.empty() || !req_.pids.empty())) {
+    std::vector<uint64_t> ids;
+    for (auto [id, level] : scope_cgroups_) ids.push_back(id);
+    std::vector<pid_t> pids = req_.pids;
+    if (command_) pids.push_back(command_->pid());  // held, not in its cgroup yet
+    seed_fds(*files_, scope_processes(mount_, ids, pids, req_.follow), tracer_->path_generation());
+  }
 
   for (const auto& sink : sinks_) sink->start();
   if (command_) {
@@ -381,6 +440,8 @@ int Session::run() {
     }
     if (req_.duration > 0 && std::chrono::steady_clock::now() >= deadline) break;
   }
+  files_->finish();  // files still open when the trace ends
+  emit_file_events();
   // A sink that failed says so; the exit code stays CMD's (or the trace's own).
   for (const auto& sink : sinks_)
     if (auto r = sink->finish(); !r) error(r.error());

@@ -11,6 +11,7 @@
 namespace cgscope::trace {
 
 enum class OutputFormat { automatic, table, json };
+enum class FlowOutput { text, json, dot, mermaid };  // --flows -o (flow_sink.h)
 
 struct TraceRequest {
   std::vector<std::string> events;   // -e items, as given
@@ -25,11 +26,14 @@ struct TraceRequest {
   bool capture_envp = false;         // --envp
   OutputFormat output = OutputFormat::automatic;
   std::string output_file;           // "" = stdout
+  std::string seccomp_profile;       // --seccomp-profile FILE: "" = none
   double duration = 0;               // seconds, 0 = until stopped
   uint64_t max_events = 0;           // 0 = no limit
   uint32_t buffer_bytes = 16u << 20; // ring buffer size
   bool verbose = false;
   std::vector<std::string> command;  // after --
+  bool flows = false;                // --flows: connections instead of events (with -e: events to output_file)
+  FlowOutput flow_output = FlowOutput::text;
 };
 
 // Runs the trace; returns the process exit code (CMD's when a command was given).

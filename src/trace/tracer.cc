@@ -39,6 +39,16 @@ Error load_error(int err) {
   return Error{fmt::format("loading the trace programs: {}{}", std::strerror(err), hint), err};
 }
 
+// tcp_state costs nothing unless something needs it: the program is not loaded
+// and its maps keep one entry.
+Result<void> configure_tcp_state(trace_bpf* skel, bool wanted) {
+  bpf_program__set_autoload(skel->progs.on_inet_sock_set_state, wanted);
+  if (wanted) return {};
+  for (bpf_map* m : {skel->maps.tcp_known, skel->maps.tcp_listeners})
+    if (int err = bpf_map__set_max_entries(m, 1); err) return fail_errno("sizing the tcp_state maps", -err);
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Tracer>> Tracer::open(const KernelConfig& cfg, RecordFn on_record) {
@@ -106,6 +116,8 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
                          progs->on_enter_exit_group})
     bpf_program__set_autoload(p, !cfg.entry_via_sys_enter);
   bpf_program__set_autoload(progs->on_sys_enter, cfg.entry_via_sys_enter);
+  if (auto r = configure_tcp_state(skel_, cfg.tcp_state); !r) return r;
+  configure_file_paths(skel_, cfg.path_moves, cfg.entry_via_sys_enter, cfg.file_modes);
 
   if (int err = trace_bpf__load(skel_); err) return Failure{load_error(-err)};
   if (int err = trace_bpf__attach(skel_); err)
@@ -146,6 +158,8 @@ Result<void> Tracer::add_scope_pid(uint32_t tgid) {
     return fail_errno(fmt::format("adding pid {} to the trace scope", tgid), errno);
   return {};
 }
+
+PathGeneration Tracer::path_generation() const { return read_path_generation(skel_); }
 
 void Tracer::set_hold_tgid(uint32_t tgid) { __atomic_store_n(&skel_->bss->hold_tgid, tgid, __ATOMIC_RELEASE); }
 

@@ -14,6 +14,7 @@
 
 #include "cgscope/abi/trace.h"
 #include "core/result.h"
+#include "trace/file_kernel.h"
 
 struct trace_bpf;
 struct ring_buffer;
@@ -23,6 +24,9 @@ namespace cgscope::trace {
 struct KernelConfig {
   std::bitset<CGS_MAX_SYSCALLS> syscalls;  // emitted at sys_exit
   bool fork = false, exec = false, exit = false, cgroup_mkdir = false;  // selected pseudo events
+  // The tcp_state pseudo event (bpf/lib/trace_net.bpf.h): its program is loaded
+  // only when it is selected.
+  bool tcp_state = false;
   uint32_t self_tgid = 0;
   bool only_failed = false;
   uint32_t capture_bytes = 0;  // 0: buffers off
@@ -36,6 +40,10 @@ struct KernelConfig {
   // execve/exit entry captured at the generic sys_enter hook instead of the
   // per-syscall tracepoints: for hosts where tracefs cannot be mounted.
   bool entry_via_sys_enter = false;
+  // Syscalls that move paths (rename, mount...), counted for close's path when
+  // it is shown (bpf/lib/trace_fd.bpf.h, src/trace/file_kernel.h).
+  std::bitset<CGS_MAX_SYSCALLS> path_moves;
+  bool file_modes = false;  // file_write/file_read: each file's mode (regular or not)
 };
 
 using RecordFn = std::function<void(std::span<const uint8_t>)>;
@@ -51,6 +59,8 @@ class Tracer {
   Result<void> add_scope_pid(uint32_t tgid);
   // Events of this process are dropped until it calls execve (the `-- CMD` child).
   void set_hold_tgid(uint32_t tgid);
+  // The path generation now (file_kernel.h), for fds resolved from /proc.
+  PathGeneration path_generation() const;
 
   // Waits up to timeout_ms for a wake-up, then drains every record there is
   // (records sent without a wake-up included). Returns how many were handled.

@@ -3,11 +3,7 @@
 // --cgroup-parent=/X`, whose RUN step fetches a file from the test host with a
 // static busybox wget that has no proxy setting.
 //
-// The test owns a dockerd of its own: its data root and exec root on a tmpfs it
-// mounts (overlay2 works on tmpfs even where / is an overlayfs), its own socket,
-// pidfile, config file and client config, its own bridge, and a cgroup that holds
-// the daemon, its containerd and the shims. Nothing of the host's docker is read
-// or touched (there need be none).
+// The dockerd is the test's own (dockerd.h), on a bridge of the test's.
 //
 // What the test found out about this docker (20.10.24+dfsg1, containerd 1.6.20,
 // runc 1.1.5, on a hybrid cgroup host):
@@ -19,77 +15,15 @@
 //   - BuildKit in this dockerd ignores --cgroup-parent (its steps run in
 //     /docker/buildkit/<id>, in every hierarchy) and refuses --network=bridge
 //     ("network mode \"bridge\" not supported by buildkit"). So: DOCKER_BUILDKIT=0.
-//   - runc removes only the leaf: <v1 hierarchy>/X stays in each v1 hierarchy, so
-//     the test removes those. dockerd makes /run/docker/plugins, containerd
-//     /run/containerd/s (the shims' sockets: a fixed place), and dockerd writes its
-//     key to /etc/docker/key.json unless the config file moves it.
-#include <sys/stat.h>
-
-#include <algorithm>
-
-#include "core/mountinfo.h"
-#include "proxy_fixture.h"
+//   - runc removes only the leaf: <v1 hierarchy>/X stays in each v1 hierarchy
+//     (dockerd.h removes those).
+#include "dockerd.h"
 
 namespace cgscope::testing {
 namespace {
 
-// Debian's client and daemon by their paths: a newer client (Docker 28's, say)
-// may come first on PATH.
-constexpr const char* kDocker = "/usr/bin/docker";
-constexpr const char* kDockerd = "/usr/sbin/dockerd";
 // A build is a few seconds; its wget is given 5 s.
 constexpr auto kBuildLimit = 60s;
-constexpr auto kDaemonStartLimit = 30s;
-constexpr auto kDaemonStopLimit = 20s;
-
-bool executable(const char* path) { return ::access(path, X_OK) == 0; }
-
-std::string last_lines(const std::string& text, size_t n) {
-  size_t at = text.size();
-  while (n-- > 0 && at > 0) {
-    at = text.rfind('\n', at - 1);
-    if (at == std::string::npos) return text;
-  }
-  return text.substr(at + 1);
-}
-
-// What the test must leave as it found: the packet filter and IP forwarding.
-std::string host_firewall() {
-  return run({"sh", "-c",
-              "cat /proc/sys/net/ipv4/ip_forward; if command -v iptables >/dev/null; then iptables -S; "
-              "iptables -t nat -S; fi"})
-      .output;
-}
-
-// Removes `dir` and the directories below it, deepest first: a v1 cgroup (rmdir
-// takes its control files with it) or a directory tree that should be empty.
-void remove_dir_tree(const std::string& dir) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) return;
-  std::vector<std::string> dirs{dir};
-  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (it->is_directory(ec) && !it->is_symlink(ec)) dirs.push_back(it->path().string());
-  std::sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) {
-    return std::count(a.begin(), a.end(), '/') > std::count(b.begin(), b.end(), '/');
-  });
-  for (const std::string& d : dirs) {
-    int err = 0;  // a cgroup just emptied may be busy for a moment
-    eventually([&] { return ::rmdir(d.c_str()) == 0 || (err = errno) == ENOENT || err != EBUSY; }, 5s);
-    if (std::filesystem::exists(d, ec))
-      std::fprintf(stderr, "cgscope tests: cannot remove %s: %s\n", d.c_str(), std::strerror(err));
-  }
-}
-
-// The mount points of the cgroup v1 hierarchies (none on a pure v2 host).
-std::vector<std::string> cgroup_v1_mounts() {
-  std::vector<std::string> out;
-  auto text = read_mountinfo();
-  if (!text) return out;
-  auto entries = parse_mountinfo(*text);
-  for (size_t i = 0; i < entries.size(); ++i)
-    if (entries[i].fstype == "cgroup" && mount_visible(entries, i)) out.push_back(entries[i].mount_point);
-  return out;
-}
 
 // A /24 of 198.19.0.0/16 (the benchmarking range, next to the test hosts'
 // 198.18.x) that no route but the default one covers and no address is in.
@@ -114,50 +48,21 @@ class ProxyDockerTest : public ProxyAttachTest {
  protected:
   void SetUp() override {
     for (const char* p : {kDockerd, kDocker})
-      if (!executable(p)) GTEST_SKIP() << p << " is not installed (scripts/install-deps.sh installs docker.io)";
+      if (::access(p, X_OK) != 0) GTEST_SKIP() << p << " is not installed (scripts/install-deps.sh installs docker.io)";
     ProxyAttachTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    auto ldd = run({"ldd", "/bin/busybox"});
-    ASSERT_TRUE(ldd.output.find("not a dynamic executable") != std::string::npos ||
-                ldd.output.find("statically linked") != std::string::npos)
-        << "the image is FROM scratch: it needs the static /bin/busybox of busybox-static: " << ldd.output;
-    firewall_before_ = host_firewall();
-    for (const char* d : {"/run/docker", "/run/containerd"})
-      if (!std::filesystem::exists(d)) host_dirs_made_.push_back(d);
-    host_dirs_owner_ = Cleanup([this] {
-      for (const std::string& d : host_dirs_made_) remove_dir_tree(d);
-    });
-    v1_owner_ = Cleanup([this, rel = cg_rel()] {
-      if (cg_) (void)cg_->kill_all();  // a step left running by a killed daemon
-      for (const std::string& m : cgroup_v1_mounts()) remove_dir_tree(m + rel);
-    });
-    make_home();
-    if (HasFatalFailure()) return;
     make_bridge();
     if (HasFatalFailure()) return;
-    start_dockerd();
+    dockerd_.remove_v1_cgroups_after(cg_rel());
+    dockerd_.start({.bridge = bridge_});
     if (IsSkipped() || HasFatalFailure()) return;
     write_build_context();
   }
 
   void TearDown() override {
     ProxyAttachTest::TearDown();  // cgscope stopped, its pins gone
-    stop_dockerd();
-    v1_owner_.run();
-    host_dirs_owner_.run();
-    if (!firewall_before_.empty())
-      EXPECT_EQ(host_firewall(), firewall_before_) << "dockerd changed the host's packet filter or forwarding";
-  }
-
-  // The daemon's files, all on a tmpfs of the test's.
-  void make_home() {
-    ASSERT_TRUE(std::filesystem::create_directories(home_.path));
-    ASSERT_TRUE(tmpfs_.mount("tmpfs", home_.path, "tmpfs", 0, "size=256m,mode=0700")) << tmpfs_.error();
-    for (const char* d : {"data", "exec", "client", "ctx"}) std::filesystem::create_directories(home_.path + "/" + d);
-    // Only the key's place: without a config file of its own dockerd would read the
-    // host's /etc/docker/daemon.json, and it writes its key to /etc/docker/key.json.
-    std::ofstream(home_.path + "/daemon.json") << fmt::format(R"({{"deprecated-key-path": "{}/key.json"}})" "\n",
-                                                               home_.path);
+    if (cg_) (void)cg_->kill_all();  // a step left running by a killed daemon
+    dockerd_.stop();
   }
 
   // A bridge of the test's own with the first address of a free /24: dockerd
@@ -180,62 +85,6 @@ class ProxyDockerTest : public ProxyAttachTest {
     ASSERT_NE(route.output.find("dev " + bridge_), std::string::npos) << route.output;
   }
 
-  void start_dockerd() {
-    auto m = cgroup2_mount();
-    ASSERT_TRUE(m) << m.error().message;
-    auto cg = ScopedCgroup::create(*m, unique_name("dockerd"));
-    ASSERT_TRUE(cg) << cg.error().message;
-    daemon_cg_ = std::make_unique<ScopedCgroup>(std::move(*cg));
-    const std::string& h = home_.path;
-    // --iptables=false and --ip-forward=false: with the defaults dockerd adds its
-    // chains and a MASQUERADE rule for the bridge, turns on IP forwarding and sets
-    // FORWARD's policy to DROP, and undoes none of it when it stops; and the
-    // masquerade would let the step reach the test host directly. With them the
-    // host's firewall and forwarding stay as they were, and a step's packets to
-    // the test host are not forwarded (and were they, the test host has no route
-    // back to the bridge's /24): only the relay, on the host, reaches it.
-    // cgroupfs: --cgroup-parent is a path (the systemd driver takes a slice name).
-    // cgroupns host: the step's /proc/self/cgroup shows where it runs, on v2 too.
-    std::string cmd = fmt::format(
-        "exec {} --config-file {h}/daemon.json --data-root {h}/data --exec-root {h}/exec --pidfile {h}/dockerd.pid "
-        "-H unix://{h}/docker.sock --bridge {} --iptables=false --ip-forward=false --ip-masq=false "
-        "--storage-driver overlay2 --exec-opt native.cgroupdriver=cgroupfs --default-cgroupns-mode host "
-        ">{h}/dockerd.log 2>&1",
-        kDockerd, bridge_, fmt::arg("h", h));
-    ASSERT_TRUE(dockerd_.start({"sh", "-c", cmd},
-                               {.cgroup = daemon_cg_->path(), .death_signal = SIGTERM, .name = "dockerd"}))
-        << dockerd_.error();
-    RunResult version;
-    bool up = eventually(
-        [&] {
-          if (dockerd_.wait_for(0s)) return true;  // it exited
-          version = docker({"version", "--format", "{{.Client.Version}} {{.Server.Version}}"}, 10s);
-          return version.code == 0;
-        },
-        kDaemonStartLimit);
-    if (!dockerd_.running()) {
-      std::fprintf(stderr, "dockerd exited (%s); its last lines:\n%s\n", describe_status(dockerd_.status()).c_str(),
-                   last_lines(slurp(h + "/dockerd.log"), 15).c_str());
-      GTEST_SKIP() << "dockerd cannot start here (its last lines are above)";
-    }
-    ASSERT_TRUE(up) << "dockerd's API did not answer within 30 s: " << version.output << "\ndockerd's last lines:\n"
-                    << last_lines(slurp(h + "/dockerd.log"), 15);
-  }
-
-  // SIGTERM and a bounded wait: dockerd then stops its containerd and unmounts
-  // what it mounted. Whatever is left dies with the daemon's cgroup.
-  void stop_dockerd() {
-    if (dockerd_.running()) {
-      dockerd_.signal(SIGTERM);
-      if (!dockerd_.wait_for(kDaemonStopLimit)) ADD_FAILURE() << "dockerd did not stop within 20 s of SIGTERM";
-      dockerd_.end();
-    }
-    if (daemon_cg_) {
-      auto r = daemon_cg_->remove();
-      EXPECT_TRUE(r) << r.error().message;
-    }
-  }
-
   // The build context: the static busybox and a step that prints its cgroup and
   // fetches the test host's file (no proxy setting anywhere) within 5 s. Not
   // `wget -T 5`: busybox-static 1.35.0-4+deb12u1 is built without wget's -T, and
@@ -243,7 +92,8 @@ class ProxyDockerTest : public ProxyAttachTest {
   // not as the container's pid 1 (the last command of `sh -c` is exec'd, and
   // `timeout` execs what it runs): pid 1 of a pid namespace ignores the SIGTERM.
   void write_build_context() {
-    std::string ctx = home_.path + "/ctx";
+    ASSERT_NO_FATAL_FAILURE(require_static_busybox());
+    std::string ctx = dockerd_.home() + "/ctx";
     std::filesystem::copy_file("/bin/busybox", ctx + "/busybox");
     std::ofstream(ctx + "/Dockerfile") << fmt::format(
         "FROM scratch\n"
@@ -254,32 +104,21 @@ class ProxyDockerTest : public ProxyAttachTest {
   }
 
   RunResult docker(std::vector<std::string> args, Clock::duration limit = 30s) {
-    std::vector<std::string> full{"env",   "DOCKER_BUILDKIT=0", kDocker, "--config", home_.path + "/client",
-                                  "-H",    "unix://" + home_.path + "/docker.sock"};
-    full.insert(full.end(), args.begin(), args.end());
-    return run(full, limit);
+    return dockerd_.docker(std::move(args), limit);
   }
 
   // The README's build: its RUN steps in <cgroup2 mount>/<cg_>/<container id>.
   RunResult build() {
     return docker({"build", "--force-rm", "--network=bridge", "--cgroup-parent=" + cg_rel(), "-t", tag_,
-                   home_.path + "/ctx"},
+                   dockerd_.home() + "/ctx"},
                   kBuildLimit);
   }
   std::string cg_rel() const { return relative_cgroup_path(*cgroup2_mount(), cg_->path()); }
 
-  // Declared in the order they are made: destroyed the other way round, so each
-  // is gone before what it stands on.
-  TempPath home_{"docker"};
-  ScopedMount tmpfs_;
-  std::vector<std::string> host_dirs_made_;
-  Cleanup host_dirs_owner_;
-  Cleanup v1_owner_;
+  // The bridge outlives the daemon that uses it (members go in reverse order).
   std::string bridge_, bridge_ip_;
   Cleanup bridge_owner_;
-  std::unique_ptr<ScopedCgroup> daemon_cg_;
-  Child dockerd_;
-  std::string firewall_before_;
+  Dockerd dockerd_;
   const std::string tag_ = fmt::format("cgscope-it-proxy-docker:{}", getpid());
 };
 
@@ -320,7 +159,7 @@ TEST_F(ProxyDockerTest, ABuildStepReachesTheTestHostOnlyThroughProxyAttach) {
   std::string box = unique_name("box");
   auto created = docker({"create", "--name", box, tag_, "/bin/busybox", "true"});
   ASSERT_EQ(created.code, 0) << created.output;
-  std::string got = home_.path + "/got";
+  std::string got = dockerd_.home() + "/got";
   auto cp = docker({"cp", box + ":/got", got});
   ASSERT_EQ(cp.code, 0) << cp.output;
   std::string fetched = slurp(got);

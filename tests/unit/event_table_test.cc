@@ -47,7 +47,7 @@ TEST(EventTable, UnknownNumbersAndNamesAreNull) {
   EXPECT_EQ(find_event(400u), nullptr);  // x86_64 has no syscalls numbered 337..423
   EXPECT_EQ(find_event(uint32_t{CGS_MAX_SYSCALLS}), nullptr);
   EXPECT_EQ(find_event(999u), nullptr);
-  EXPECT_EQ(find_event(1004u), nullptr);
+  EXPECT_EQ(find_event(uint32_t{CGS_EV_LAST + 1}), nullptr);
   EXPECT_EQ(find_event(0xffffffffu), nullptr);
   EXPECT_EQ(find_event("no_such_syscall"), nullptr);
   EXPECT_EQ(find_event(""), nullptr);

@@ -196,7 +196,8 @@ TEST(Record, TableRowShowsHostAndErrno) {
 TEST(Schema, KernelKindsMatchTheClassifier) {
   auto k = Schema::get().kernel_kinds(257);  // openat: filename is a string
   EXPECT_EQ(CGS_KIND(k[1]), CGS_ARG_STR);
-  EXPECT_EQ(CGS_KIND(k[0]), CGS_ARG_RAW);
+  EXPECT_EQ(CGS_KIND(k[0]), CGS_ARG_DIRPATH);  // dfd: its directory, when filename is relative
+  EXPECT_EQ(CGS_LEN_ARG(k[0]), 1);
   auto c = Schema::get().kernel_kinds(42);  // connect: sockaddr with addrlen in arg 2
   EXPECT_EQ(CGS_KIND(c[1]), CGS_ARG_SOCKADDR);
   EXPECT_EQ(CGS_LEN_ARG(c[1]), 2);

@@ -26,6 +26,10 @@
 #define CGS_EV_PROCESS_EXEC 1001 /* sched_process_exec */
 #define CGS_EV_PROCESS_EXIT 1002 /* sched_process_exit, last thread of a process */
 #define CGS_EV_CGROUP_MKDIR 1003 /* cgroup_mkdir: a cgroup appeared */
+#define CGS_EV_TCP_STATE 1004    /* inet_sock_set_state: a TCP socket changed state */
+#define CGS_EV_FILE_WRITE 1005   /* made by user space: a process's writes to one file, at close/exit */
+#define CGS_EV_FILE_READ 1006    /* made by user space: a process's reads of one file, at close/exit */
+#define CGS_EV_LAST CGS_EV_FILE_READ /* the highest pseudo event number */
 
 /* x86_64 syscalls that both sides treat specially: execve/execveat come as an
  * entry record plus an exit record; exit/exit_group never return and are sent
@@ -35,6 +39,7 @@
 #define CGS_NR_EXIT 60
 #define CGS_NR_EXIT_GROUP 231
 #define CGS_NR_EXECVEAT 322
+#define CGS_NR_CLOSE 3 /* its fd is gone by exit: user space names what it closed */
 
 /* Limits on what one record may carry. */
 #define CGS_PATH_MAX 4096       /* one string argument, NUL included */
@@ -61,10 +66,37 @@ enum cgs_arg_kind {
 	CGS_ARG_SOCKADDR = 3,      /* user sockaddr, length in another argument */
 	CGS_ARG_SOCKADDR_PLEN = 4, /* user sockaddr filled by the call, length via int* (accept) */
 	CGS_ARG_BUF = 5,           /* user buffer, length in another argument; only when asked */
+	CGS_ARG_AUX = 6,           /* data for user space's own bookkeeping (struct cgs_tcp_info):
+				    * never shown, the raw value of its argument is */
+	/* Files (bpf/lib/trace_fd.bpf.h): a struct cgs_fd_path and a path, never shown
+	 * as the argument itself (the argument's raw value is). */
+	CGS_ARG_FDPATH = 7,  /* the file the fd argument refers to at exit */
+	CGS_ARG_DIRPATH = 8, /* the directory of a dirfd argument, when the path argument
+			      * named by the length nibble is relative (AT_FDCWD: the cwd) */
+	CGS_ARG_CWDPATH = 9, /* the cwd, when the path argument named by the length nibble
+			      * is relative; on an index past the call's own arguments */
+	CGS_ARG_NEWFD = 10,  /* a new fd the call made (see CGS_NEWFD_*), on index 5 (4 and 5
+			      * for the two of pipe/socketpair) */
+	CGS_ARG_FDCLOSE = 11, /* the fd argument is closed by the call: no path, the path
+			       * generation only (user space knows what was closed) */
 };
 #define CGS_KIND(byte) ((byte) & 0x0f)
 #define CGS_LEN_ARG(byte) (((byte) >> 4) & 0x07)
 #define CGS_KIND_BYTE(kind, len_arg) ((__u8)((kind) | ((len_arg) << 4)))
+
+/* CGS_ARG_NEWFD's length nibble: where the new fd is. 0-5: an int[2] in that
+ * argument (pipe, socketpair), element 0 on index 4, element 1 on index 5. */
+#define CGS_NEWFD_RET 7        /* the return value, its file resolved */
+#define CGS_NEWFD_RET_OPENED 6 /* the return value of an open: no walk, user space has the
+				* path the call was given; only the generation */
+
+/* wanted[nr] bits. */
+#define CGS_WANT_EMIT 0x1    /* send a record for this syscall */
+#define CGS_WANT_PATHGEN 0x2 /* it may move paths (rename, mount...): counted in the path
+			      * generation (struct cgs_fd_path.gen) at entry and exit */
+/* has_sections[nr] of a call whose only section is CGS_ARG_FDCLOSE (close): its
+ * record is built in place in the ring, like a record without sections. */
+#define CGS_SECTIONS_FDCLOSE_ONLY 2
 
 /* cgs_record.flags */
 #define CGS_REC_F_ENTRY 0x1       /* captured at syscall entry (execve): ret not known yet */
@@ -94,14 +126,24 @@ struct cgs_record {
 
 /*
  * args[] of the pseudo events. A variable section belongs to the argument index
- * it names, and those indexes are never also used for raw values:
+ * it names, and those indexes are never also used for raw values (but for AUX
+ * sections, which are never shown):
  *   PROCESS_FORK: [0] child pid, [1] child tid, [2] child pid namespace inode,
- *                 [3] child pid namespace level
+ *                 [3] child pid namespace level,
+ *                 [4] 1 when the child shares the parent's fd table (CLONE_FILES),
+ *                 for user space's fd table only (not shown)
  *   PROCESS_EXEC: sections [0] filename (STR), [1] argv (STRARR, NUL-separated);
  *                 [2] pid before exec, [3] pid namespace inode, [4] its level
  *   PROCESS_EXIT: [0] exit code (0-255), [1] terminating signal or 0,
  *                 [2] pid namespace inode
  *   CGROUP_MKDIR: [0] new cgroup id, [1] its level; section [2] path (STR)
+ *   TCP_STATE:    [0] old state, [1] new state (TCP_ESTABLISHED... as in the
+ *                 kernel's tcp_states.h), sections [2] local and [3] remote
+ *                 address (SOCKADDR: sockaddr_in or sockaddr_in6, port included),
+ *                 [4] socket cookie, [5] CGS_TCP_CTX_*, and an AUX section on
+ *                 [5]: struct cgs_tcp_info. With CGS_TCP_CTX_SOFTIRQ the header
+ *                 names no task (pid, tid, uid, gid 0, comm empty) and cgroup_id
+ *                 is that of the process owning the connection.
  */
 
 struct cgs_var {
@@ -110,6 +152,50 @@ struct cgs_var {
 	__u16 flags; /* CGS_VAR_F_* */
 	__u32 len;   /* bytes of data that follow (strings: NUL included) */
 };
+
+/* TCP_STATE args[5]: who made the transition. */
+#define CGS_TCP_CTX_TASK 0    /* the task in the header, in a socket call (connect, listen, close, shutdown) */
+#define CGS_TCP_CTX_SOFTIRQ 1 /* the kernel on its own (a packet or a timer, in softirq; a deferred close): no task */
+
+/* TCP_STATE's AUX section: the socket's payload counters at the transition. The
+ * kernel's bytes_acked and bytes_received count the SYN and FIN in sequence
+ * space too; these do not. */
+struct cgs_tcp_info {
+	__u64 bytes_sent;     /* payload sent, once however often retransmitted
+			       * (tcp_sock.bytes_sent - bytes_retrans) */
+	__u64 bytes_received; /* payload received in order (tcp_sock.bytes_received,
+			       * less the peer's FIN once it came: SOCK_DONE) */
+	__u32 netns;          /* inode number of the socket's network namespace */
+	__u32 pad;
+};
+
+/* The header of the CGS_ARG_FDPATH..FDCLOSE sections; a NUL-terminated string
+ * follows (FDPATH, DIRPATH, CWDPATH, NEWFD RET): the path's components from the
+ * file up to the root, each followed by '/' but the last ("target/d/tmp" for
+ * /tmp/d/target; "" for the root), which user space reverses. A pseudo file
+ * (CGS_FDPATH_F_PSEUDO) has instead its dentry's name ("", "[eventfd]"). */
+struct cgs_fd_path {
+	__u64 ino;   /* inode number: what /proc/PID/fd shows for sockets and pipes; for a
+		      * file in a tree only with the file events (with `dev`: which file) */
+	__u32 magic; /* the file system's magic (sockfs, pipefs, anon_inodefs...) */
+	__u32 gen;   /* path generation (path-moving syscalls begun) before resolving */
+	__u16 mode;  /* inode mode: S_IFREG etc. */
+	__u16 flags; /* CGS_FDPATH_F_* */
+	__s32 fd;    /* the fd resolved (NEWFD: the new one), -1 for the cwd */
+	__u32 dev;   /* the file system's device (s_dev), with the file events only */
+	__u32 pad;
+};
+
+/* struct cgs_fd_path.flags */
+#define CGS_FDPATH_F_NOT_OPEN 0x01 /* no file at that fd at exit (or a negative fd) */
+#define CGS_FDPATH_F_DELETED 0x02  /* the file was unlinked: the path is its last name */
+#define CGS_FDPATH_F_PSEUDO 0x04   /* not in a mounted tree: sockets, pipes, anon inodes */
+#define CGS_FDPATH_F_TOO_LONG 0x08 /* longer than CGS_PATH_MAX or CGS_FD_DEPTH components */
+#define CGS_FDPATH_F_RACED 0x10    /* a component was being renamed as it was read */
+#define CGS_FDPATH_F_MOVING 0x20   /* a path-moving syscall ran (or began <10 ms before):
+				    * right now, but not a base for later close paths */
+#define CGS_FDPATH_F_FAULT 0x40    /* the path argument could not be read */
+#define CGS_FDPATH_F_DETACHED 0x80 /* a dentry cut off from its tree (NFS, lazy umount) */
 
 /* Reasons for the per-CPU drop counters (map `drops`). */
 enum cgs_drop_reason {
@@ -130,6 +216,8 @@ struct cgs_scope_value {
 #ifdef __cplusplus
 static_assert(sizeof(struct cgs_record) == 120, "cgs_record layout is part of the ABI");
 static_assert(sizeof(struct cgs_var) == 8, "cgs_var layout is part of the ABI");
+static_assert(sizeof(struct cgs_tcp_info) == 24, "cgs_tcp_info layout is part of the ABI");
+static_assert(sizeof(struct cgs_fd_path) == 32, "cgs_fd_path layout is part of the ABI");
 #endif
 
 #endif /* CGSCOPE_ABI_TRACE_H */

@@ -1,0 +1,54 @@
+#include "trace/file_kernel.h"
+
+#include <bpf/libbpf.h>
+
+#include "trace.skel.h"
+
+namespace cgscope::trace {
+
+namespace {
+
+// The generation stamps (a close's, an open's) serve only close paths: without
+// them, close and open send what they sent before path tracking. A call whose
+// only section is a close stamp is sent in place (send_fdclose_record).
+void configure_stamps(trace_bpf* skel, bool stamps) {
+  auto* ro = skel->rodata;
+  for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
+    bool other = false, fdclose = false;
+    for (unsigned i = 0; i < CGS_NARGS; i++) {
+      uint8_t kb = ro->arg_kinds[nr][i];
+      bool stamp = CGS_KIND(kb) == CGS_ARG_FDCLOSE ||
+                   (CGS_KIND(kb) == CGS_ARG_NEWFD && CGS_LEN_ARG(kb) == CGS_NEWFD_RET_OPENED);
+      if (stamp && !stamps) ro->arg_kinds[nr][i] = kb = CGS_ARG_RAW;
+      fdclose |= CGS_KIND(kb) == CGS_ARG_FDCLOSE;
+      other |= CGS_KIND(kb) != CGS_ARG_RAW && CGS_KIND(kb) != CGS_ARG_FDCLOSE;
+    }
+    if (ro->has_sections[nr]) ro->has_sections[nr] = other ? 1 : fdclose ? CGS_SECTIONS_FDCLOSE_ONLY : 0;
+  }
+}
+
+}  // namespace
+
+void configure_file_paths(trace_bpf* skel, const std::bitset<CGS_MAX_SYSCALLS>& moves, bool via_sys_enter,
+                          bool modes) {
+  configure_stamps(skel, moves.any());
+  skel->rodata->fd_need_mode = modes;
+  for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++)
+    if (moves.test(nr)) skel->rodata->wanted[nr] |= CGS_WANT_PATHGEN;
+  auto* p = &skel->progs;
+  bool tracepoints = moves.any() && !via_sys_enter;
+  for (bpf_program* prog : {p->cgs_move_rename, p->cgs_move_renameat, p->cgs_move_renameat2, p->cgs_move_mount,
+                            p->cgs_move_umount, p->cgs_move_move_mount, p->cgs_move_pivot_root, p->cgs_move_chroot})
+    bpf_program__set_autoload(prog, tracepoints);
+}
+
+PathGeneration read_path_generation(const trace_bpf* skel) {
+  PathGeneration g;
+  // Generation first, as the BPF readers do: a move that begins in between shows
+  // as moving (bpf/lib/trace_fd.bpf.h, path_move_begin).
+  g.gen = __atomic_load_n(&skel->bss->fd_path_gen, __ATOMIC_ACQUIRE);
+  g.moving = __atomic_load_n(&skel->bss->fd_path_moving, __ATOMIC_ACQUIRE) != 0;
+  return g;
+}
+
+}  // namespace cgscope::trace

@@ -1,0 +1,82 @@
+// The files side of a trace, for Session: turns the file sections the kernel
+// adds (file_path.h) into the fields users read (`path` for an fd argument,
+// `abs_path` for a path argument, with `_unknown` reasons), keeps the fd table
+// (fd_table.h) fed so that close() can be named, and sums file_write/file_read
+// (file_activity.h). Session hands it every event in scope, selected by -e or
+// only sent for its sake, and emits the file events it makes.
+#pragma once
+
+#include <array>
+#include <bitset>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cgscope/abi/trace.h"
+#include "trace/arg_value.h"
+#include "trace/decoder.h"
+#include "trace/fd_table.h"
+#include "trace/file_activity.h"
+#include "trace/file_path.h"
+#include "trace/file_syscalls.h"
+
+namespace cgscope::trace {
+
+struct EventSelection;
+
+class FileTracker {
+ public:
+  struct Needs {
+    bool close_paths = false;  // close is shown: the fd table and the path generation
+    bool file_write = false, file_read = false;
+    bool fd_table() const { return close_paths || file_write || file_read; }
+  };
+  static Needs needs_of(const EventSelection& sel);
+  explicit FileTracker(Needs n) : needs_(n), activity_(n.file_write, n.file_read) {}
+
+  const Needs& needs() const { return needs_; }
+  // The syscalls the kernel must send for this besides those -e selected (fed
+  // here, not shown), and whether it counts path-moving calls (CGS_WANT_PATHGEN).
+  std::bitset<CGS_MAX_SYSCALLS> kernel_syscalls() const;
+  std::bitset<CGS_MAX_SYSCALLS> path_move_syscalls() const;
+
+  // An fd a process had when the trace began (file_snapshot.h).
+  void seed(uint32_t pid, int fd, FdEntry e) { table_.set(pid, pid, fd, std::move(e)); }
+
+  // One syscall event: its file fields, valid until the next call.
+  std::span<const NamedValue> on_syscall(const RecordView& rec, int64_t ret);
+  // fork, exec, exit: the tasks and their tables.
+  void on_lifecycle(const RecordView& rec);
+  // File events completed by the calls so far; the caller empties it.
+  std::vector<FileEvent>& ready() { return activity_.ready(); }
+  // The end of the trace: files still open become events.
+  void finish() { activity_.finish(last_ts_); }
+
+  const FdTable& table() const { return table_; }
+
+ private:
+  using Sections = std::array<std::optional<FdPath>, CGS_NARGS>;
+  std::string& text();
+  void add_null(const FieldNames& n, const char* why);
+  void add_path(const FieldNames& n, std::string& path, bool deleted);
+  void fd_fields(const FileCall& fc, const RecordView& rec, const Sections& sec);
+  void close_field(const RecordView& rec, int64_t ret, const Sections& sec);
+  void abs_fields(const FileCall& fc, const RecordView& rec, int64_t ret, const Sections& sec);
+  void update_table(const FileCall& fc, const RecordView& rec, int64_t ret, const Sections& sec);
+  void learn(const RecordView& rec, int fd, const FdPath& p, Cloexec cloexec);
+  void closed(const cgs_record& h, const FdEntry& e, std::string_view why);
+  Cloexec new_fd_cloexec(const FileCall& fc, const cgs_record& h) const;
+
+  Needs needs_;
+  FdTable table_;
+  FileActivity activity_;
+  std::array<std::string, 16> texts_;  // the strings of the current event's fields
+  unsigned used_ = 0;
+  std::vector<NamedValue> fields_;
+  std::string learnt_;        // the path learn() resolved (its capacity kept between events)
+  std::string opened_;        // the absolute path the current open was given ("" if unknown)
+  bool opened_trusted_ = false;
+  uint64_t last_ts_ = 0;
+};
+
+}  // namespace cgscope::trace

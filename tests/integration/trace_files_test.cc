@@ -1,0 +1,223 @@
+// cgscope trace and files, end to end: a process in a docker-named cgroup does
+// exact syscalls (open, write, dup2, F_DUPFD, chdir, a rename of its directory,
+// a relative openat, a pipe and a socket), and the events must name each file
+// as the kernel knows it at that moment. Every cgroup, file and process is owned
+// (owned.h) and goes even when an assertion returns early.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "core/cgroup2.h"
+#include "trace_harness.h"
+
+namespace cgscope::testing {
+namespace {
+
+const std::string kContainerId(64, 'f');
+
+// A test cgroup with a docker-named container cgroup inside, and cgscope tracing
+// `events` there (by cgroup path, as `-c` is given).
+struct ContainerTrace {
+  std::optional<ScopedCgroup> parent, container;
+  std::string error;
+
+  bool make() {
+    auto mount = cgroup2_mount();
+    if (!mount) return fail(mount.error().message);
+    auto p = ScopedCgroup::create(*mount, unique_name("files"));
+    if (!p) return fail(p.error().message);
+    parent.emplace(std::move(*p));
+    auto c = ScopedCgroup::create(parent->path(), "docker-" + kContainerId + ".scope");
+    if (!c) return fail(c.error().message);
+    container.emplace(std::move(*c));
+    rel = container->path().substr(mount->size());
+    return true;
+  }
+  bool fail(std::string why) {
+    error = std::move(why);
+    return false;
+  }
+  std::string rel;
+};
+
+// Runs `fn` held in the container cgroup, traced with `events`, to its end.
+TraceRun trace_in_container(ContainerTrace& ct, const std::string& events, std::function<int()> fn, int& status) {
+  Child child;
+  if (!child.start_fn(std::move(fn), {.cgroup = ct.container->path(), .held = true})) {
+    ADD_FAILURE() << child.error();
+    return {};
+  }
+  CgscopeProcess cg({"-e", events, "-c", ct.rel});
+  if (!cg.ready()) {
+    ADD_FAILURE() << cg.stderr_so_far();
+    return {};
+  }
+  EXPECT_TRUE(child.release()) << child.error();
+  auto st = child.wait_for(30s);
+  status = st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1;
+  usleep(300 * 1000);  // its last records drained
+  TraceRun run = cg.finish(true);
+  for (auto& e : run.events)
+    if (e["pid"] == child.pid()) e["mine"] = true;
+  return run;
+}
+
+// The events of the child, in order, as (event, args) pairs.
+std::vector<nlohmann::json> mine(const TraceRun& run, const std::string& event) {
+  std::vector<nlohmann::json> out;
+  for (const auto& e : run.events)
+    if (e.contains("mine") && e["event"] == event) out.push_back(e);
+  return out;
+}
+
+// The path field of the write of exactly `n` bytes.
+nlohmann::json write_path(const TraceRun& run, int n) {
+  for (const auto& e : mine(run, "write"))
+    if (e["ret"] == n) return e["args"].value("path", nlohmann::json("(no path field)"));
+  return "(no write of " + std::to_string(n) + " bytes)";
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The writer: every step a write of a distinct size, so that each can be found.
+int writer(const std::string& dir, const std::string& links) {
+  std::string a = dir + "/a";
+  int fd = ::open((a + "/out.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || ::write(fd, "1", 1) != 1) return 10;
+  if (::dup2(fd, 7) != 7 || ::write(7, "22", 2) != 2) return 11;
+  int dupfd = ::fcntl(fd, F_DUPFD, 20);
+  if (dupfd < 20 || ::write(dupfd, "333", 3) != 3) return 12;
+  if (::chdir(a.c_str()) != 0) return 13;
+  int rel = ::openat(AT_FDCWD, "rel.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (rel < 0 || ::write(rel, "4444", 4) != 4) return 14;
+  if (::rename(a.c_str(), (dir + "/b").c_str()) != 0) return 15;
+  if (::write(fd, "55555", 5) != 5 || ::write(rel, "666666", 6) != 6) return 16;
+  int p[2], sv[2];
+  if (::pipe(p) != 0 || ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return 17;
+  if (::write(p[1], "7777777", 7) != 7 || ::write(sv[0], "88888888", 8) != 8) return 18;
+  // What the kernel itself shows for them, for the test to compare.
+  char pl[128] = {}, sl[128] = {};
+  if (::readlink(("/proc/self/fd/" + std::to_string(p[1])).c_str(), pl, sizeof pl - 1) <= 0) return 19;
+  if (::readlink(("/proc/self/fd/" + std::to_string(sv[0])).c_str(), sl, sizeof sl - 1) <= 0) return 19;
+  FILE* out = std::fopen(links.c_str(), "w");
+  if (!out) return 20;
+  std::fprintf(out, "%s\n%s\n", pl, sl);
+  std::fclose(out);
+  ::close(7);
+  ::close(fd);
+  return 0;
+}
+
+TEST(TraceFiles, WritesCarryTheFilesPathThroughDupsChdirAndARenameOfTheDirectory) {
+  ContainerTrace ct;
+  ASSERT_TRUE(ct.make()) << ct.error;
+  TempPath dir("files");
+  std::filesystem::create_directories(dir.path + "/a");
+  TempPath links("links");
+  int status = -1;
+  TraceRun run = trace_in_container(ct, "write,openat,close", [&] { return writer(dir.path, links.path); }, status);
+  ASSERT_EQ(status, 0) << "the writer failed at step " << status;
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  EXPECT_NE(run.stderr_text.find(", 0 lost"), std::string::npos) << run.stderr_text;
+
+  const std::string a = dir.path + "/a", b = dir.path + "/b";
+  EXPECT_EQ(write_path(run, 1), a + "/out.txt");
+  EXPECT_EQ(write_path(run, 2), a + "/out.txt") << "through dup2";
+  EXPECT_EQ(write_path(run, 3), a + "/out.txt") << "through fcntl(F_DUPFD)";
+  EXPECT_EQ(write_path(run, 4), a + "/rel.txt") << "opened relative to the new cwd";
+  EXPECT_EQ(write_path(run, 5), b + "/out.txt") << "after the rename of its directory";
+  EXPECT_EQ(write_path(run, 6), b + "/rel.txt") << "after the rename of its directory";
+
+  bool rel_open = false;
+  for (const auto& e : mine(run, "openat"))
+    if (e["args"]["filename"] == "rel.txt") {
+      rel_open = true;
+      EXPECT_EQ(e["args"]["abs_path"], a + "/rel.txt") << e.dump();
+      EXPECT_EQ(e["container_id"], kContainerId);
+    }
+  EXPECT_TRUE(rel_open) << "no openat of rel.txt";
+
+  // The pipe and the socket, named with the inode /proc/PID/fd showed.
+  std::istringstream shown(read_file(links.path));
+  std::string pipe_link, sock_link;
+  std::getline(shown, pipe_link);
+  std::getline(shown, sock_link);
+  EXPECT_EQ(pipe_link.rfind("pipe:[", 0), 0u) << pipe_link;
+  EXPECT_EQ(sock_link.rfind("socket:[", 0), 0u) << sock_link;
+  EXPECT_EQ(write_path(run, 7), pipe_link);
+  EXPECT_EQ(write_path(run, 8), sock_link);
+
+  // Closes: fd 7 was last seen before the rename, so its old name is not
+  // trusted any more (null, with why); fd 3 was written after it.
+  std::map<int, nlohmann::json> closes;
+  for (const auto& e : mine(run, "close")) closes[e["args"]["fd"].get<int>()] = e["args"];
+  ASSERT_TRUE(closes.count(7)) << "no close of fd 7";
+  EXPECT_TRUE(closes[7]["path"].is_null()) << closes[7].dump();
+  EXPECT_TRUE(closes[7]["path_unknown"].is_string()) << closes[7].dump();
+  bool fd_closed_right = false;
+  for (const auto& [fd, args] : closes) fd_closed_right |= args["path"] == b + "/out.txt";
+  EXPECT_TRUE(fd_closed_right) << "no close named " << b << "/out.txt";
+}
+
+// Writes 1000 + 2000 bytes, renames the file, writes 4096, and 10 more through a
+// dup, then closes both; a second file gets 77 bytes and is left open at exit.
+int known_writer(const std::string& dir) {
+  static char buf[4096];
+  int fd = ::open((dir + "/known").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int other = ::open((dir + "/left-open").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || other < 0) return 10;
+  for (size_t n : {1000, 2000, 4096}) {
+    if (n == 4096 && ::rename((dir + "/known").c_str(), (dir + "/renamed").c_str()) != 0) return 15;
+    if (::write(fd, buf, n) != ssize_t(n)) return 11;
+  }
+  int copy = ::dup(fd);
+  if (copy < 0 || ::write(copy, buf, 10) != 10) return 12;
+  if (::close(fd) != 0 || ::close(copy) != 0) return 13;
+  if (::write(other, buf, 77) != 77) return 14;
+  return 0;
+}
+
+TEST(TraceFiles, FileWriteSumsTheBytesOfAKnownWriterExactly) {
+  ContainerTrace ct;
+  ASSERT_TRUE(ct.make()) << ct.error;
+  TempPath dir("filewrite");
+  std::filesystem::create_directories(dir.path);
+  int status = -1;
+  TraceRun run = trace_in_container(ct, "file_write", [&] { return known_writer(dir.path); }, status);
+  ASSERT_EQ(status, 0) << "the writer failed at step " << status;
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  std::map<std::string, nlohmann::json> by_path;
+  for (const auto& e : mine(run, "file_write")) {
+    by_path[e["args"]["path"].get<std::string>()] = e;
+    EXPECT_EQ(e["container_id"], kContainerId);
+  }
+  for (const auto& e : run.events) EXPECT_EQ(e["event"], "file_write") << "only what -e asked for: " << e.dump();
+  // One file, renamed while open: one event, under its last name.
+  EXPECT_FALSE(by_path.count(dir.path + "/known")) << by_path[dir.path + "/known"].dump();
+  ASSERT_TRUE(by_path.count(dir.path + "/renamed")) << run.stderr_text;
+  const auto& known = by_path[dir.path + "/renamed"];
+  EXPECT_EQ(known["args"]["bytes"], 7106) << known.dump();
+  EXPECT_EQ(known["args"]["calls"], 4) << known.dump();
+  EXPECT_EQ(known["args"]["closed_by"], "close") << known.dump();
+  ASSERT_TRUE(by_path.count(dir.path + "/left-open")) << run.stderr_text;
+  EXPECT_EQ(by_path[dir.path + "/left-open"]["args"]["bytes"], 77);
+  EXPECT_EQ(by_path[dir.path + "/left-open"]["args"]["closed_by"], "exit");
+  EXPECT_EQ(by_path.size(), 2u) << "no event for the writes to the tty, pipes or /dev/null";
+}
+
+}  // namespace
+}  // namespace cgscope::testing

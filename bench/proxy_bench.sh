@@ -20,12 +20,16 @@
 #  3. CONNS concurrent idle connections through `--via direct` (and bare, as a
 #     control): all opened, held, each checked with a 1-byte echo; failures, and
 #     the relay's memory per connection (VmRSS of the cgscope process, which
-#     runs the relay, before the first connect and with all of them open).
+#     runs the relay, before the first connect and with all of them open). Twice:
+#     opened one after another, and as a burst (all connects started at once,
+#     more than the accept queue holds), where a SYN a full queue dropped makes
+#     its connect slow (1 s or more: "slow").
 #
 # Usage (as root): bench/proxy_bench.sh
 #   env: BUILD (default build: cgscope and bench_proxy_client), SIZE (default 1G,
 #        as for truncate -s), ROUNDS (default 3), SHORT (default 10000), CONNS
-#        (default 9000: see the fd note it prints), LAT_CPU (default 0: the CPU
+#        (default 10000, or as many as the relay's fds allow: see the note it
+#        prints), LAT_CPU (default 0: the CPU
 #        of the pinned latency table), ONLY (a comma list of
 #        throughput,latency,concurrent; default all three)
 set -euo pipefail
@@ -39,7 +43,13 @@ CLIENT=$BUILD/bench_proxy_client
 SIZE=${SIZE:-1G}
 ROUNDS=${ROUNDS:-3}
 SHORT=${SHORT:-10000}
-CONNS=${CONNS:-9000}
+# The relay needs 2 fds a connection and about 64 for the rest (as cgscope
+# reckons it): 10,000 unless the hard fd limit leaves room for fewer.
+CONNS_DEFAULT=10000
+if [ "$(ulimit -Hn)" != unlimited ] && [ $((($(ulimit -Hn) - 64) / 2 / 100 * 100)) -lt 10000 ]; then
+  CONNS_DEFAULT=$((($(ulimit -Hn) - 64) / 2 / 100 * 100 - 100))
+fi
+CONNS=${CONNS:-$CONNS_DEFAULT}
 LAT_CPU=${LAT_CPU:-0}
 ONLY=${ONLY:-throughput,latency,concurrent}
 
@@ -288,6 +298,40 @@ $(tail -5 "$err")"
   esac
 }
 
+# One row of table 3: CONNS connections opened HOW (hold|burst), bare or through
+# `--via direct`, held and echoed; the row printed.
+concurrent_row() {  # HOW ROW
+  local how=$1 row=$2 rc=0 drops_host drops_ns drops line failed mem="" target="" b a e per
+  drops_host=$(listen_drops)
+  drops_ns=$(listen_drops "$NS")
+  if [ "$row" = bare ]; then
+    run_bounded 200 "$TMP/out" "$TMP/err" "$CLIENT" "$how" "$PEER_IP" "$ECHO_PORT" "$CONNS" || rc=$?
+  else
+    run_bounded 200 "$TMP/out" "$TMP/err" "$CGSCOPE" proxy run --via direct --log "$TMP/access-hold.log" -- \
+      "$CLIENT" "$how" "$PEER_IP" "$ECHO_PORT" "$CONNS" parent || rc=$?
+  fi
+  drops=$(($(listen_drops) - drops_host + $(listen_drops "$NS") - drops_ns))
+  line=$(grep '^want=' "$TMP/out" || true)
+  [ -n "$line" ] || die "concurrent, $how, $row: no result (status $rc):
+$(tail -5 "$TMP/err")"
+  failed=$(echo "$line" | kv failed)
+  if [ "$row" = direct ]; then
+    [ "$(echo "$line" | kv rss_comm)" = cgscope ] || die "concurrent: the client's parent is not cgscope: $line"
+    b=$(echo "$line" | kv rss_before_kb)
+    a=$(echo "$line" | kv rss_after_kb)
+    e=$(echo "$line" | kv echoed)
+    per="?"
+    [ "$e" -gt 0 ] && [ "$a" -ge 0 ] && [ "$b" -ge 0 ] && per="$(((a - b) * 1024 / e)) B/connection"
+    mem=$(awk -v b="$b" -v a="$a" 'BEGIN { printf "%.1f -> %.1f MiB", b / 1024, a / 1024 }')" ($per)"
+    target="0 failed: $([ "$failed" = 0 ] && echo met || echo MISSED)"
+    if [ "$failed" = 0 ]; then check_path direct "$TMP/err" "$CONNS" 0; fi
+  fi
+  printf '%-40s %-8s %6s %7s %7s %7s %5s %7s %9s  %-18s %s\n' "${LABEL[$row]}" "$how" "$(echo "$line" | kv want)" \
+    "$(echo "$line" | kv opened)" "$(echo "$line" | kv echoed)" "$failed" "$(echo "$line" | kv slow)" \
+    "$(echo "$line" | kv open_s)" "$drops" "$target" "$mem"
+  [ "$failed" = 0 ] || echo "   $row, $how: first failure: $(echo "$line" | kv first_error)"
+}
+
 echo
 echo "cgscope proxy benchmark: $(uname -r), $(nproc) cores; test host $PEER_IP (netns $NS, via $VETH:" \
   "$(ip route get "$PEER_IP" | head -1 | sed 's/ *$//')); microsocks on 127.0.0.1:$SOCKS_PORT"
@@ -422,48 +466,21 @@ if want concurrent; then
   if [ "$hard" != unlimited ]; then
     room=$(((hard - 64) / 2))  # the relay: 2 fds a connection, 64 for the rest (as cgscope reckons it)
     if [ "$room" -lt 10000 ]; then
-      echo "   note: 10,000 cannot be reached here: the hard RLIMIT_NOFILE is $hard (root cannot raise it)" \
-        "and the relay needs 2 fds a connection, room for about $room; held $CONNS (env CONNS)"
+      echo "   note: 10,000 cannot be reached here: the hard RLIMIT_NOFILE is $hard (root cannot raise it" \
+        "without CAP_SYS_RESOURCE) and the relay needs 2 fds a connection, room for about $room; held $CONNS (env CONNS)"
     fi
     if [ "$CONNS" -gt "$room" ]; then
       echo "   note: CONNS=$CONNS is more than the relay's room ($room): failures are expected"
     fi
   fi
-  printf '%-40s %6s %7s %7s %7s %7s %9s  %-18s %s\n' path want opened echoed failed open_s "SYN drops" "target" \
-    "relay VmRSS before -> after (per connection)"
-  for row in bare direct; do
-    rc=0
-    drops_host=$(listen_drops)
-    drops_ns=$(listen_drops "$NS")
-    if [ "$row" = bare ]; then
-      run_bounded 200 "$TMP/out" "$TMP/err" "$CLIENT" hold "$PEER_IP" "$ECHO_PORT" "$CONNS" || rc=$?
-    else
-      run_bounded 200 "$TMP/out" "$TMP/err" "$CGSCOPE" proxy run --via direct --log "$TMP/access-hold.log" -- \
-        "$CLIENT" hold "$PEER_IP" "$ECHO_PORT" "$CONNS" parent || rc=$?
-    fi
-    drops=$(($(listen_drops) - drops_host + $(listen_drops "$NS") - drops_ns))
-    line=$(grep '^want=' "$TMP/out" || true)
-    [ -n "$line" ] || die "concurrent, $row: no result (status $rc):
-$(tail -5 "$TMP/err")"
-    failed=$(echo "$line" | kv failed)
-    mem=""
-    target=""
-    if [ "$row" = direct ]; then
-      [ "$(echo "$line" | kv rss_comm)" = cgscope ] || die "concurrent: the client's parent is not cgscope: $line"
-      b=$(echo "$line" | kv rss_before_kb)
-      a=$(echo "$line" | kv rss_after_kb)
-      e=$(echo "$line" | kv echoed)
-      per="?"
-      [ "$e" -gt 0 ] && [ "$a" -ge 0 ] && [ "$b" -ge 0 ] && per="$(((a - b) * 1024 / e)) B/connection"
-      mem=$(awk -v b="$b" -v a="$a" 'BEGIN { printf "%.1f -> %.1f MiB", b / 1024, a / 1024 }')" ($per)"
-      target="0 failed: $([ "$failed" = 0 ] && echo met || echo MISSED)"
-      if [ "$failed" = 0 ]; then check_path direct "$TMP/err" "$CONNS" 0; fi
-    fi
-    printf '%-40s %6s %7s %7s %7s %7s %9s  %-18s %s\n' "${LABEL[$row]}" "$(echo "$line" | kv want)" \
-      "$(echo "$line" | kv opened)" "$(echo "$line" | kv echoed)" "$failed" "$(echo "$line" | kv open_s)" \
-      "$drops" "$target" "$mem"
-    [ "$failed" = 0 ] || echo "   $row: first failure: $(echo "$line" | kv first_error)"
+  printf '%-40s %-8s %6s %7s %7s %7s %5s %7s %9s  %-18s %s\n' path opening want opened echoed failed slow open_s \
+    "SYN drops" "target" "relay VmRSS before -> after (per connection)"
+  for how in hold burst; do
+    for row in bare direct; do
+      concurrent_row "$how" "$row"
+    done
   done
-  echo "   (VmRSS is the relay's user-space memory; the kernel's socket buffers are not in it. SYN drops:"
-  echo "   connects dropped by a full accept queue (TcpExtListenDrops, host + test host), each retried after 1 s)"
+  echo "   (opening: hold, one connect after another; burst, all at once. VmRSS is the relay's user-space"
+  echo "   memory; the kernel's socket buffers are not in it. SYN drops: connects dropped by a full accept"
+  echo "   queue (TcpExtListenDrops, host + test host), each retried after 1 s or more, and so slow)"
 fi

@@ -212,13 +212,41 @@ void Connection::start_forwarding(LoopContext& ctx, std::string leftover) {
 
 void Connection::forward(LoopContext& ctx, bool up, bool down) {
   const uint64_t before = up_.bytes() + down_.bytes();
-  if (up) up_.run(client_.get(), upstream_.get(), ctx.pipes, kBudget);
-  if (down) down_.run(upstream_.get(), client_.get(), ctx.pipes, kBudget);
+  if (up) {
+    if (down_.status() == Pump::Status::done) up_.end_with_close();
+    up_.run(client_.get(), upstream_.get(), ctx.pipes, kBudget);
+  }
+  if (down) {
+    if (up_.status() == Pump::Status::done) down_.end_with_close();
+    down_.run(upstream_.get(), client_.get(), ctx.pipes, kBudget);
+  }
   if (up_.bytes() + down_.bytes() != before) last_active_ = ctx.now;
   if (up_.status() == Pump::Status::failed) return finish(ctx, pump_failure(up_, true), true);
   if (down_.status() == Pump::Status::failed) return finish(ctx, pump_failure(down_, false), true);
   if (up_.status() == Pump::Status::done && down_.status() == Pump::Status::done) return finish(ctx, "ok", false);
   if (up_.status() == Pump::Status::again || down_.status() == Pump::Status::again) ctx.resume_later(id_);
+  watch_reads(ctx);
+}
+
+// A pump blocked on its destination has no use for its source's bytes: that
+// socket's EPOLLIN leaves the epoll mask until the pump unblocks, so that the
+// segments arriving meanwhile do not wake the loop for nothing (in a 1 GB
+// download through the relay, about 7 wakeups per MB did nothing). Putting it
+// back reports the socket at once if it is readable, so no edge is lost.
+void Connection::watch_reads(LoopContext& ctx) {
+  set_reading(ctx, Side::client, up_.status() != Pump::Status::blocked);
+  set_reading(ctx, Side::upstream, down_.status() != Pump::Status::blocked);
+}
+
+void Connection::set_reading(LoopContext& ctx, Side side, bool on) {
+  bool& now = reading_[static_cast<int>(side)];
+  if (now == on) return;
+  epoll_event ev{};
+  ev.events = on ? kEvents : kEvents & ~uint32_t{EPOLLIN};
+  ev.data.u64 = epoll_tag(id_, side);
+  int fd = side == Side::client ? client_.get() : upstream_.get();
+  // A failed change leaves the mask as it was: wakeups for nothing, no harm.
+  if (::epoll_ctl(ctx.epoll_fd, EPOLL_CTL_MOD, fd, &ev) == 0) now = on;
 }
 
 void Connection::resume(LoopContext& ctx) {

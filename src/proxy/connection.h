@@ -85,6 +85,8 @@ class Connection {
   void read_handshake(LoopContext& ctx);
   void start_forwarding(LoopContext& ctx, std::string leftover);
   void forward(LoopContext& ctx, bool up, bool down);
+  void watch_reads(LoopContext& ctx);
+  void set_reading(LoopContext& ctx, Side side, bool on);
   void arm(LoopContext& ctx, Clock::time_point when);
   void fail(LoopContext& ctx, std::string result);
   void finish(LoopContext& ctx, std::string result, bool reset);
@@ -104,6 +106,7 @@ class Connection {
   std::unique_ptr<Handshake> handshake_;
   std::string handshake_out_;          // handshake bytes not yet written
   bool readable_[2] = {false, false};  // by Side: EPOLLIN seen before forwarding
+  bool reading_[2] = {true, true};     // by Side: EPOLLIN in the socket's epoll mask
   bool upstream_more_ = false;         // the handshake's last read was full: more may wait
   Pump up_, down_;                     // client -> upstream, upstream -> client
 };

@@ -110,7 +110,8 @@ Pump::Status Pump::run(int from, int to, PipePool& pool, size_t budget) {
     if (f == Flush::failed) return fail(errno, false);
     if (f == Flush::blocked) return status_ = Status::blocked;
     if (eof_) {
-      if (!shut_ && ::shutdown(to, SHUT_WR) != 0 && errno != ENOTCONN) return fail(errno, false);
+      if (!shut_ && !end_with_close_ && ::shutdown(to, SHUT_WR) != 0 && errno != ENOTCONN)
+        return fail(errno, false);
       shut_ = true;
       return status_ = Status::done;
     }

@@ -4,7 +4,8 @@
 // through a pipe (no copy into user space) until a turn moves little again.
 // Where splice cannot be used (no pipe to be had, a socket that refuses it)
 // everything goes through the buffer. End of input is passed on as
-// shutdown(SHUT_WR), so half-closed connections keep working; errors are
+// shutdown(SHUT_WR) (or by the close that follows when the other direction is
+// done), so half-closed connections keep working; errors are
 // reported with the side they came from.
 //
 // Syscalls per turn matter more than copies here (client, relay and server
@@ -46,6 +47,11 @@ class Pump {
   void expect_end() { end_seen_ = true; }
   bool end_expected() const { return end_seen_; }
 
+  // The other direction is done, so the connection is closed as soon as this
+  // one is: its end then goes out with close(2) (a FIN all the same, as both
+  // receive queues were read to their end) and not with a shutdown first.
+  void end_with_close() { end_with_close_ = true; }
+
   // Moves bytes until `from` has none, `to` is full, or about `budget` bytes
   // have moved (so that one busy connection cannot starve the others).
   Status run(int from, int to, PipePool& pool, size_t budget);
@@ -73,6 +79,7 @@ class Pump {
   bool bulk_ = false;      // a read filled its buffer: splice (or bigger copies) until a turn moves little
   bool drained_ = false;   // the last read was short: `from` had nothing more then
   bool end_seen_ = false;  // expect_end()
+  bool end_with_close_ = false;  // end_with_close()
   Status status_ = Status::idle;
   int error_ = 0;
   bool error_on_from_ = false;

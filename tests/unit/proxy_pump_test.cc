@@ -173,6 +173,21 @@ TEST(ProxyPump, AnEndReportedFirstIsReadInTheSameTurn) {
   EXPECT_EQ(read_all_now(dst.b.get()), "last words");
 }
 
+TEST(ProxyPump, AnEndThatACloseWillPassOnIsNotShutDownFirst) {
+  auto src = socket_pair(), dst = socket_pair();
+  PipePool pool(4, 64 * 1024);
+  Pump p;
+  p.end_with_close();
+  p.expect_end();
+  ASSERT_EQ(::write(src.a.get(), "bye", 3), 3);
+  ::shutdown(src.a.get(), SHUT_WR);
+  EXPECT_EQ(p.run(src.b.get(), dst.a.get(), pool, 1 << 20), Pump::Status::done);
+  EXPECT_EQ(read_all_now(dst.b.get()), "bye");
+  char c;
+  EXPECT_EQ(::recv(dst.b.get(), &c, 1, MSG_DONTWAIT), -1) << "the end was passed on before the close";
+  EXPECT_EQ(errno, EAGAIN);
+}
+
 TEST(ProxyPump, CopyOnlyMovesEverythingWithoutAPipe) {
   auto src = socket_pair(), dst = socket_pair();
   PipePool pool(4, 64 * 1024);

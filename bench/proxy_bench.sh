@@ -31,7 +31,10 @@
 #        (default 10000, or as many as the relay's fds allow: see the note it
 #        prints), LAT_CPU (default 0: the CPU
 #        of the pinned latency table), ONLY (a comma list of
-#        throughput,latency,concurrent; default all three)
+#        throughput,latency,concurrent; default all three), BASELINE (another
+#        cgscope binary, e.g. a build of the previous commit: its `--via direct`
+#        gets a row of its own in tables 1 and 2, interleaved with the others,
+#        for comparing two builds within one run)
 set -euo pipefail
 shopt -s inherit_errexit  # a failed command inside $(...) stops the script too
 trap 'echo "bench/proxy_bench.sh: line $LINENO failed" >&2' ERR
@@ -39,6 +42,7 @@ cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build}
 CGSCOPE=$BUILD/cgscope
+BASELINE=${BASELINE:-}
 CLIENT=$BUILD/bench_proxy_client
 SIZE=${SIZE:-1G}
 ROUNDS=${ROUNDS:-3}
@@ -63,7 +67,7 @@ want() { [[ ,$ONLY, == *",$1,"* ]]; }
 [ "$(id -u)" = 0 ] || die "needs root"
 
 scripts/install-deps.sh --bench
-for b in "$CGSCOPE" "$CLIENT"; do [ -x "$b" ] || die "missing $b: build first (scripts/build.sh, or set BUILD=...)"; done
+for b in "$CGSCOPE" "$CLIENT" ${BASELINE:+"$BASELINE"}; do [ -x "$b" ] || die "missing $b: build first (scripts/build.sh, or set BUILD=...)"; done
 for t in curl busybox microsocks proxychains4 ip ss truncate; do
   command -v "$t" >/dev/null || die "$t is not installed (scripts/install-deps.sh --bench installs it)"
 done
@@ -135,7 +139,7 @@ run_bounded() {
   CUR=$!
   local a
   for a in "$@"; do  # taskset and proxychains4 exec what follows: the pid is cgscope's
-    if [ "$a" = "$CGSCOPE" ]; then
+    if [ "$a" = "$CGSCOPE" ] || { [ -n "$BASELINE" ] && [ "$a" = "$BASELINE" ]; }; then
       CGS_PIDS+=("$CUR")
       break
     fi
@@ -262,17 +266,20 @@ printf '%s\n' strict_chain quiet_mode "tcp_read_time_out 15000" "tcp_connect_tim
 
 # The four ways, by row name: the command to put in front of the client's.
 ROWS=(bare direct socks proxychains)
+[ -z "$BASELINE" ] || ROWS+=(baseline)
 declare -A LABEL=(
   [bare]="bare"
   [direct]="cgscope proxy --via direct"
   [socks]="cgscope proxy --via socks5 (microsocks)"
   [proxychains]="proxychains4 -> microsocks"
   [loopback]="(reference) bare to 127.0.0.1"
+  [baseline]="BASELINE proxy --via direct"
 )
 prefix() {  # ROW LOG -> the words to put before the command
   case $1 in
     bare) ;;
     direct) echo "$CGSCOPE proxy run --via direct --log $2 --" ;;
+    baseline) echo "$BASELINE proxy run --via direct --log $2 --" ;;
     socks) echo "$CGSCOPE proxy run --via $SOCKS --log $2 --" ;;
     proxychains) echo "proxychains4 -q -f $PCONF" ;;
   esac
@@ -284,7 +291,7 @@ socks_count() { grep -c "connected to $PEER_IP:" "$TMP/microsocks.log" || true; 
 check_path() {  # ROW ERR CONNECTIONS SOCKS_COUNT_BEFORE
   local row=$1 err=$2 n=$3 before=$4 got
   case $row in
-    direct | socks)
+    direct | socks | baseline)
       got=$(sed -n 's/^cgscope proxy: \([0-9]*\) connections proxied, \([0-9]*\) failed.*/\1 \2/p' "$err")
       [ "$got" = "$n 0" ] || die "$row: expected '$n connections proxied, 0 failed', got '${got:-no summary}':
 $(tail -5 "$err")"

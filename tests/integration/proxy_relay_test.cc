@@ -134,6 +134,36 @@ TEST(ProxyRelay, AHundredMegabytesEachWayArriveByteForByte) {
   bulk_round_trip(h, echo, "direct", true, 100 << 20);
 }
 
+// A client that stops reading fills every buffer on the way back: the relay's
+// pumps block (and stop watching their sources' input); once the client reads
+// again everything moves, in order.
+TEST(ProxyRelay, PumpsBlockedOnAClientThatStopsReadingResumeWhenItReads) {
+  EchoServer echo;
+  ASSERT_TRUE(echo.start());
+  RelayHarness h;
+  ASSERT_TRUE(h.start("direct")) << h.error();
+  std::string data = pattern(64 << 20, 11);
+  UniqueFd c = h.dial(echo.destination());
+  ASSERT_TRUE(c) << strerror(errno);
+  ::fcntl(c.get(), F_SETFL, ::fcntl(c.get(), F_GETFL) | O_NONBLOCK);
+  size_t off = 0;
+  for (auto quiet_since = Clock::now(); off < data.size() && Clock::now() - quiet_since < 300ms;) {
+    ssize_t n = ::send(c.get(), data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n > 0) {
+      off += static_cast<size_t>(n);
+      quiet_since = Clock::now();
+    } else {
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  ASSERT_LT(off, data.size()) << "all of it went out while the client did not read: nothing blocked";
+  Exchange x = exchange(c.get(), data.substr(off), 60s, true);
+  EXPECT_EQ(x.error, 0) << strerror(x.error);
+  EXPECT_TRUE(x.eof);
+  ASSERT_EQ(x.received.size(), data.size());
+  EXPECT_TRUE(x.received == data) << "the bytes that came back differ from those sent";
+}
+
 TEST(ProxyRelay, DirectWithoutSpliceToo) {
   EchoServer echo;
   ASSERT_TRUE(echo.start());

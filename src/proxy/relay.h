@@ -79,6 +79,11 @@ struct RelayOptions {
   // is a real network away.
   bool splice = true;
   size_t max_connections = 100000;
+  // cgscope's pid as the hooks record it (0: not known). A connection recorded
+  // with it is one of the relay's own upstream connects sent back to it (its
+  // socket was not exempted): refused as a loop, and on_loop told.
+  uint32_t own_pid = 0;
+  std::function<void()> on_loop;
 };
 
 class Relay {

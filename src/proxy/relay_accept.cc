@@ -179,6 +179,9 @@ void Relay::Impl::take(UniqueFd fd, const sockaddr_storage& peer, const sockaddr
   auto now = ctx.now;
   auto wall = std::chrono::system_clock::now();
   std::optional<Original> orig = opt.lookup(peer, local);
+  // The relay's own upstream connect, redirected back because its socket was
+  // not exempted: refused, or it would dial again and again.
+  bool own_loop = orig && opt.own_pid != 0 && orig->meta.pid == opt.own_pid;
   std::string refusal;
   if (!orig)
     refusal = "not redirected";
@@ -186,6 +189,10 @@ void Relay::Impl::take(UniqueFd fd, const sockaddr_storage& peer, const sockaddr
     refusal = "not redirected: no destination address";
   else if (is_relay_address(orig->dst.addr))
     refusal = "loop: the destination is the relay itself";
+  else if (own_loop)
+    refusal = "loop: the relay's own connect was sent back to it (cgscope runs in the proxied cgroup now); "
+              "its sockets are exempted from now on";
+  if (own_loop && opt.on_loop) opt.on_loop();
   if (!refusal.empty()) {
     ctx.counters.refused++;
     close_with_reset(fd);  // nothing was dialled

@@ -392,6 +392,24 @@ TEST(ProxyRelay, AConnectionTheLookupDoesNotKnowIsResetWithoutForwarding) {
   EXPECT_EQ(echo.accepted(), 0);
 }
 
+// The harness records every connection with this process's pid, which is the
+// relay's: as if each were one of the relay's own connects sent back to it.
+TEST(ProxyRelay, TheRelaysOwnConnectSentBackToItIsRefusedAsALoop) {
+  EchoServer echo;
+  ASSERT_TRUE(echo.start());
+  RelayHarness h;
+  h.own_pid = static_cast<uint32_t>(::getpid());
+  ASSERT_TRUE(h.start("direct")) << h.error();
+  UniqueFd c = h.dial(echo.destination());
+  EXPECT_TRUE(was_reset(c)) << "the loop was not reset";
+  auto recs = h.records(1);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_TRUE(has(recs[0].result, "loop: the relay's own connect was sent back to it")) << recs[0].result;
+  EXPECT_EQ(h.loops.load(), 1);
+  EXPECT_EQ(echo.accepted(), 0) << "the loop was dialled";
+  EXPECT_EQ(h.upstream_sockets(), 0);
+}
+
 TEST(ProxyRelay, ADestinationThatIsTheRelayItselfIsRefused) {
   RelayHarness h;
   ASSERT_TRUE(h.start("direct")) << h.error();

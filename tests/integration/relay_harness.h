@@ -233,6 +233,8 @@ class RelayHarness {
 
   bool splice = true;                         // RelayOptions::splice, for start()
   std::chrono::milliseconds idle_timeout{0};  // RelayOptions::idle_timeout, for start()
+  uint32_t own_pid = 0;                       // RelayOptions::own_pid, for start()
+  std::atomic<int> loops{0};                  // RelayOptions::on_loop calls
 
   bool start(const std::string& via, std::chrono::milliseconds timeout = 1000ms, size_t max_connections = 100000,
              const char* listen_ip = "127.0.0.1") {
@@ -245,6 +247,8 @@ class RelayHarness {
     o.max_connections = max_connections;
     o.splice = splice;
     o.idle_timeout = idle_timeout;
+    o.own_pid = own_pid;
+    o.on_loop = [this] { loops++; };
     o.lookup = [this](const sockaddr_storage& peer, const sockaddr_storage&) -> std::optional<Original> {
       std::lock_guard<std::mutex> g(mu_);
       auto it = table_.find(proxy::address_port(peer));

@@ -20,14 +20,21 @@
 #  3. CONNS concurrent idle connections through `--via direct` (and bare, as a
 #     control): all opened, held, each checked with a 1-byte echo; failures, and
 #     the relay's memory per connection (VmRSS of the cgscope process, which
-#     runs the relay, before the first connect and with all of them open).
+#     runs the relay, before the first connect and with all of them open). Twice:
+#     opened one after another, and as a burst (all connects started at once,
+#     more than the accept queue holds), where a SYN a full queue dropped makes
+#     its connect slow (1 s or more: "slow").
 #
 # Usage (as root): bench/proxy_bench.sh
 #   env: BUILD (default build: cgscope and bench_proxy_client), SIZE (default 1G,
 #        as for truncate -s), ROUNDS (default 3), SHORT (default 10000), CONNS
-#        (default 9000: see the fd note it prints), LAT_CPU (default 0: the CPU
+#        (default 10000, or as many as the relay's fds allow: see the note it
+#        prints), LAT_CPU (default 0: the CPU
 #        of the pinned latency table), ONLY (a comma list of
-#        throughput,latency,concurrent; default all three)
+#        throughput,latency,concurrent; default all three), BASELINE (another
+#        cgscope binary, e.g. a build of the previous commit: its `--via direct`
+#        gets a row of its own in tables 1 and 2, interleaved with the others,
+#        for comparing two builds within one run)
 set -euo pipefail
 shopt -s inherit_errexit  # a failed command inside $(...) stops the script too
 trap 'echo "bench/proxy_bench.sh: line $LINENO failed" >&2' ERR
@@ -35,11 +42,18 @@ cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build}
 CGSCOPE=$BUILD/cgscope
+BASELINE=${BASELINE:-}
 CLIENT=$BUILD/bench_proxy_client
 SIZE=${SIZE:-1G}
 ROUNDS=${ROUNDS:-3}
 SHORT=${SHORT:-10000}
-CONNS=${CONNS:-9000}
+# The relay needs 2 fds a connection and about 64 for the rest (as cgscope
+# reckons it): 10,000 unless the hard fd limit leaves room for fewer.
+CONNS_DEFAULT=10000
+if [ "$(ulimit -Hn)" != unlimited ] && [ $((($(ulimit -Hn) - 64) / 2 / 100 * 100)) -lt 10000 ]; then
+  CONNS_DEFAULT=$((($(ulimit -Hn) - 64) / 2 / 100 * 100 - 100))
+fi
+CONNS=${CONNS:-$CONNS_DEFAULT}
 LAT_CPU=${LAT_CPU:-0}
 ONLY=${ONLY:-throughput,latency,concurrent}
 
@@ -53,7 +67,7 @@ want() { [[ ,$ONLY, == *",$1,"* ]]; }
 [ "$(id -u)" = 0 ] || die "needs root"
 
 scripts/install-deps.sh --bench
-for b in "$CGSCOPE" "$CLIENT"; do [ -x "$b" ] || die "missing $b: build first (scripts/build.sh, or set BUILD=...)"; done
+for b in "$CGSCOPE" "$CLIENT" ${BASELINE:+"$BASELINE"}; do [ -x "$b" ] || die "missing $b: build first (scripts/build.sh, or set BUILD=...)"; done
 for t in curl busybox microsocks proxychains4 ip ss truncate; do
   command -v "$t" >/dev/null || die "$t is not installed (scripts/install-deps.sh --bench installs it)"
 done
@@ -125,7 +139,7 @@ run_bounded() {
   CUR=$!
   local a
   for a in "$@"; do  # taskset and proxychains4 exec what follows: the pid is cgscope's
-    if [ "$a" = "$CGSCOPE" ]; then
+    if [ "$a" = "$CGSCOPE" ] || { [ -n "$BASELINE" ] && [ "$a" = "$BASELINE" ]; }; then
       CGS_PIDS+=("$CUR")
       break
     fi
@@ -252,17 +266,20 @@ printf '%s\n' strict_chain quiet_mode "tcp_read_time_out 15000" "tcp_connect_tim
 
 # The four ways, by row name: the command to put in front of the client's.
 ROWS=(bare direct socks proxychains)
+[ -z "$BASELINE" ] || ROWS+=(baseline)
 declare -A LABEL=(
   [bare]="bare"
   [direct]="cgscope proxy --via direct"
   [socks]="cgscope proxy --via socks5 (microsocks)"
   [proxychains]="proxychains4 -> microsocks"
   [loopback]="(reference) bare to 127.0.0.1"
+  [baseline]="BASELINE proxy --via direct"
 )
 prefix() {  # ROW LOG -> the words to put before the command
   case $1 in
     bare) ;;
     direct) echo "$CGSCOPE proxy run --via direct --log $2 --" ;;
+    baseline) echo "$BASELINE proxy run --via direct --log $2 --" ;;
     socks) echo "$CGSCOPE proxy run --via $SOCKS --log $2 --" ;;
     proxychains) echo "proxychains4 -q -f $PCONF" ;;
   esac
@@ -274,7 +291,7 @@ socks_count() { grep -c "connected to $PEER_IP:" "$TMP/microsocks.log" || true; 
 check_path() {  # ROW ERR CONNECTIONS SOCKS_COUNT_BEFORE
   local row=$1 err=$2 n=$3 before=$4 got
   case $row in
-    direct | socks)
+    direct | socks | baseline)
       got=$(sed -n 's/^cgscope proxy: \([0-9]*\) connections proxied, \([0-9]*\) failed.*/\1 \2/p' "$err")
       [ "$got" = "$n 0" ] || die "$row: expected '$n connections proxied, 0 failed', got '${got:-no summary}':
 $(tail -5 "$err")"
@@ -286,6 +303,40 @@ $(tail -5 "$err")"
       [ "$got" -eq "$n" ] || die "$row: microsocks saw $got connections, expected $n"
       ;;
   esac
+}
+
+# One row of table 3: CONNS connections opened HOW (hold|burst), bare or through
+# `--via direct`, held and echoed; the row printed.
+concurrent_row() {  # HOW ROW
+  local how=$1 row=$2 rc=0 drops_host drops_ns drops line failed mem="" target="" b a e per
+  drops_host=$(listen_drops)
+  drops_ns=$(listen_drops "$NS")
+  if [ "$row" = bare ]; then
+    run_bounded 200 "$TMP/out" "$TMP/err" "$CLIENT" "$how" "$PEER_IP" "$ECHO_PORT" "$CONNS" || rc=$?
+  else
+    run_bounded 200 "$TMP/out" "$TMP/err" "$CGSCOPE" proxy run --via direct --log "$TMP/access-hold.log" -- \
+      "$CLIENT" "$how" "$PEER_IP" "$ECHO_PORT" "$CONNS" parent || rc=$?
+  fi
+  drops=$(($(listen_drops) - drops_host + $(listen_drops "$NS") - drops_ns))
+  line=$(grep '^want=' "$TMP/out" || true)
+  [ -n "$line" ] || die "concurrent, $how, $row: no result (status $rc):
+$(tail -5 "$TMP/err")"
+  failed=$(echo "$line" | kv failed)
+  if [ "$row" = direct ]; then
+    [ "$(echo "$line" | kv rss_comm)" = cgscope ] || die "concurrent: the client's parent is not cgscope: $line"
+    b=$(echo "$line" | kv rss_before_kb)
+    a=$(echo "$line" | kv rss_after_kb)
+    e=$(echo "$line" | kv echoed)
+    per="?"
+    [ "$e" -gt 0 ] && [ "$a" -ge 0 ] && [ "$b" -ge 0 ] && per="$(((a - b) * 1024 / e)) B/connection"
+    mem=$(awk -v b="$b" -v a="$a" 'BEGIN { printf "%.1f -> %.1f MiB", b / 1024, a / 1024 }')" ($per)"
+    target="0 failed: $([ "$failed" = 0 ] && echo met || echo MISSED)"
+    if [ "$failed" = 0 ]; then check_path direct "$TMP/err" "$CONNS" 0; fi
+  fi
+  printf '%-40s %-8s %6s %7s %7s %7s %5s %7s %9s  %-18s %s\n' "${LABEL[$row]}" "$how" "$(echo "$line" | kv want)" \
+    "$(echo "$line" | kv opened)" "$(echo "$line" | kv echoed)" "$failed" "$(echo "$line" | kv slow)" \
+    "$(echo "$line" | kv open_s)" "$drops" "$target" "$mem"
+  [ "$failed" = 0 ] || echo "   $row, $how: first failure: $(echo "$line" | kv first_error)"
 }
 
 echo
@@ -422,48 +473,21 @@ if want concurrent; then
   if [ "$hard" != unlimited ]; then
     room=$(((hard - 64) / 2))  # the relay: 2 fds a connection, 64 for the rest (as cgscope reckons it)
     if [ "$room" -lt 10000 ]; then
-      echo "   note: 10,000 cannot be reached here: the hard RLIMIT_NOFILE is $hard (root cannot raise it)" \
-        "and the relay needs 2 fds a connection, room for about $room; held $CONNS (env CONNS)"
+      echo "   note: 10,000 cannot be reached here: the hard RLIMIT_NOFILE is $hard (root cannot raise it" \
+        "without CAP_SYS_RESOURCE) and the relay needs 2 fds a connection, room for about $room; held $CONNS (env CONNS)"
     fi
     if [ "$CONNS" -gt "$room" ]; then
       echo "   note: CONNS=$CONNS is more than the relay's room ($room): failures are expected"
     fi
   fi
-  printf '%-40s %6s %7s %7s %7s %7s %9s  %-18s %s\n' path want opened echoed failed open_s "SYN drops" "target" \
-    "relay VmRSS before -> after (per connection)"
-  for row in bare direct; do
-    rc=0
-    drops_host=$(listen_drops)
-    drops_ns=$(listen_drops "$NS")
-    if [ "$row" = bare ]; then
-      run_bounded 200 "$TMP/out" "$TMP/err" "$CLIENT" hold "$PEER_IP" "$ECHO_PORT" "$CONNS" || rc=$?
-    else
-      run_bounded 200 "$TMP/out" "$TMP/err" "$CGSCOPE" proxy run --via direct --log "$TMP/access-hold.log" -- \
-        "$CLIENT" hold "$PEER_IP" "$ECHO_PORT" "$CONNS" parent || rc=$?
-    fi
-    drops=$(($(listen_drops) - drops_host + $(listen_drops "$NS") - drops_ns))
-    line=$(grep '^want=' "$TMP/out" || true)
-    [ -n "$line" ] || die "concurrent, $row: no result (status $rc):
-$(tail -5 "$TMP/err")"
-    failed=$(echo "$line" | kv failed)
-    mem=""
-    target=""
-    if [ "$row" = direct ]; then
-      [ "$(echo "$line" | kv rss_comm)" = cgscope ] || die "concurrent: the client's parent is not cgscope: $line"
-      b=$(echo "$line" | kv rss_before_kb)
-      a=$(echo "$line" | kv rss_after_kb)
-      e=$(echo "$line" | kv echoed)
-      per="?"
-      [ "$e" -gt 0 ] && [ "$a" -ge 0 ] && [ "$b" -ge 0 ] && per="$(((a - b) * 1024 / e)) B/connection"
-      mem=$(awk -v b="$b" -v a="$a" 'BEGIN { printf "%.1f -> %.1f MiB", b / 1024, a / 1024 }')" ($per)"
-      target="0 failed: $([ "$failed" = 0 ] && echo met || echo MISSED)"
-      if [ "$failed" = 0 ]; then check_path direct "$TMP/err" "$CONNS" 0; fi
-    fi
-    printf '%-40s %6s %7s %7s %7s %7s %9s  %-18s %s\n' "${LABEL[$row]}" "$(echo "$line" | kv want)" \
-      "$(echo "$line" | kv opened)" "$(echo "$line" | kv echoed)" "$failed" "$(echo "$line" | kv open_s)" \
-      "$drops" "$target" "$mem"
-    [ "$failed" = 0 ] || echo "   $row: first failure: $(echo "$line" | kv first_error)"
+  printf '%-40s %-8s %6s %7s %7s %7s %5s %7s %9s  %-18s %s\n' path opening want opened echoed failed slow open_s \
+    "SYN drops" "target" "relay VmRSS before -> after (per connection)"
+  for how in hold burst; do
+    for row in bare direct; do
+      concurrent_row "$how" "$row"
+    done
   done
-  echo "   (VmRSS is the relay's user-space memory; the kernel's socket buffers are not in it. SYN drops:"
-  echo "   connects dropped by a full accept queue (TcpExtListenDrops, host + test host), each retried after 1 s)"
+  echo "   (opening: hold, one connect after another; burst, all at once. VmRSS is the relay's user-space"
+  echo "   memory; the kernel's socket buffers are not in it. SYN drops: connects dropped by a full accept"
+  echo "   queue (TcpExtListenDrops, host + test host), each retried after 1 s or more, and so slow)"
 fi

@@ -18,10 +18,9 @@
 #include "proxy/pipe_pool.h"
 #include "proxy/pump.h"
 #include "proxy/relay.h"
+#include "proxy/relay_timers.h"
 
 namespace cgscope::proxy {
-
-using Clock = std::chrono::steady_clock;
 
 struct Counters {
   std::atomic<uint64_t> accepted{0}, forwarded{0}, refused{0}, failed{0}, active{0};
@@ -43,6 +42,11 @@ struct LoopContext {
   std::function<void(int err)> fd_shortage;
   // A connection whose pump spent its budget: the loop runs it again soon.
   std::function<void(uint64_t id)> resume_later;
+  // Calls the connection's on_deadline() at `when` (if it is still armed then).
+  std::function<void(uint64_t id, Clock::time_point when)> schedule;
+  // The loop's clock, read once per wakeup: what "now" means to every
+  // connection handled in that turn (activity, deadlines).
+  Clock::time_point now{};
 };
 
 // epoll's data for a connection's socket: the id and which side.
@@ -61,8 +65,12 @@ class Connection {
   void on_event(LoopContext& ctx, Side side, uint32_t events);
   // Runs the pumps again (after their budget ran out).
   void resume(LoopContext& ctx);
-  // connect_timeout passed: fails it if it is not forwarding yet.
+  // Its armed deadline came: connect_timeout before forwarding, idle_timeout
+  // after. It fails, closes, or arms the next one.
   void on_deadline(LoopContext& ctx);
+  // The deadline that counts (the last one armed); older queue entries for
+  // this connection are stale.
+  Clock::time_point armed() const { return armed_; }
   // The relay stops: resets both sides.
   void stop(LoopContext& ctx);
 
@@ -77,9 +85,13 @@ class Connection {
   void read_handshake(LoopContext& ctx);
   void start_forwarding(LoopContext& ctx, std::string leftover);
   void forward(LoopContext& ctx, bool up, bool down);
+  void watch_reads(LoopContext& ctx);
+  void set_reading(LoopContext& ctx, Side side, bool on);
+  void arm(LoopContext& ctx, Clock::time_point when);
   void fail(LoopContext& ctx, std::string result);
   void finish(LoopContext& ctx, std::string result, bool reset);
   std::string pump_failure(const Pump& p, bool up) const;
+  std::chrono::milliseconds connect_limit(const RelayOptions& opt) const;
   std::string target_text(const RelayOptions& opt) const;
   std::string unreachable(const RelayOptions& opt) const;
 
@@ -87,11 +99,16 @@ class Connection {
   UniqueFd client_, upstream_;
   Original orig_;
   Clock::time_point accepted_;
+  Clock::time_point last_active_{};  // a byte moved either way (forwarding)
+  Clock::time_point armed_{};        // the deadline that counts; {}: none
   std::chrono::system_clock::time_point wall_;
   Stage stage_ = Stage::connecting;
   std::unique_ptr<Handshake> handshake_;
-  std::string handshake_out_;  // handshake bytes not yet written
-  Pump up_, down_;             // client -> upstream, upstream -> client
+  std::string handshake_out_;          // handshake bytes not yet written
+  bool readable_[2] = {false, false};  // by Side: EPOLLIN seen before forwarding
+  bool reading_[2] = {true, true};     // by Side: EPOLLIN in the socket's epoll mask
+  bool upstream_more_ = false;         // the handshake's last read was full: more may wait
+  Pump up_, down_;                     // client -> upstream, upstream -> client
 };
 
 }  // namespace cgscope::proxy

@@ -28,6 +28,7 @@
 #include "proxy/name_cache.h"
 #include "proxy/ns_relay.h"
 #include "proxy/relay.h"
+#include "proxy/self_exempt.h"
 #include "proxy/upstream.h"
 
 namespace cgscope::proxy {
@@ -128,6 +129,7 @@ struct Services {
   std::unique_ptr<DnsForwarder> dns;
   NameCache names;
   std::atomic<bool> stop{false};
+  std::atomic<bool> exempt_all{true};  // each relay socket exempted (self_exempt.h)
   Result<void> relay_result;
   std::thread relay_thread, dns_thread;
 
@@ -152,7 +154,8 @@ std::optional<Original> lookup_original(Services& s, const Upstream& up, const s
   return o;
 }
 
-Result<void> make_relay(Services& s, const Plan& plan, const RelayAddrs& at, const LogSink& log) {
+Result<void> make_relay(Services& s, const Plan& plan, const RelayAddrs& at, const LogSink& log,
+                        const SelfExempt& self) {
   RelayOptions ro;
   ro.listen = {at.host};
   if (at.ns) ro.listen.push_back(*at.ns);
@@ -161,8 +164,15 @@ Result<void> make_relay(Services& s, const Plan& plan, const RelayAddrs& at, con
     return lookup_original(s, plan.upstream, peer);
   };
   ro.on_close = [&log](const AccessRecord& r) { log.write(r); };
-  // A failed exempt is safe: the relay refuses a connection back to itself.
-  ro.on_upstream_socket = [&s](int fd) { (void)s.hooks->exempt(fd); };
+  // Only where the hooks can see the relay's sockets (self_exempt.h), or once
+  // the relay has seen one of its own connects come back. A failed exempt is
+  // safe: the relay refuses a connection back to itself.
+  s.exempt_all = self.needed;
+  ro.own_pid = self.own_pid;
+  ro.on_loop = [&s] { s.exempt_all = true; };
+  ro.on_upstream_socket = [&s](int fd) {
+    if (s.exempt_all.load(std::memory_order_relaxed)) (void)s.hooks->exempt(fd);
+  };
   // As many connections as the hard fd limit holds (two fds each), so that the
   // relay has nothing to warn about unless that is small.
   if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
@@ -288,7 +298,7 @@ int run_proxy(const ProxyRequest& req) {
   // What listens first (its ports go into the hooks' config), then the hooks.
   RelayAddrs at = relay_addresses(*plan, *cgroup, !command);
   Services s;
-  if (auto r = make_relay(s, *plan, at, *log); !r) return fail_line(r.error());
+  if (auto r = make_relay(s, *plan, at, *log, self_exempt(*mount, *cgroup)); !r) return fail_line(r.error());
   if (req.dns) {
     if (auto r = make_dns(s, *plan, at, *log); !r) return fail_line(r.error());
     warn_local_resolver();

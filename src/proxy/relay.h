@@ -54,16 +54,36 @@ struct RelayOptions {
   // Problems that are not one connection's (fd shortage, a limit it could not
   // raise); one sentence each, rate-limited. Default: stderr.
   std::function<void(const std::string&)> on_warning;
-  // Upstream connect + handshake; with direct, the connect to the destination
-  // (a far destination may need more than the default there).
-  std::chrono::milliseconds connect_timeout{1000};
-  // Forward with splice(2) through pipes (no copy into user space); false:
-  // recv/send through a 64 KiB buffer. On loopback on our 2-core VM the two
-  // moved 1 GB equally fast within the noise (the second TCP connection, not
-  // the copy, is what a relay costs there); the switch lets a benchmark compare
-  // them where the upstream is a real network away.
+  // Upstream connect + handshake; with direct, the connect to the destination.
+  // The program's own connect already succeeded (to the relay), so a dead
+  // destination or a silent upstream would leave it waiting on TCP's own SYN
+  // retries (two minutes); past this the client is reset and the record says
+  // "timeout: ...". 0: no limit.
+  std::chrono::milliseconds connect_timeout{10000};
+  // With an upstream proxy: its own TCP connect must complete within this
+  // (and within connect_timeout), so that a dead upstream fails the program
+  // within a second; the handshake then has the rest of connect_timeout, as
+  // the upstream's reply waits for its own connect to the destination.
+  // Unused with direct (the destination may be far). 0: no separate limit.
+  std::chrono::milliseconds upstream_connect_timeout{1000};
+  // A forwarding connection that moved no byte either way for this long is
+  // closed (both ends see an end of file; the record says "idle timeout:
+  // ..."), so that connections whose peer vanished without a word do not hold
+  // two fds for ever. 0 (the default): never, as a direct connection would be.
+  std::chrono::milliseconds idle_timeout{0};
+  // Forward bulk flows with splice(2) through pipes (no copy into user space;
+  // small reads are copied either way, see pump.h); false: recv/send through a
+  // 64 KiB buffer. On loopback on our 2-core VM the two moved 1 GB equally fast
+  // within the noise (the second TCP connection, not the copy, is what a relay
+  // costs there); the switch lets a benchmark compare them where the upstream
+  // is a real network away.
   bool splice = true;
   size_t max_connections = 100000;
+  // cgscope's pid as the hooks record it (0: not known). A connection recorded
+  // with it is one of the relay's own upstream connects sent back to it (its
+  // socket was not exempted): refused as a loop, and on_loop told.
+  uint32_t own_pid = 0;
+  std::function<void()> on_loop;
 };
 
 class Relay {

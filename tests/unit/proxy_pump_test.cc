@@ -1,7 +1,8 @@
 // One direction of the relay over socket pairs (no network, no root): bytes
 // arrive in order through splice and through the copy fallback, the end of
-// input becomes shutdown(SHUT_WR), a full destination blocks and resumes, and
-// an idle pump holds no pipe.
+// input becomes shutdown(SHUT_WR), a full destination blocks and resumes, an
+// idle pump holds no pipe, small reads take no pipe at all, and a short read
+// ends a turn only until the source has reported its end.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -40,6 +41,17 @@ std::string read_all_now(int fd) {
     if (n <= 0) return out;
     out.append(buf, static_cast<size_t>(n));
   }
+}
+
+// Runs the pump (at most `turns` times) until `want` bytes reached dst.b;
+// what came, or "" after a failed turn.
+std::string pump_through(Pump& p, Pair& src, Pair& dst, PipePool& pool, size_t want, int turns = 100) {
+  std::string got;
+  for (int i = 0; i < turns && got.size() < want; ++i) {
+    if (p.run(src.b.get(), dst.a.get(), pool, 1 << 20) == Pump::Status::failed) return "";
+    got += read_all_now(dst.b.get());
+  }
+  return got;
 }
 
 TEST(ProxyPump, MovesBytesAndPassesTheEndOn) {
@@ -96,7 +108,9 @@ TEST(ProxyPump, CopiesWhenNoPipeCanBeHad) {
   auto src = socket_pair(), dst = socket_pair();
   PipePool pool(0, 64 * 1024);
   Pump p;
-  ASSERT_EQ(::write(src.a.get(), "hello", 5), 5);
+  // More than one small read: the pump turns bulk and wants a pipe.
+  std::string data = pattern(100000, 4);
+  ASSERT_EQ(::write(src.a.get(), data.data(), data.size()), static_cast<ssize_t>(data.size()));
   // Take every fd there is, so that the pool cannot make a pipe.
   std::vector<UniqueFd> hog;
   for (;;) {
@@ -104,10 +118,74 @@ TEST(ProxyPump, CopiesWhenNoPipeCanBeHad) {
     if (!fd) break;
     hog.push_back(std::move(fd));
   }
-  auto st = p.run(src.b.get(), dst.a.get(), pool, 1 << 20);
+  std::string got = pump_through(p, src, dst, pool, data.size());
   hog.clear();
-  EXPECT_EQ(st, Pump::Status::idle);
-  EXPECT_EQ(read_all_now(dst.b.get()), "hello");
+  EXPECT_EQ(p.status(), Pump::Status::idle);
+  EXPECT_TRUE(got == data) << got.size() << " of " << data.size() << " bytes, or in another order";
+}
+
+TEST(ProxyPump, ASmallMessageTakesNoPipe) {
+  auto src = socket_pair(), dst = socket_pair();
+  PipePool pool(4, 64 * 1024);
+  Pump p;
+  ASSERT_EQ(::write(src.a.get(), "GET / HTTP/1.0\r\n\r\n", 18), 18);
+  EXPECT_EQ(p.run(src.b.get(), dst.a.get(), pool, 1 << 20), Pump::Status::idle);
+  EXPECT_EQ(read_all_now(dst.b.get()), "GET / HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(pool.idle(), 0u) << "a pipe was made (and given back) for 18 bytes";
+}
+
+TEST(ProxyPump, ABulkFlowMovesThroughAPipe) {
+  auto src = socket_pair(), dst = socket_pair();
+  PipePool pool(4, 64 * 1024);
+  Pump p;
+  std::string data = pattern(150000, 5);
+  ASSERT_EQ(::write(src.a.get(), data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  std::string got = pump_through(p, src, dst, pool, data.size());
+  EXPECT_TRUE(got == data) << strerror(p.error());
+  EXPECT_EQ(pool.idle(), 1u) << "the bulk of it did not go through a pipe";
+}
+
+TEST(ProxyPump, AShortReadEndsTheTurnUntilTheSourceReportsItsEnd) {
+  auto src = socket_pair(), dst = socket_pair();
+  PipePool pool(4, 64 * 1024);
+  Pump p;
+  ASSERT_EQ(::write(src.a.get(), "abc", 3), 3);
+  ::shutdown(src.a.get(), SHUT_WR);
+  // A short read means nothing more was there: the turn ends without the read
+  // that would have found the end (its event, in the relay, says RDHUP)...
+  EXPECT_EQ(p.run(src.b.get(), dst.a.get(), pool, 1 << 20), Pump::Status::idle);
+  EXPECT_EQ(read_all_now(dst.b.get()), "abc");
+  // ...which makes the pump read on until it sees it.
+  p.expect_end();
+  EXPECT_EQ(p.run(src.b.get(), dst.a.get(), pool, 1 << 20), Pump::Status::done);
+  char c;
+  EXPECT_EQ(::read(dst.b.get(), &c, 1), 0) << "the end was not passed on";
+}
+
+TEST(ProxyPump, AnEndReportedFirstIsReadInTheSameTurn) {
+  auto src = socket_pair(), dst = socket_pair();
+  PipePool pool(4, 64 * 1024);
+  Pump p;
+  ASSERT_EQ(::write(src.a.get(), "last words", 10), 10);
+  ::shutdown(src.a.get(), SHUT_WR);
+  p.expect_end();
+  EXPECT_EQ(p.run(src.b.get(), dst.a.get(), pool, 1 << 20), Pump::Status::done);
+  EXPECT_EQ(read_all_now(dst.b.get()), "last words");
+}
+
+TEST(ProxyPump, AnEndThatACloseWillPassOnIsNotShutDownFirst) {
+  auto src = socket_pair(), dst = socket_pair();
+  PipePool pool(4, 64 * 1024);
+  Pump p;
+  p.end_with_close();
+  p.expect_end();
+  ASSERT_EQ(::write(src.a.get(), "bye", 3), 3);
+  ::shutdown(src.a.get(), SHUT_WR);
+  EXPECT_EQ(p.run(src.b.get(), dst.a.get(), pool, 1 << 20), Pump::Status::done);
+  EXPECT_EQ(read_all_now(dst.b.get()), "bye");
+  char c;
+  EXPECT_EQ(::recv(dst.b.get(), &c, 1, MSG_DONTWAIT), -1) << "the end was passed on before the close";
+  EXPECT_EQ(errno, EAGAIN);
 }
 
 TEST(ProxyPump, CopyOnlyMovesEverythingWithoutAPipe) {

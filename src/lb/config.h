@@ -4,7 +4,6 @@
 #pragma once
 
 #include <array>
-#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,30 +11,9 @@
 #include <vector>
 
 #include "core/result.h"
+#include "lb/addr.h"
 
 namespace cgscope::lb {
-
-// An IP address in 16 bytes, network order: IPv6 as is, IPv4 as ::ffff:a.b.c.d
-// (the form the kernel maps use, see include/cgscope/abi/lb.h).
-struct Addr {
-  std::array<uint8_t, 16> b{};
-  bool is_v4() const;
-  auto operator<=>(const Addr&) const = default;
-};
-
-Result<Addr> parse_addr(std::string_view text);
-Addr addr_v4(uint32_t host_order);
-std::string format_addr(const Addr& a);  // "10.0.0.1" or "fd00::1"
-
-struct HostPort {
-  Addr addr;
-  uint16_t port = 0;
-  bool operator==(const HostPort&) const = default;
-};
-
-// "10.0.0.1:15008" or "[fd00::1]:15008".
-Result<HostPort> parse_host_port(std::string_view text);
-std::string format_host_port(const HostPort& hp);  // the same forms
 
 enum class Policy { random, strict, failover };
 const char* policy_name(Policy p);
@@ -85,18 +63,24 @@ struct Workload {
   int line = 0;
 };
 
+// A network namespace to enrol, by the path of its file (/run/netns/NAME).
+struct NetnsEntry {
+  std::string path;
+  int line = 0;  // where the file names it, for errors found when it is opened
+};
+
 struct Config {
   Locality node;
   bool keep_original = true;  // the default of every service (see Service::keep_original)
   std::vector<Service> services;
   std::vector<Workload> workloads;
-  std::vector<std::string> netns;  // paths of network namespaces to enrol; empty: all
+  std::vector<NetnsEntry> netns;  // empty: every network namespace
 };
 
-// Parses and validates `text`; errors name `filename` and the line.
+// Parses and validates `text`; errors name `filename` and the line. (Reading
+// the file, with its size bound and checks for a half-written one, is
+// config_file.h's.)
 Result<Config> parse_config(std::string_view text, const std::string& filename);
-// Reads and parses the file at `path`.
-Result<Config> load_config(const std::string& path);
 
 // The tier (0 = best) an endpoint of `svc` belongs to on a node at `node`.
 // random: 0. Otherwise the explicit priority, else the number of `prefer` scopes

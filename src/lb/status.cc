@@ -86,7 +86,11 @@ nlohmann::json status_json(const Status& s) {
   j["pin_dir"] = s.pin_dir;
   json links = json::array();
   for (const LinkInfo& l : s.links)
-    links.push_back({{"name", l.name}, {"attached", l.present}, {"cgroup_id", l.cgroup_id}, {"prog_id", l.prog_id}});
+    links.push_back({{"name", l.name},
+                     {"pinned", l.present},
+                     {"attached", l.present && l.cgroup_id != 0},  // a deleted cgroup leaves the link attached to none
+                     {"cgroup_id", l.cgroup_id},
+                     {"prog_id", l.prog_id}});
   j["links"] = links;
   j["netns_filter"] = s.netns_filter;
   j["map_memory_bytes"] = s.map_memory;
@@ -146,14 +150,19 @@ nlohmann::json status_json(const Status& s) {
 
 std::string status_text(const Status& s) {
   std::string out;
-  int attached = 0;
+  int attached = 0, orphaned = 0;
   uint64_t cg = 0;
   for (const LinkInfo& l : s.links) {
-    attached += l.present;
+    attached += l.present && l.cgroup_id != 0;
+    orphaned += l.present && l.cgroup_id == 0;
     if (l.cgroup_id) cg = l.cgroup_id;
   }
   out += fmt::format("lb state in {}: {}/{} hooks attached to cgroup id {}{}\n", s.pin_dir, attached, s.links.size(),
                      cg, s.netns_filter ? ", enrolled network namespaces only" : "");
+  if (orphaned)
+    out += fmt::format("  {} hooks are linked to a cgroup that has been deleted: nothing is balanced; `cgscope lb "
+                       "reset --pin-dir {}`, then apply again\n",
+                       orphaned, s.pin_dir);
   auto by_service = addresses_by_service(s.state);
   for (const auto& [id, v] : s.state.services) {
     auto n = s.state.names.find(id);

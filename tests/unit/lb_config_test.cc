@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
+#include <fmt/format.h>
+
 #include "cgscope/abi/lb.h"
 #include "lb/config.h"
 
@@ -187,4 +191,85 @@ TEST(LbConfig, KeepOriginalDefaultsToTheTopLevelAndWaypointsAlwaysKeep) {
                      "    waypoint: 127.0.0.1:15008\n    keep_original: false\n"),
             "f.yaml:6: service w has a waypoint, which needs the original destination: keep_original cannot be "
             "false");
+}
+
+// Finding 3 of issue 11: a second block of a key would have dropped the first.
+TEST(LbConfig, DuplicateKeysAreErrorsWithBothLines) {
+  EXPECT_EQ(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80]}\nservices:\n  - {name: b, "
+                     "addresses: [10.0.0.2], ports: [80]}\n"),
+            "f.yaml:3: key 'services' is given twice in one mapping (first on line 1); YAML allows each key once");
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [{port: 80, port: 81}]}\n")
+                .find("f.yaml:2: key 'port' is given twice"),
+            std::string::npos);
+  EXPECT_NE(error_of("services:\n  - name: a\n    endpoints: []\n    addresses: [10.0.0.1]\n    ports: [80]\n"
+                     "    endpoints: [{address: 127.0.0.2}]\n")
+                .find("f.yaml:6: key 'endpoints' is given twice in one mapping (first on line 3)"),
+            std::string::npos);
+}
+
+// Finding 9 of issue 11: addresses that take no TCP connection, or are the host's own.
+TEST(LbConfig, RefusesAddressesThatCannotServe) {
+  auto one = [](const std::string& addr, const std::string& ep) {
+    return error_of(fmt::format("services:\n  - name: a\n    addresses: [{}]\n    ports: [80]\n"
+                                "    endpoints: [{{address: {}}}]\n",
+                                addr, ep));
+  };
+  EXPECT_EQ(one("10.96.0.1", "127.0.0.2"), "(ok)");  // a loopback endpoint is fine
+  EXPECT_EQ(one("10.96.0.1", "224.0.0.1"),
+            "f.yaml:5: endpoint address: 224.0.0.1 is a multicast address, which takes no TCP connection");
+  EXPECT_NE(one("10.96.0.1", "255.255.255.255").find("f.yaml:5: endpoint address: the broadcast address"),
+            std::string::npos);
+  EXPECT_NE(one("'fd00::1'", "'ff02::1'").find("multicast"), std::string::npos);
+  EXPECT_NE(one("127.0.0.1", "127.0.0.2").find("f.yaml:3: service address: 127.0.0.1 is a loopback address"),
+            std::string::npos);
+  EXPECT_NE(one("'::1'", "'fd00::2'").find("loopback"), std::string::npos);
+  EXPECT_NE(one("239.1.1.1", "127.0.0.2").find("multicast"), std::string::npos);
+  EXPECT_NE(error_of("services: []\nworkloads:\n  - {address: 127.0.0.9, waypoint: 127.0.0.1:15008}\n").find("loopback"),
+            std::string::npos);
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80], waypoint: '224.1.1.1:80'}\n")
+                .find("f.yaml:2: waypoint: 224.1.1.1 is a multicast address"),
+            std::string::npos);
+}
+
+// lb rewrites a connect once: a connect sent to another service's address hangs.
+TEST(LbConfig, RefusesEndpointsAndWaypointsThatAreServiceAddresses) {
+  const char* two = "services:\n  - {name: a, addresses: [10.96.0.1], ports: [80], endpoints: [{address: %s}]}\n"
+                    "  - {name: b, addresses: [10.96.0.2], ports: [80], endpoints: [{address: 127.0.0.2}]}\n";
+  auto with = [&](const char* ep) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, two, ep);
+    return error_of(buf);
+  };
+  EXPECT_EQ(with("127.0.0.3"), "(ok)");
+  std::string e = with("10.96.0.2");
+  EXPECT_EQ(e.rfind("f.yaml:2: endpoint 10.96.0.2 of service a is an address of service b;", 0), 0u) << e;
+  EXPECT_NE(e.find("list service b's endpoints here instead"), std::string::npos) << e;
+  EXPECT_NE(with("10.96.0.1").find("is an address of service a"), std::string::npos);  // its own
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [10.96.0.1], ports: [80], waypoint: '10.96.0.1:80'}\n")
+                .find("waypoint 10.96.0.1:80 is an address of service a"),
+            std::string::npos);
+  // A workload's address as an endpoint is how waypoints work: fine.
+  EXPECT_EQ(error_of("services:\n  - {name: a, addresses: [10.96.0.1], ports: [80], endpoints: [{address: "
+                     "10.244.0.5}]}\nworkloads:\n  - {address: 10.244.0.5, waypoint: 127.0.0.1:15008}\n"),
+            "(ok)");
+}
+
+TEST(LbConfig, NetnsEntriesKeepTheirLines) {
+  auto r = parse_config("services: []\nnetns:\n  - /run/netns/a\n  - /run/netns/b\n", "f.yaml");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->netns.size(), 2u);
+  EXPECT_EQ(r->netns[1].path, "/run/netns/b");
+  EXPECT_EQ(r->netns[1].line, 4);
+  EXPECT_EQ(error_of("services: []\nnetns: [/run/netns/a, /run/netns/a]\n"), "f.yaml:2: netns /run/netns/a is listed twice");
+}
+
+// Finding 8 of issue 11: the duplicate-endpoint check was quadratic.
+TEST(LbConfig, OneServiceWithManyEndpoints) {
+  std::string text = "services:\n  - name: big\n    addresses: ['fd00::1']\n    ports: [80]\n    endpoints:\n";
+  for (int i = 0; i < 100000; i++) text += fmt::format("      - {{address: 'fd01::{:x}:{:x}'}}\n", i / 65536 + 1, i % 65536);
+  auto r = parse_config(text, "f.yaml");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->services[0].endpoints.size(), 100000u);
+  text += "      - {address: 'fd01::1:10'}\n";
+  EXPECT_EQ(error_of(text), "f.yaml:100006: endpoint fd01::1:10 is listed twice in service big");
 }

@@ -1,5 +1,6 @@
 #include "lb/config.h"
 
+#include <numeric>
 #include <set>
 
 #include <fmt/format.h>
@@ -36,6 +37,12 @@ int endpoint_tier(const Service& svc, const Endpoint& ep, const Locality& node) 
     matched++;
   }
   return k - matched;
+}
+
+uint32_t weight_unit(const Service& svc) {
+  uint32_t g = 0;
+  for (const Endpoint& e : svc.endpoints) g = std::gcd(g, e.weight);
+  return g;
 }
 
 namespace {
@@ -110,7 +117,7 @@ Locality locality(const YamlNode& n, const char* where) {
 }
 
 Endpoint endpoint(const YamlNode& n) {
-  only_keys(n, {"address", "locality", "priority"}, "an endpoint");
+  only_keys(n, {"address", "locality", "priority", "weight"}, "an endpoint");
   Endpoint e;
   e.line = n.line();
   const YamlNode* addr = n.find("address");
@@ -121,6 +128,7 @@ Endpoint endpoint(const YamlNode& n) {
     if (e.locality) bad(*p, "an endpoint takes locality or priority, not both");
     e.priority = static_cast<int>(integer(*p, "priority", 0, CGS_LB_TIERS - 1));
   }
+  if (const YamlNode* w = n.find("weight")) e.weight = static_cast<uint32_t>(integer(*w, "weight", 0, kMaxWeight));
   return e;
 }
 

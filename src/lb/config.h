@@ -33,7 +33,15 @@ struct Endpoint {
   std::optional<Locality> locality;
   std::optional<int> priority;  // explicit tier, 0..CGS_LB_TIERS-1
   int line = 0;
+  // Its share of its tier's connects, relative to the others' (0: none, drained).
+  uint32_t weight = 1;
 };
+
+// Weights become endpoint slots: an endpoint of weight w fills w / g slots of
+// its tier, g being the greatest common divisor of the service's non-zero
+// weights, and the program picks a slot uniformly, so a connect stays one
+// lookup whatever the weights. Up to kMaxWeight.
+inline constexpr uint32_t kMaxWeight = 100;
 
 struct PortPair {
   uint16_t port = 0;
@@ -86,5 +94,11 @@ Result<Config> parse_config(std::string_view text, const std::string& filename);
 // random: 0. Otherwise the explicit priority, else the number of `prefer` scopes
 // left after the longest prefix on which the endpoint's locality matches the node.
 int endpoint_tier(const Service& svc, const Endpoint& ep, const Locality& node);
+
+// The slots each endpoint of `svc` fills, as above: weight / gcd of the
+// service's non-zero weights (0 for weight 0). The unit is that gcd; 0 when no
+// endpoint has a weight above 0.
+uint32_t weight_unit(const Service& svc);
+inline uint32_t endpoint_slots(const Endpoint& ep, uint32_t unit) { return unit ? ep.weight / unit : 0; }
 
 }  // namespace cgscope::lb

@@ -78,8 +78,11 @@ std::optional<ConfigProblem> check_capacity(const Config& c, size_t frontends, i
   std::vector<Addr> backends;
   for (const Workload& w : c.workloads) backends.push_back(w.address);
   for (const Service& s : c.services) {
-    endpoints += s.endpoints.size();
-    for (const Endpoint& e : s.endpoints) backends.push_back(e.address);
+    const uint32_t unit = weight_unit(s);
+    for (const Endpoint& e : s.endpoints) {
+      endpoints += endpoint_slots(e, unit);  // what lb_endpoint holds: one entry per slot
+      backends.push_back(e.address);
+    }
   }
   std::sort(backends.begin(), backends.end());
   backends.erase(std::unique(backends.begin(), backends.end()), backends.end());
@@ -88,7 +91,7 @@ std::optional<ConfigProblem> check_capacity(const Config& c, size_t frontends, i
     const char* what;
   } needs[] = {{c.services.size(), CGS_LB_MAX_SERVICES, "services"},
                {frontends, CGS_LB_MAX_FRONTENDS, "service and workload addresses"},
-               {endpoints, CGS_LB_MAX_ENDPOINTS, "endpoints"},
+               {endpoints, CGS_LB_MAX_ENDPOINTS, "endpoint slots (an endpoint fills weight / gcd of its service's weights)"},
                {backends.size(), CGS_LB_MAX_BACKENDS, "distinct backend addresses"},
                {c.netns.size(), CGS_LB_MAX_NETNS, "network namespaces"}};
   for (const Need& n : needs)

@@ -49,18 +49,23 @@ const V* find_sorted(const std::vector<std::pair<K, V>>& v, const K& k) {
 
 // The layout of one tier: keep survivors in place below the new count, fill the
 // freed slots with the survivors from beyond it (last first), then newcomers.
-// (Backend ids of one tier are unique; `old` is what the maps hold and is not
-// trusted to be.) Sorted vectors rather than sets: 100,000 services each run it
-// seven times.
+// `wanted` is a multiset: a backend of weight w is in it w times (config.h), and
+// a slot survives while its backend still has slots to fill. Sorted vectors
+// rather than sets: 100,000 services each run it seven times.
 std::vector<uint32_t> layout_tier(const std::vector<uint32_t>& old, const std::vector<uint32_t>& wanted) {
   const size_t m = wanted.size();
-  std::vector<uint32_t> want(wanted);
-  std::sort(want.begin(), want.end());
-  std::vector<char> placed(m, 0);  // by position in `want`
-  auto take = [&](uint32_t b) {    // true the first time a wanted backend is taken
-    auto it = std::lower_bound(want.begin(), want.end(), b);
-    if (it == want.end() || *it != b || placed[it - want.begin()]) return false;
-    placed[it - want.begin()] = 1;
+  std::vector<std::pair<uint32_t, uint32_t>> left;  // backend -> slots still to place, sorted
+  {
+    std::vector<uint32_t> want(wanted);
+    std::sort(want.begin(), want.end());
+    for (uint32_t b : want)
+      if (!left.empty() && left.back().first == b) left.back().second++;
+      else left.push_back({b, 1});
+  }
+  auto take = [&](uint32_t b) {  // true while a wanted backend has a slot left to fill
+    auto it = std::lower_bound(left.begin(), left.end(), b, [](const auto& e, uint32_t k) { return e.first < k; });
+    if (it == left.end() || it->first != b || it->second == 0) return false;
+    it->second--;
     return true;
   };
   std::vector<uint32_t> out(m, 0);
@@ -146,8 +151,12 @@ cgs_lb_service_value service_value(const Service& s, bool keep_original_default)
 // with the counts in `v`.
 void lay_out_endpoints(const Service& s, uint32_t id, const Config& cfg, const BackendIds& backend_of,
                        const MapState& cur, cgs_lb_service_value& v, MapState& d) {
-  std::vector<uint32_t> wanted[CGS_LB_TIERS];
-  for (const Endpoint& e : s.endpoints) wanted[endpoint_tier(s, e, cfg.node)].push_back(*find_sorted(backend_of, e.address));
+  std::vector<uint32_t> wanted[CGS_LB_TIERS];  // a backend once per slot
+  const uint32_t unit = weight_unit(s);
+  for (const Endpoint& e : s.endpoints) {
+    std::vector<uint32_t>& tier = wanted[endpoint_tier(s, e, cfg.node)];
+    tier.insert(tier.end(), endpoint_slots(e, unit), *find_sorted(backend_of, e.address));
+  }
   const cgs_lb_service_value* old = nullptr;
   if (auto o = cur.services.find(id); o != cur.services.end()) old = &o->second;
   std::vector<uint32_t> before;

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 
+#include <unordered_map>
+
 #include <fmt/format.h>
 
 namespace cgscope::lb {
@@ -28,12 +30,18 @@ std::string hp(const cgs_addr& a, uint16_t port_be) {
   return format_host_port(HostPort{from_abi(a), ntohs(port_be)});
 }
 
-// Backend ids of one tier, in index order.
-std::vector<uint32_t> tier_backends(const MapState& st, uint32_t id, uint32_t tier, uint32_t count) {
-  std::vector<uint32_t> out;
+// Backend ids of one tier, each once in the order of its first slot, with its
+// number of slots (its weight over the service's gcd of weights, config.h).
+std::vector<std::pair<uint32_t, uint32_t>> tier_backends(const MapState& st, uint32_t id, uint32_t tier,
+                                                         uint32_t count) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  std::unordered_map<uint32_t, size_t> at;  // backend -> its place in `out`
   for (uint32_t i = 0; i < count; i++) {
     auto e = st.endpoints.find({id, tier, i});
-    out.push_back(e == st.endpoints.end() ? 0 : e->second);
+    uint32_t b = e == st.endpoints.end() ? 0 : e->second;
+    auto [it, added] = at.emplace(b, out.size());
+    if (added) out.push_back({b, 0});
+    out[it->second].second++;
   }
   return out;
 }
@@ -114,9 +122,9 @@ nlohmann::json status_json(const Status& s) {
     json tiers = json::array();
     for (uint32_t t = 0; t < CGS_LB_TIERS; t++) {
       json eps = json::array();
-      for (uint32_t b : tier_backends(s.state, id, t, v.count[t])) {
+      for (auto [b, slots] : tier_backends(s.state, id, t, v.count[t])) {
         auto be = s.state.backends.find(b);
-        json e = {{"backend_id", b}};
+        json e = {{"backend_id", b}, {"slots", slots}};
         if (be != s.state.backends.end()) {
           e["address"] = format_addr(from_abi(be->second.addr));
           if (be->second.wp_port) e["waypoint"] = hp(be->second.wp_addr, be->second.wp_port);
@@ -181,8 +189,8 @@ std::string status_text(const Status& s) {
       if (!v.count[t]) continue;
       any = true;
       std::string eps;
-      for (uint32_t b : tier_backends(s.state, id, t, v.count[t]))
-        eps += (eps.empty() ? "" : ", ") + backend_text(s.state, b);
+      for (auto [b, slots] : tier_backends(s.state, id, t, v.count[t]))
+        eps += (eps.empty() ? "" : ", ") + backend_text(s.state, b) + (slots > 1 ? fmt::format(" x{}", slots) : "");
       out += fmt::format("  tier {}: {}\n", t, eps);
     }
     if (!any) out += "  no endpoints: connects are refused\n";

@@ -273,3 +273,35 @@ TEST(LbConfig, OneServiceWithManyEndpoints) {
   text += "      - {address: 'fd01::1:10'}\n";
   EXPECT_EQ(error_of(text), "f.yaml:100006: endpoint fd01::1:10 is listed twice in service big");
 }
+
+// Weights (config.h): whole numbers 0-100, default 1; the slots they fill count
+// against lb_endpoint's capacity after dividing by the service's gcd.
+TEST(LbConfig, WeightsAreBoundedAndCountAsSlots) {
+  auto cfg = parse_config("services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [80]\n"
+                          "    endpoints: [{address: 127.0.0.2, weight: 30}, {address: 127.0.0.3, weight: 0}, "
+                          "{address: 127.0.0.4}]\n",
+                          "f.yaml");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  const Service& s = cfg->services[0];
+  EXPECT_EQ(s.endpoints[0].weight, 30u);
+  EXPECT_EQ(s.endpoints[1].weight, 0u);
+  EXPECT_EQ(s.endpoints[2].weight, 1u);
+  EXPECT_EQ(weight_unit(s), 1u);
+  EXPECT_EQ(endpoint_slots(s.endpoints[0], weight_unit(s)), 30u);
+  EXPECT_EQ(error_of("services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [80]\n"
+                     "    endpoints: [{address: 127.0.0.2, weight: 101}]\n"),
+            "f.yaml:5: weight '101' must be a whole number from 0 to 100");
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80], endpoints: [{address: 127.0.0.2, "
+                     "weight: -1}]}\n")
+                .find("weight '-1'"),
+            std::string::npos);
+  // 6,000 endpoints of weights 99 and 100 (gcd 1) fill 597,000 slots: more than lb_endpoint holds.
+  std::string many = "services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [80]\n    endpoints:\n";
+  for (int i = 0; i < 6000; i++)
+    many += fmt::format("      - {{address: 127.1.{}.{}, weight: {}}}\n", i / 250, i % 250 + 1, 99 + i % 2);
+  EXPECT_NE(error_of(many).find("597000 endpoint slots"), std::string::npos) << error_of(many);
+  // The same weights all at 100 are 6,000 slots (gcd 100): fine.
+  std::string even = many;
+  for (size_t at = 0; (at = even.find("weight: 99}", at)) != std::string::npos;) even.replace(at, 11, "weight: 100}");
+  EXPECT_EQ(error_of(even), "(ok)");
+}

@@ -1,10 +1,11 @@
-// `cgscope lb apply|status|reset`: connect-time load balancing (src/lb/).
+// `cgscope lb apply|run|status|reset`: connect-time load balancing (src/lb/).
 #include <iostream>
 #include <memory>
 
 #include "cli/commands.h"
 #include "core/sizes.h"
 #include "lb/control.h"
+#include "lb/run.h"
 
 namespace cgscope::cli {
 
@@ -20,6 +21,28 @@ void add_lock_timeout(CLI::App* cmd, std::chrono::milliseconds& into) {
       ->check(CLI::Range(0.0, 86400.0));
 }
 
+// What apply and run share: the file, where to balance and pin, the bounds.
+void add_apply_options(CLI::App* cmd, lb::ApplyOptions& o, std::string& max_size) {
+  cmd->add_option("file", o.file, "YAML file of services (see docs/lb.md)")->required();
+  cmd->add_option("--cgroup", o.cgroup, "cgroup v2 directory to balance (default: the whole machine)");
+  cmd->add_option("--pin-dir", o.pin_dir, "where the state is pinned (default /sys/fs/bpf/cgscope/lb)");
+  cmd->add_option("--max-file-size", max_size, "the largest FILE read, e.g. 256M (default 64M)");
+  add_lock_timeout(cmd, o.lock_timeout);
+}
+
+// --max-file-size into `o`; false (with the exit code set) when it does not parse.
+bool take_max_size(const std::string& text, lb::ApplyOptions& o, const char* cmd, int& exit_code) {
+  if (text.empty()) return true;
+  auto v = parse_size(text, 1, uint64_t(1) << 34);
+  if (!v) {
+    std::cerr << "cgscope lb " << cmd << ": --max-file-size: " << v.error().message << "\n";
+    exit_code = 1;
+    return false;
+  }
+  o.max_file_bytes = *v;
+  return true;
+}
+
 }  // namespace
 
 void add_lb_command(CLI::App& app, int& exit_code) {
@@ -29,23 +52,25 @@ void add_lb_command(CLI::App& app, int& exit_code) {
   auto apply = std::make_shared<lb::ApplyOptions>();
   auto max_size = std::make_shared<std::string>();
   CLI::App* a = lb->add_subcommand("apply", "Bring the kernel maps to exactly the services in FILE");
-  a->add_option("file", apply->file, "YAML file of services (see docs/lb.md)")->required();
-  a->add_option("--cgroup", apply->cgroup, "cgroup v2 directory to balance (default: the whole machine)");
-  a->add_option("--pin-dir", apply->pin_dir, "where the state is pinned (default /sys/fs/bpf/cgscope/lb)");
+  add_apply_options(a, *apply, *max_size);
   a->add_flag("--dry-run", apply->dry_run, "validate the file and say what would change; write nothing");
-  a->add_option("--max-file-size", *max_size, "the largest FILE read, e.g. 256M (default 64M)");
-  add_lock_timeout(a, apply->lock_timeout);
   a->callback([apply, max_size, &exit_code] {
-    if (!max_size->empty()) {
-      auto v = parse_size(*max_size, 1, uint64_t(1) << 34);
-      if (!v) {
-        std::cerr << "cgscope lb apply: --max-file-size: " << v.error().message << "\n";
-        exit_code = 1;
-        return;
-      }
-      apply->max_file_bytes = *v;
-    }
+    if (!take_max_size(*max_size, *apply, "apply", exit_code)) return;
     exit_code = lb::run_apply(*apply, std::cout, std::cerr);
+  });
+
+  auto run = std::make_shared<lb::RunOptions>();
+  auto run_max_size = std::make_shared<std::string>();
+  CLI::App* rn = lb->add_subcommand("run", "Apply FILE, then re-apply it whenever it changes, until stopped");
+  add_apply_options(rn, run->apply, *run_max_size);
+  rn->add_option_function<double>(
+        "--resync",
+        [run](const double& seconds) { run->resync = std::chrono::milliseconds(static_cast<long>(seconds * 1000)); },
+        "seconds between re-applies of an unchanged file, which repair maps changed by others (default 60)")
+      ->check(CLI::Range(0.1, 86400.0));
+  rn->callback([run, run_max_size, &exit_code] {
+    if (!take_max_size(*run_max_size, run->apply, "run", exit_code)) return;
+    exit_code = lb::run_follow(*run, std::cout, std::cerr);
   });
 
   auto pin_dir = std::make_shared<std::string>();

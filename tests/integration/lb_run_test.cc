@@ -1,0 +1,131 @@
+// `cgscope lb run FILE` (lb/run.h): the maps follow the file through renames
+// over it, rewrites in place and a ConfigMap-style symlink swap; a bad version is
+// reported and keeps the last good state; maps changed behind its back are put
+// back at the resync; SIGTERM ends it with the state left in place.
+#include "lb_fixture.h"
+
+using namespace cgscope;
+using namespace cgscope::lbtest;
+
+namespace {
+
+std::string one_service(const std::string& endpoints) {
+  return "services:\n  - name: web\n    addresses: [10.96.0.10]\n    ports: [{port: 80, target_port: 8080}]\n"
+         "    endpoints: [" + endpoints + "]\n";
+}
+
+}  // namespace
+
+class LbRunTest : public LbTest {
+ protected:
+  void SetUp() override {
+    LbTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    dir_ = std::make_unique<TempPath>("lb-run-" + tag_);
+    ASSERT_EQ(::mkdir(dir_->path.c_str(), 0700), 0);
+    file_ = dir_->path + "/lb.yaml";
+  }
+  void TearDown() override {
+    if (daemon_.running()) {
+      daemon_.signal(SIGTERM);
+      (void)daemon_.wait_for(10s);
+    }
+  }
+  // Writes `text` beside the file and renames it over, as docs/lb.md asks.
+  void replace(const std::string& text) {
+    std::string tmp = file_ + ".tmp";
+    std::ofstream(tmp) << text;
+    ASSERT_EQ(::rename(tmp.c_str(), file_.c_str()), 0);
+  }
+  void start(std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {CGSCOPE_BIN, "lb", "run", file_, "--cgroup", cg_->path(), "--pin-dir", pin_dir_};
+    args.insert(args.end(), more.begin(), more.end());
+    ASSERT_TRUE(daemon_.start(args, {.out = Stream::kPipe, .err = Stream::kPipe})) << daemon_.error();
+  }
+  // Waits (up to `limit`) until the maps hold exactly `text`; how long it took.
+  std::optional<std::chrono::milliseconds> until_holds(const std::string& text, std::chrono::seconds limit = 10s) {
+    std::string want = write_config(text);
+    auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - t0 < limit) {
+      read_log(20ms);
+      if (::access((pin_dir_ + "/lb_service").c_str(), F_OK) == 0 && holds_exactly(want))
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+      std::this_thread::sleep_for(20ms);
+    }
+    return std::nullopt;
+  }
+  void read_log(std::chrono::milliseconds for_) {
+    cgscope::testing::read_until(daemon_.pipe_fd(), log_, cgscope::testing::Clock::now() + for_);
+  }
+  std::unique_ptr<TempPath> dir_;
+  std::string file_, log_;
+  Child daemon_;
+};
+
+TEST_F(LbRunTest, TheMapsFollowTheFileAndABadVersionKeepsTheLastGoodOne) {
+  three_backends();
+  const std::string v1 = one_service("{address: 127.0.0.2}"), v2 = one_service("{address: 127.0.0.3}"),
+                    v3 = one_service("{address: 127.0.0.4}"),
+                    v4 = one_service("{address: 127.0.0.2}, {address: 127.0.0.3}");
+  replace(v1);
+  start();
+  ASSERT_TRUE(until_holds(v1)) << log_;
+  EXPECT_EQ(by_name(connects("10.96.0.10", 80, 5))["b2"], 5);
+
+  replace(v2);  // renamed over
+  auto took = until_holds(v2);
+  ASSERT_TRUE(took) << log_;
+  EXPECT_LT(*took, 3s) << log_;
+  EXPECT_EQ(by_name(connects("10.96.0.10", 80, 5))["b3"], 5);
+
+  // A bad version (a duplicate key): reported, the maps keep v2.
+  replace(v2 + "services: []\n");
+  read_log(1500ms);
+  EXPECT_NE(log_.find("key 'services' is given twice"), std::string::npos) << log_;
+  EXPECT_NE(log_.find("was not applied; the maps keep the last state applied"), std::string::npos) << log_;
+  EXPECT_TRUE(until_holds(v2, 1s)) << log_;
+
+  // Rewritten in place (truncate and write), as an editor without rename does.
+  std::ofstream(file_, std::ios::trunc) << v3;
+  ASSERT_TRUE(until_holds(v3)) << log_;
+
+  // A ConfigMap volume: the file is a symlink through `..data`, which is swapped.
+  std::string d1 = dir_->path + "/..2026_1", d2 = dir_->path + "/..2026_2";
+  ASSERT_EQ(::mkdir(d1.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(d2.c_str(), 0700), 0);
+  std::ofstream(d1 + "/lb.yaml") << v3;
+  std::ofstream(d2 + "/lb.yaml") << v4;
+  ASSERT_EQ(::symlink("..2026_1", (dir_->path + "/..data").c_str()), 0);
+  ASSERT_EQ(::unlink(file_.c_str()), 0);
+  ASSERT_EQ(::symlink("..data/lb.yaml", file_.c_str()), 0);
+  ASSERT_TRUE(until_holds(v3)) << log_;
+  ASSERT_EQ(::symlink("..2026_2", (dir_->path + "/..data_tmp").c_str()), 0);
+  ASSERT_EQ(::rename((dir_->path + "/..data_tmp").c_str(), (dir_->path + "/..data").c_str()), 0);
+  ASSERT_TRUE(until_holds(v4)) << log_;
+
+  // SIGTERM: exit 0, the state stays (balancing goes on without cgscope).
+  daemon_.signal(SIGTERM);
+  read_log(3s);
+  auto st = daemon_.wait_for(10s);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(cgscope::testing::exit_code(st), 0) << log_;
+  EXPECT_NE(log_.find("stopped (signal 15)"), std::string::npos) << log_;
+  EXPECT_EQ(links_attached(), 5);
+  EXPECT_EQ(by_name(connects("10.96.0.10", 80, 20)).count("errno 111"), 0u);
+}
+
+// Another apply changed the maps behind the daemon's back: the resync puts its
+// file back, and an unchanged resync prints nothing.
+TEST_F(LbRunTest, TheResyncRepairsWhatOthersChanged) {
+  three_backends();
+  const std::string mine = one_service("{address: 127.0.0.2}");
+  replace(mine);
+  start({"--resync", "1"});
+  ASSERT_TRUE(until_holds(mine)) << log_;
+  read_log(1500ms);  // at least one resync of an unchanged file
+  EXPECT_EQ(log_.find("no change"), std::string::npos) << log_;
+  ASSERT_EQ(apply(one_service("{address: 127.0.0.4}")), 0) << err_;
+  auto took = until_holds(mine, 5s);
+  ASSERT_TRUE(took) << log_;
+  EXPECT_LT(*took, 2500ms);
+}

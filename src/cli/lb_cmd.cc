@@ -11,14 +11,20 @@ namespace cgscope::cli {
 
 namespace {
 
-// --lock-timeout SECONDS, shared by the three commands: how long to wait for
+// SECONDS as a double option into a duration.
+CLI::Option* add_seconds(CLI::App* cmd, const std::string& name, std::chrono::milliseconds& into,
+                         const std::string& help, double lo) {
+  return cmd
+      ->add_option_function<double>(
+          name, [&into](const double& s) { into = std::chrono::milliseconds(static_cast<long>(s * 1000)); }, help)
+      ->check(CLI::Range(lo, 86400.0));
+}
+
+// --lock-timeout SECONDS, shared by the commands: how long to wait for
 // another cgscope lb that holds the pin dir.
 void add_lock_timeout(CLI::App* cmd, std::chrono::milliseconds& into) {
-  cmd->add_option_function<double>(
-         "--lock-timeout",
-         [&into](const double& seconds) { into = std::chrono::milliseconds(static_cast<long>(seconds * 1000)); },
-         "seconds to wait for another cgscope lb working on the same pin dir (default 30)")
-      ->check(CLI::Range(0.0, 86400.0));
+  add_seconds(cmd, "--lock-timeout", into,
+              "seconds to wait for another cgscope lb working on the same pin dir (default 30)", 0.0);
 }
 
 // What apply and run share: the file, where to balance and pin, the bounds.
@@ -28,6 +34,17 @@ void add_apply_options(CLI::App* cmd, lb::ApplyOptions& o, std::string& max_size
   cmd->add_option("--pin-dir", o.pin_dir, "where the state is pinned (default /sys/fs/bpf/cgscope/lb)");
   cmd->add_option("--max-file-size", max_size, "the largest FILE read, e.g. 256M (default 64M)");
   add_lock_timeout(cmd, o.lock_timeout);
+}
+
+void add_health_options(CLI::App* cmd, lb::HealthOptions& h) {
+  h.interval = std::chrono::seconds(2);
+  add_seconds(cmd, "--health-interval", h.interval,
+              "seconds between TCP health checks of every endpoint (default 2; 0: none)", 0.0);
+  add_seconds(cmd, "--health-timeout", h.timeout, "seconds a check's connect may take (default 1)", 0.01);
+  cmd->add_option("--health-fall", h.fall, "failed checks in a row that take an endpoint out (default 3)")
+      ->check(CLI::Range(1, 100));
+  cmd->add_option("--health-rise", h.rise, "passed checks in a row that bring it back (default 2)")
+      ->check(CLI::Range(1, 100));
 }
 
 // --max-file-size into `o`; false (with the exit code set) when it does not parse.
@@ -63,11 +80,9 @@ void add_lb_command(CLI::App& app, int& exit_code) {
   auto run_max_size = std::make_shared<std::string>();
   CLI::App* rn = lb->add_subcommand("run", "Apply FILE, then re-apply it whenever it changes, until stopped");
   add_apply_options(rn, run->apply, *run_max_size);
-  rn->add_option_function<double>(
-        "--resync",
-        [run](const double& seconds) { run->resync = std::chrono::milliseconds(static_cast<long>(seconds * 1000)); },
-        "seconds between re-applies of an unchanged file, which repair maps changed by others (default 60)")
-      ->check(CLI::Range(0.1, 86400.0));
+  add_seconds(rn, "--resync", run->resync,
+              "seconds between re-applies of an unchanged file, which repair maps changed by others (default 60)", 0.1);
+  add_health_options(rn, run->health);
   rn->callback([run, run_max_size, &exit_code] {
     if (!take_max_size(*run_max_size, run->apply, "run", exit_code)) return;
     exit_code = lb::run_follow(*run, std::cout, std::cerr);

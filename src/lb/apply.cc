@@ -43,6 +43,7 @@ Result<Input> read_input(const ApplyOptions& o, const MountNotice& notice) {
   auto cfg = load_config(o.file, ConfigFileOptions{o.max_file_bytes});
   if (!cfg) return fail_with(cfg.error());
   in.cfg = std::move(*cfg);
+  if (o.adjust) o.adjust(in.cfg);
   for (const NetnsEntry& n : in.cfg.netns) {
     auto c = netns_cookie(n.path);
     if (!c) return fail(fmt::format("{}:{}: netns: {}", o.file, n.line, c.error().message), c.error().code);

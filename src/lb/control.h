@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 
@@ -20,6 +21,9 @@ struct ApplyOptions {
   bool dry_run = false; // validate and plan, write nothing
   uint64_t max_file_bytes = kDefaultMaxConfigBytes;            // the config file's size bound
   std::chrono::milliseconds lock_timeout = kDefaultLockTimeout;  // waiting for another writer
+  // Called on the validated config before it is planned: `lb run` takes the
+  // endpoints its health checks found down out of rotation here.
+  std::function<void(Config&)> adjust;
 };
 
 int run_apply(const ApplyOptions& o, std::ostream& out, std::ostream& err);

@@ -70,7 +70,8 @@ bool drain(int fd) {
 
 class Follower {
  public:
-  Follower(const RunOptions& o, std::ostream& out, std::ostream& err) : o_(o), out_(out), err_(err) {}
+  Follower(const RunOptions& o, std::ostream& out, std::ostream& err)
+      : o_(o), out_(out), err_(err), health_(o.health) {}
 
   // One apply of the file as it is now. `quiet`: print nothing when nothing changed.
   void apply(bool quiet) {
@@ -84,6 +85,11 @@ class Follower {
     std::ostringstream out, err;
     ApplyOptions a = o_.apply;
     a.dry_run = false;
+    if (checking())
+      a.adjust = [this](Config& c) {
+        health_.track(c);  // the file's endpoints, before the down ones are taken out
+        health_.adjust(c);
+      };
     int rc = run_apply(a, out, err);
     const bool changed = out.str().find("no change:") == std::string::npos;
     if (rc != 0 || changed || !quiet) {
@@ -98,20 +104,25 @@ class Follower {
   }
 
   int loop(int inotify_fd) {
-    auto next_resync = Clock::now() + o_.resync;
     constexpr Clock::time_point kNone = Clock::time_point::max();
+    auto next_resync = Clock::now() + o_.resync;
+    auto next_check = checking() ? Clock::now() + o_.health.interval : kNone;
     Clock::time_point settle_until = kNone;  // when the last change will have settled
     while (!peek_stop_signal()) {
-      auto wake = std::min(settle_until, next_resync);
+      auto wake = std::min({settle_until, next_resync, next_check});
       auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now()).count();
       pollfd p{inotify_fd, POLLIN, 0};
       int r = ::poll(&p, 1, static_cast<int>(std::clamp<long long>(ms, 0, 60000)));
       if (r < 0 && errno != EINTR) return failed_errno("waiting for changes", errno);
       if (r > 0 && drain(inotify_fd)) settle_until = Clock::now() + o_.settle;  // quiet for `settle` first
-      const auto now = Clock::now();
+      auto now = Clock::now();
       if (now >= settle_until) {
         settle_until = kNone;
         if (version_of(o_.apply.file) != tried_) apply(false);
+      }
+      if (now >= next_check) {
+        if (check()) apply(false);
+        next_check = Clock::now() + o_.health.interval;
       }
       if (now >= next_resync) {
         apply(true);
@@ -126,6 +137,14 @@ class Follower {
   }
 
  private:
+  bool checking() const { return o_.health.interval.count() > 0; }
+  // One round of health checks; true if an endpoint left or came back.
+  bool check() {
+    std::vector<std::string> changes = health_.check_all();
+    for (const std::string& c : changes) out_ << "cgscope lb run: " << c << "\n";
+    out_ << std::flush;
+    return !changes.empty();
+  }
   int failed_errno(const char* what, int e) {
     err_ << "cgscope lb run: " << what << ": " << std::strerror(e) << "\n";
     return 1;
@@ -137,6 +156,7 @@ class Follower {
   // name in the directory) do not apply it again; a failure is retried at the
   // next change or resync.
   std::optional<Version> tried_;
+  HealthChecker health_;
 };
 
 }  // namespace

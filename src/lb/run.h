@@ -6,18 +6,21 @@
 // applied as `lb apply` would, with its lock, checks and transaction. A file
 // that fails (bad YAML, a writer still at it) is reported and the maps keep the
 // last state applied: a daemon never takes services away because of a bad edit.
+// With health checks (health.h), an endpoint found down is applied with weight
+// 0 until it is found up again; each change of health is one apply.
 // Every `resync` it also re-applies unchanged, which writes nothing unless
 // something else changed the maps (another apply, a hand edit), and then puts
 // them back. On SIGINT/SIGTERM it exits 0 and leaves the state in place:
 // balancing goes on, as after `lb apply`; `lb reset` removes it.
 //
-// Not here yet (issue 11): health checks of endpoints and Prometheus metrics.
+// Not here yet (issue 11): Prometheus metrics.
 #pragma once
 
 #include <chrono>
 #include <ostream>
 
 #include "lb/control.h"
+#include "lb/health.h"
 
 namespace cgscope::lb {
 
@@ -27,6 +30,7 @@ struct RunOptions {
   // several writes, or a rename after a write, are one change.
   std::chrono::milliseconds settle{200};
   std::chrono::milliseconds resync{std::chrono::seconds(60)};
+  HealthOptions health;  // interval 0: no health checks
 };
 
 // Runs until a stop signal; the exit code (0 when stopped, 1 when the file's

@@ -129,3 +129,45 @@ TEST_F(LbRunTest, TheResyncRepairsWhatOthersChanged) {
   ASSERT_TRUE(took) << log_;
   EXPECT_LT(*took, 2500ms);
 }
+
+// Health checks: a backend that dies leaves rotation within fall x interval
+// (plus a check's timeout and an apply), after which no connect is refused;
+// it comes back once it passes rise checks.
+TEST_F(LbRunTest, ADeadEndpointLeavesRotationAndComesBack) {
+  three_backends();
+  const std::string v = one_service("{address: 127.0.0.2}, {address: 127.0.0.3}, {address: 127.0.0.4}");
+  replace(v);
+  start({"--health-interval", "0.2", "--health-timeout", "0.2", "--health-fall", "2", "--health-rise", "2"});
+  ASSERT_TRUE(until_holds(v)) << log_;
+  EXPECT_EQ(by_name(connects("10.96.0.10", 80, 300)).size(), 3u);
+
+  servers_[1].reset();  // b3 dies: connects to it are refused
+  auto t0 = std::chrono::steady_clock::now();
+  auto says = [&](const std::string& what) {
+    return cgscope::testing::read_until(daemon_.pipe_fd(), log_, cgscope::testing::Clock::now() + 5s,
+                                        [&](const std::string& l) {
+                                          auto at = l.find(what);
+                                          return at != std::string::npos && l.find("applied", at) != std::string::npos;
+                                        }) == cgscope::testing::ReadEnd::kDone;
+  };
+  ASSERT_TRUE(says("endpoint 127.0.0.3:8080 is down (2 failed checks in a row): out of rotation")) << log_;
+  auto out_after = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(out_after, 2s) << log_;
+  std::cout << "out of rotation after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(out_after).count() << " ms\n";
+  auto m = by_name(connects("10.96.0.10", 80, 300));
+  EXPECT_EQ(m.count("b3"), 0u) << ::testing::PrintToString(m);
+  EXPECT_EQ(m["b2"] + m["b4"], 300) << ::testing::PrintToString(m);  // none refused
+  auto j = nlohmann::json::parse(status_json());
+  EXPECT_EQ(j["services"][0]["tiers"][0].size(), 2u) << j.dump(1);
+
+  serve("b3", "127.0.0.3", 8080);  // back
+  t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(says("endpoint 127.0.0.3:8080 is up again (2 passed checks in a row): back in rotation")) << log_;
+  std::cout << "back in rotation after "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()
+            << " ms\n";
+  m = by_name(connects("10.96.0.10", 80, 300));
+  EXPECT_GE(m["b3"], 50) << ::testing::PrintToString(m);
+  EXPECT_TRUE(until_holds(v, 2s)) << log_;  // all up: the maps are the file's again
+}

@@ -218,8 +218,25 @@ void service_endpoints(const YamlNode& n, Service& s) {
   }
 }
 
+// `affinity: client_ip` (or `none`), `affinity_timeout: SECONDS` with it.
+void service_affinity(const YamlNode& n, Service& s) {
+  if (const YamlNode* a = n.find("affinity")) {
+    std::string v = scalar(*a, "affinity");
+    if (v != "client_ip" && v != "none") bad(*a, fmt::format("affinity '{}' must be client_ip or none", v));
+    s.affinity = v == "client_ip";
+    if (s.affinity && s.waypoint)
+      bad(*a, fmt::format("service {} sends every connect to its waypoint: affinity has no endpoint to keep", s.name));
+  }
+  if (const YamlNode* t = n.find("affinity_timeout")) {
+    if (!s.affinity) bad(*t, fmt::format("service {} has affinity_timeout but no affinity: client_ip", s.name));
+    s.affinity_timeout = static_cast<uint32_t>(integer(*t, "affinity_timeout", 1, kMaxAffinityTimeout));
+  }
+}
+
 Service service(const YamlNode& n) {
-  only_keys(n, {"name", "addresses", "ports", "policy", "prefer", "waypoint", "keep_original", "endpoints"},
+  only_keys(n,
+            {"name", "addresses", "ports", "policy", "prefer", "waypoint", "keep_original", "endpoints", "affinity",
+             "affinity_timeout"},
             "a service");
   Service s;
   s.line = n.line();
@@ -236,6 +253,7 @@ Service service(const YamlNode& n) {
                           s.name));
   }
   service_endpoints(n, s);
+  service_affinity(n, s);
   return s;
 }
 

@@ -48,6 +48,9 @@ struct PortPair {
   uint16_t target_port = 0;
 };
 
+inline constexpr uint32_t kDefaultAffinityTimeout = 10800;  // kube-proxy's sessionAffinity default, 3 h
+inline constexpr uint32_t kMaxAffinityTimeout = 65535;      // what the kernel value holds
+
 struct Service {
   std::string name;
   std::vector<Addr> addresses;
@@ -60,6 +63,13 @@ struct Service {
   std::optional<bool> keep_original;
   std::vector<Endpoint> endpoints;
   int line = 0;
+  // Session affinity by client (`affinity: client_ip`): a client's connects
+  // within `affinity_timeout` seconds of its previous one go to the same
+  // endpoint while it is one. At connect() a socket has usually no source
+  // address yet, so the client is its network namespace (a pod, a container;
+  // the host's processes are one client), as in Cilium's socket LB.
+  bool affinity = false;
+  uint32_t affinity_timeout = kDefaultAffinityTimeout;
 
   bool keeps_original(bool file_default) const { return waypoint || keep_original.value_or(file_default); }
 };

@@ -144,6 +144,10 @@ cgs_lb_service_value service_value(const Service& s, bool keep_original_default)
     v.wp_port = htons(s.waypoint->port);
   }
   if (!s.keeps_original(keep_original_default)) v.flags |= CGS_LB_SERVICE_F_NO_ORIG;
+  if (s.affinity) {
+    v.flags |= CGS_LB_SERVICE_F_AFFINITY;
+    v.affinity_timeout = static_cast<uint16_t>(s.affinity_timeout);
+  }
   return v;
 }
 

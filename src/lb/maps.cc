@@ -74,7 +74,8 @@ size_t percpu_size(size_t value_size) {
 Result<PinnedMaps> PinnedMaps::open(const std::string& dir) {
   PinnedMaps m;
   UniqueFd* fds[] = {&m.frontend_, &m.service_, &m.endpoint_, &m.backend_, &m.name_, &m.counters_,
-                     &m.stats_,    &m.config_,  &m.netns_,    &m.exempt_,  nullptr, &m.waypoint_orig_};
+                     &m.stats_,    &m.config_,  &m.netns_,    &m.exempt_,  nullptr, &m.waypoint_orig_,
+                     nullptr};  // lb_orig and lb_affinity: the programs' alone
   for (size_t i = 0; i < std::size(kMapNames); i++) {
     if (!fds[i]) continue;
     std::string p = join(dir, kMapNames[i]);

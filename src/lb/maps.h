@@ -23,7 +23,8 @@ inline std::string pin_dir_or_default(const std::string& d) { return d.empty() ?
 // Names of the pinned maps (as in bpf/lib/lb_maps.bpf.h) and links.
 inline constexpr const char* kMapNames[] = {"lb_frontend", "lb_service", "lb_endpoint", "lb_backend",
                                             "lb_name",     "lb_counters", "lb_stats",  "lb_config",
-                                            "lb_netns",    "lb_exempt",  "lb_orig",   "lb_waypoint_orig"};
+                                            "lb_netns",    "lb_exempt",  "lb_orig",   "lb_waypoint_orig",
+                                            "lb_affinity"};
 inline constexpr const char* kLinkNames[] = {"link_connect4", "link_connect6", "link_getpeername4",
                                              "link_getpeername6", "link_sockops"};
 

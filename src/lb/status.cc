@@ -119,6 +119,7 @@ nlohmann::json status_json(const Status& s) {
     sv["policy"] = policy_of(v.policy);
     sv["waypoint"] = v.wp_port ? json(hp(v.wp_addr, v.wp_port)) : json(nullptr);
     sv["keep_original"] = !(v.flags & CGS_LB_SERVICE_F_NO_ORIG);
+    sv["affinity_timeout"] = v.flags & CGS_LB_SERVICE_F_AFFINITY ? json(v.affinity_timeout) : json(nullptr);
     json tiers = json::array();
     for (uint32_t t = 0; t < CGS_LB_TIERS; t++) {
       json eps = json::array();
@@ -180,10 +181,12 @@ std::string status_text(const Status& s) {
     for (int i = 0; i < CGS_LB_MAX_PORTS && v.port[i]; i++)
       ports += fmt::format("{}{}->{}", ports.empty() ? "" : ", ", ntohs(v.port[i]), ntohs(v.target_port[i]));
     auto c = s.counters.find(id);
-    out += fmt::format("service {} (id {}): {} ports {} policy {}{}{}\n", n == s.state.names.end() ? "?" : n->second,
+    out += fmt::format("service {} (id {}): {} ports {} policy {}{}{}{}\n", n == s.state.names.end() ? "?" : n->second,
                        id, addrs.empty() ? "(no address)" : addrs, ports, policy_of(v.policy),
                        v.wp_port ? " waypoint " + hp(v.wp_addr, v.wp_port) : "",
-                       v.flags & CGS_LB_SERVICE_F_NO_ORIG ? " (original destination not kept)" : "");
+                       v.flags & CGS_LB_SERVICE_F_NO_ORIG ? " (original destination not kept)" : "",
+                       v.flags & CGS_LB_SERVICE_F_AFFINITY ? fmt::format(" affinity client_ip {} s", v.affinity_timeout)
+                                                           : "");
     bool any = false;
     for (uint32_t t = 0; t < CGS_LB_TIERS; t++) {
       if (!v.count[t]) continue;

@@ -109,7 +109,7 @@ TEST(LbConfig, RejectsWhatTheKernelCannotDo) {
 TEST(LbConfig, RejectsUnknownKeysAndBadValues) {
   EXPECT_EQ(error_of("services:\n  - name: a\n    adresses: [10.0.0.1]\n"),
             "f.yaml:3: unknown key 'adresses' in a service (expected one of: name, addresses, ports, policy, "
-            "prefer, waypoint, keep_original, endpoints)");
+            "prefer, waypoint, keep_original, endpoints, affinity, affinity_timeout)");
   EXPECT_NE(error_of("services:\n  - {name: a, addresses: [1.1.1.1], ports: [80], policy: roundrobin}\n")
                 .find("policy 'roundrobin'"),
             std::string::npos);
@@ -304,4 +304,24 @@ TEST(LbConfig, WeightsAreBoundedAndCountAsSlots) {
   std::string even = many;
   for (size_t at = 0; (at = even.find("weight: 99}", at)) != std::string::npos;) even.replace(at, 11, "weight: 100}");
   EXPECT_EQ(error_of(even), "(ok)");
+}
+
+TEST(LbConfig, AffinityIsClientIpWithATimeout) {
+  auto cfg = parse_config("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80], affinity: client_ip}\n"
+                          "  - {name: b, addresses: [10.0.0.2], ports: [80], affinity: client_ip, affinity_timeout: 60}\n"
+                          "  - {name: c, addresses: [10.0.0.3], ports: [80]}\n",
+                          "f.yaml");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_TRUE(cfg->services[0].affinity);
+  EXPECT_EQ(cfg->services[0].affinity_timeout, 10800u);
+  EXPECT_EQ(cfg->services[1].affinity_timeout, 60u);
+  EXPECT_FALSE(cfg->services[2].affinity);
+  EXPECT_EQ(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80], affinity: cookie}\n"),
+            "f.yaml:2: affinity 'cookie' must be client_ip or none");
+  EXPECT_EQ(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80], affinity_timeout: 5}\n"),
+            "f.yaml:2: service a has affinity_timeout but no affinity: client_ip");
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80], affinity: client_ip, "
+                     "affinity_timeout: 70000}\n")
+                .find("from 1 to 65535"),
+            std::string::npos);
 }

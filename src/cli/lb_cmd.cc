@@ -83,6 +83,8 @@ void add_lb_command(CLI::App& app, int& exit_code) {
   add_seconds(rn, "--resync", run->resync,
               "seconds between re-applies of an unchanged file, which repair maps changed by others (default 60)", 0.1);
   add_health_options(rn, run->health);
+  rn->add_option("--metrics", run->metrics,
+                 "ADDR:PORT to serve Prometheus metrics on (GET /metrics), e.g. 127.0.0.1:9101");
   rn->callback([run, run_max_size, &exit_code] {
     if (!take_max_size(*run_max_size, run->apply, "run", exit_code)) return;
     exit_code = lb::run_follow(*run, std::cout, std::cerr);

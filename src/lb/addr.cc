@@ -1,10 +1,29 @@
 #include "lb/addr.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
 
 #include <fmt/format.h>
 
 namespace cgscope::lb {
+
+socklen_t to_sockaddr(const HostPort& hp, sockaddr_storage* ss) {
+  *ss = {};
+  if (hp.addr.is_v4()) {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(ss);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(hp.port);
+    std::memcpy(&s4->sin_addr, hp.addr.b.data() + 12, 4);
+    return sizeof *s4;
+  }
+  auto* s6 = reinterpret_cast<sockaddr_in6*>(ss);
+  s6->sin6_family = AF_INET6;
+  s6->sin6_port = htons(hp.port);
+  std::memcpy(&s6->sin6_addr, hp.addr.b.data(), 16);
+  return sizeof *s6;
+}
 
 bool Addr::is_v4() const {
   for (int i = 0; i < 10; i++)

@@ -3,6 +3,8 @@
 // connection; a loopback one is the host's own and no service's).
 #pragma once
 
+#include <sys/socket.h>
+
 #include <array>
 #include <compare>
 #include <cstdint>
@@ -35,6 +37,9 @@ struct HostPort {
 // "10.0.0.1:15008" or "[fd00::1]:15008".
 Result<HostPort> parse_host_port(std::string_view text);
 std::string format_host_port(const HostPort& hp);  // the same forms
+
+// `hp` as a socket address of its family (IPv4 for ::ffff:a.b.c.d); its length.
+socklen_t to_sockaddr(const HostPort& hp, sockaddr_storage* ss);
 
 // What an address stands for in the file.
 enum class AddrRole { service, workload, endpoint, waypoint };

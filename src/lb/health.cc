@@ -23,21 +23,8 @@ constexpr size_t kInFlight = 256;  // connects at once: well under any fd limit
 
 // A non-blocking connect begun to `a`:`port`; an invalid fd if it failed at once.
 UniqueFd begin_connect(const Addr& a, uint16_t port) {
-  sockaddr_storage ss{};
-  socklen_t len;
-  if (a.is_v4()) {
-    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(port);
-    std::memcpy(&s4->sin_addr, a.b.data() + 12, 4);
-    len = sizeof *s4;
-  } else {
-    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(port);
-    std::memcpy(&s6->sin6_addr, a.b.data(), 16);
-    len = sizeof *s6;
-  }
+  sockaddr_storage ss;
+  socklen_t len = to_sockaddr(HostPort{a, port}, &ss);
   UniqueFd fd(::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return fd;
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) return UniqueFd();
@@ -119,6 +106,12 @@ std::vector<std::string> HealthChecker::check_all() {
     if (!line.empty()) changes.push_back(std::move(line));
   }
   return changes;
+}
+
+std::vector<std::pair<HostPort, bool>> HealthChecker::states() const {
+  std::vector<std::pair<HostPort, bool>> out;
+  for (const auto& [k, st] : state_) out.push_back({HostPort{k.first, k.second}, st.up});
+  return out;
 }
 
 void HealthChecker::adjust(Config& cfg) const {

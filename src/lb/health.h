@@ -41,6 +41,8 @@ class HealthChecker {
   std::vector<std::string> check_all();
   // Weight 0 for every endpoint that is down.
   void adjust(Config& cfg) const;
+  // Every tracked endpoint (address, port checked) and whether it is in rotation.
+  std::vector<std::pair<HostPort, bool>> states() const;
 
  private:
   struct State {

@@ -14,6 +14,8 @@
 
 #include "core/stop_signal.h"
 #include "core/unique_fd.h"
+#include "lb/maps.h"
+#include "lb/metrics.h"
 
 namespace cgscope::lb {
 
@@ -70,8 +72,8 @@ bool drain(int fd) {
 
 class Follower {
  public:
-  Follower(const RunOptions& o, std::ostream& out, std::ostream& err)
-      : o_(o), out_(out), err_(err), health_(o.health) {}
+  Follower(const RunOptions& o, std::ostream& out, std::ostream& err, std::optional<MetricsServer> metrics)
+      : o_(o), out_(out), err_(err), health_(o.health), metrics_(std::move(metrics)) {}
 
   // One apply of the file as it is now. `quiet`: print nothing when nothing changed.
   void apply(bool quiet) {
@@ -90,7 +92,11 @@ class Follower {
         health_.track(c);  // the file's endpoints, before the down ones are taken out
         health_.adjust(c);
       };
+    const auto t0 = Clock::now();
     int rc = run_apply(a, out, err);
+    stats_.seconds_sum += std::chrono::duration<double>(Clock::now() - t0).count();
+    (rc == 0 ? stats_.ok : stats_.failed)++;
+    stats_.last_ok = rc == 0;
     const bool changed = out.str().find("no change:") == std::string::npos;
     if (rc != 0 || changed || !quiet) {
       out_ << out.str() << std::flush;
@@ -111,10 +117,13 @@ class Follower {
     while (!peek_stop_signal()) {
       auto wake = std::min({settle_until, next_resync, next_check});
       auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now()).count();
-      pollfd p{inotify_fd, POLLIN, 0};
-      int r = ::poll(&p, 1, static_cast<int>(std::clamp<long long>(ms, 0, 60000)));
+      pollfd p[2] = {{inotify_fd, POLLIN, 0}, {metrics_ ? metrics_->fd() : -1, POLLIN, 0}};
+      int r = ::poll(p, 2, static_cast<int>(std::clamp<long long>(ms, 0, 60000)));
       if (r < 0 && errno != EINTR) return failed_errno("waiting for changes", errno);
-      if (r > 0 && drain(inotify_fd)) settle_until = Clock::now() + o_.settle;  // quiet for `settle` first
+      if (r > 0 && (p[0].revents & POLLIN) && drain(inotify_fd))
+        settle_until = Clock::now() + o_.settle;  // quiet for `settle` first
+      if (r > 0 && (p[1].revents & POLLIN))
+        metrics_->serve_one([this] { return metrics_text(pin_dir_or_default(o_.apply.pin_dir), stats_, health_.states()); });
       auto now = Clock::now();
       if (now >= settle_until) {
         settle_until = kNone;
@@ -157,6 +166,8 @@ class Follower {
   // next change or resync.
   std::optional<Version> tried_;
   HealthChecker health_;
+  std::optional<MetricsServer> metrics_;
+  ApplyStats stats_;
 };
 
 }  // namespace
@@ -169,7 +180,16 @@ int run_follow(const RunOptions& o, std::ostream& out, std::ostream& err) {
     err << "cgscope lb run: " << fd.error().message << "\n";
     return 1;
   }
-  Follower f(o, out, err);
+  std::optional<MetricsServer> metrics;
+  if (!o.metrics.empty()) {
+    auto m = MetricsServer::listen(o.metrics);
+    if (!m) {
+      err << "cgscope lb run: " << m.error().message << "\n";
+      return 1;
+    }
+    metrics = std::move(*m);
+  }
+  Follower f(o, out, err, std::move(metrics));
   f.apply(false);
   return f.loop(fd->get());
 }

@@ -13,7 +13,8 @@
 // them back. On SIGINT/SIGTERM it exits 0 and leaves the state in place:
 // balancing goes on, as after `lb apply`; `lb reset` removes it.
 //
-// Not here yet (issue 11): Prometheus metrics.
+// With `metrics`, GET /metrics on that address answers in Prometheus' text
+// format (metrics.h).
 #pragma once
 
 #include <chrono>
@@ -31,10 +32,11 @@ struct RunOptions {
   std::chrono::milliseconds settle{200};
   std::chrono::milliseconds resync{std::chrono::seconds(60)};
   HealthOptions health;  // interval 0: no health checks
+  std::string metrics;   // ADDR:PORT for Prometheus metrics (metrics.h); "" none
 };
 
 // Runs until a stop signal; the exit code (0 when stopped, 1 when the file's
-// directory cannot be watched).
+// directory cannot be watched or the metrics address not listened on).
 int run_follow(const RunOptions& o, std::ostream& out, std::ostream& err);
 
 }  // namespace cgscope::lb

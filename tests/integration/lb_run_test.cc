@@ -171,3 +171,55 @@ TEST_F(LbRunTest, ADeadEndpointLeavesRotationAndComesBack) {
   EXPECT_GE(m["b3"], 50) << ::testing::PrintToString(m);
   EXPECT_TRUE(until_holds(v, 2s)) << log_;  // all up: the maps are the file's again
 }
+
+namespace {
+
+// A loopback port nothing listens on now (the kernel's pick, let go at once).
+uint16_t free_port() {
+  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return 0;
+  getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
+  return ntohs(a.sin_port);
+}
+
+// GET /metrics from this process (not in the test's cgroup: nothing is balanced).
+std::string scrape(uint16_t port) {
+  Target t = target("127.0.0.1", port);
+  UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (::connect(s.get(), reinterpret_cast<const sockaddr*>(&t.ss), t.len) != 0) return "connect failed";
+  const std::string req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  if (::write(s.get(), req.data(), req.size()) != static_cast<ssize_t>(req.size())) return "write failed";
+  std::string out;
+  cgscope::testing::read_until(s.get(), out, cgscope::testing::Clock::now() + 5s);
+  return out;
+}
+
+}  // namespace
+
+TEST_F(LbRunTest, MetricsServeConnectsHealthAndApplies) {
+  three_backends();
+  const std::string v = one_service("{address: 127.0.0.2}, {address: 127.0.0.3}");
+  replace(v);
+  const uint16_t port = free_port();
+  ASSERT_NE(port, 0);
+  start({"--metrics", fmt::format("127.0.0.1:{}", port), "--health-interval", "0.2"});
+  ASSERT_TRUE(until_holds(v)) << log_;
+  connects("10.96.0.10", 80, 7);
+  std::this_thread::sleep_for(500ms);  // a round of health checks
+  std::string m = scrape(port);
+  EXPECT_NE(m.find("HTTP/1.1 200 OK"), std::string::npos) << m;
+  EXPECT_NE(m.find("cgscope_lb_connects_total{service=\"web\",outcome=\"balanced\"} 7\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("cgscope_lb_connects_total{service=\"web\",outcome=\"refused\"} 0\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("cgscope_lb_endpoint_up{endpoint=\"127.0.0.2:8080\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("cgscope_lb_applies_total{result=\"ok\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("cgscope_lb_last_apply_ok 1\n"), std::string::npos) << m;
+  servers_[0].reset();  // b2 dies
+  std::this_thread::sleep_for(1500ms);
+  m = scrape(port);
+  EXPECT_NE(m.find("cgscope_lb_endpoint_up{endpoint=\"127.0.0.2:8080\"} 0\n"), std::string::npos) << m << log_;
+  EXPECT_NE(m.find("cgscope_lb_applies_total{result=\"ok\"} 2\n"), std::string::npos) << m;
+}

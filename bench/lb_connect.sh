@@ -7,7 +7,8 @@
 #   env: BUILD (dir with cgscope and bench_connect_latency),
 #        LB_ROUNDS (default 100000 connects per path per run), RUNS (default 3 runs per figure),
 #        ROUNDS (default 20000, split over REPEAT (default 9) alternations, for iptables),
-#        LB_SIZES (default "1 1000 10000 100000"), IPT_SIZES (default "1 1000 10000")
+#        LB_SIZES (default "1 1000 10000 100000"), IPT_SIZES (default "1 1000 10000"),
+#        VARIANT_SIZE (default 10000: the size of the weights and affinity rows; "" skips them)
 #
 # cgscope lb is measured in one process that alternates 1000-connect batches between
 # the hooked cgroup and an unhooked sibling (bench_connect_latency pair; 100 untimed
@@ -29,6 +30,7 @@ REPEAT=${REPEAT:-9}
 PER_RUN=$(( ROUNDS / REPEAT ))
 LB_SIZES=${LB_SIZES:-"1 1000 10000 100000"}
 IPT_SIZES=${IPT_SIZES:-"1 1000 10000"}
+VARIANT_SIZE=${VARIANT_SIZE-10000}
 
 [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
 for b in "$CGSCOPE" "$CLIENT"; do [ -x "$b" ] || { echo "missing $b (set BUILD=...)" >&2; exit 1; }; done
@@ -96,14 +98,18 @@ iptables_rules() {  # N
   ip netns exec "$NS" iptables-restore < "$TMP/ipt"
 }
 
-lb_config() {  # N KEEP_ORIGINAL -> file; service 0 is the measured one (backends 127.0.0.2-4)
-  awk -v n="$1" -v keep="$2" 'BEGIN {
+# VARIANT: "" | weights (service 0's endpoints weighted 1:2:3) | affinity (service 0 with affinity: client_ip)
+lb_config() {  # N KEEP_ORIGINAL [VARIANT] -> file; service 0 is the measured one (backends 127.0.0.2-4)
+  awk -v n="$1" -v keep="$2" -v variant="${3:-}" 'BEGIN {
     print "keep_original: " keep
     print "services:"
     for (i = 0; i < n; i++) {
       printf "  - name: s%d\n    addresses: [10.%d.%d.%d]\n    ports: [{port: 80, target_port: 8080}]\n",
              i, 64 + int(i / 65536), int(i / 256) % 256, i % 256
-      if (i == 0) print "    endpoints: [{address: 127.0.0.2}, {address: 127.0.0.3}, {address: 127.0.0.4}]"
+      if (i == 0 && variant == "affinity") print "    affinity: client_ip"
+      if (i == 0 && variant == "weights")
+        print "    endpoints: [{address: 127.0.0.2, weight: 1}, {address: 127.0.0.3, weight: 2}, {address: 127.0.0.4, weight: 3}]"
+      else if (i == 0) print "    endpoints: [{address: 127.0.0.2}, {address: 127.0.0.3}, {address: 127.0.0.4}]"
       else printf "    endpoints: [{address: 127.1.%d.%d}, {address: 127.2.%d.%d}, {address: 127.3.%d.%d}]\n",
                   int(i / 256) % 256, i % 256, int(i / 256) % 256, i % 256, int(i / 256) % 256, i % 256
     } }' > "$TMP/lb.yaml"
@@ -184,6 +190,15 @@ for n in $LB_SIZES; do
     read -r v r range <<<"$res"
     record "$label" "$v" "${r}x ($range)"
   done
+done
+# Weights and session affinity on the measured service, against plain random
+# at the same size (VARIANT_SIZE, default 10,000; "" to skip).
+for variant in ${VARIANT_SIZE:+weights affinity}; do
+  lb_config "$VARIANT_SIZE" true "$variant"
+  "$CGSCOPE" lb apply "$TMP/lb.yaml" --cgroup "$CG" --pin-dir "$PIN" >/dev/null
+  res=$(paired_lb 10.64.0.0 80)
+  read -r v r range <<<"$res"
+  record "cgscope lb, $VARIANT_SIZE services, $variant" "$v" "${r}x ($range)"
 done
 res=$(paired_lb 127.0.0.2 8080)
 read -r v r range <<<"$res"

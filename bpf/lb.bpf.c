@@ -72,7 +72,7 @@ static __always_inline int lb_balance(struct bpf_sock_addr *ctx, const struct cg
 	if (!lb_in_scope(ctx))
 		return -LB_ENOENT;
 	if (f->kind == CGS_LB_KIND_SERVICE) {
-		ret = lb_from_service(f->id, (__u16)ctx->user_port, out);
+		ret = lb_from_service(ctx, f->id, (__u16)ctx->user_port, out);
 		if (ret == 0 || ret == -LB_ECONNREFUSED)
 			lb_count_service(f->id, ret != 0);
 		return ret;

@@ -109,6 +109,15 @@ struct {
 	__type(value, struct cgs_conn_orig);
 } lb_waypoint_orig SEC(".maps");
 
+/* Session affinity: each client's last endpoint of each service that asks for
+ * it. LRU: entries of gone clients or services age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CGS_LB_MAX_AFFINITY);
+	__type(key, struct cgs_lb_affinity_key);
+	__type(value, struct cgs_lb_affinity_value);
+} lb_affinity SEC(".maps");
+
 static __always_inline void lb_count_stat(__u32 stat)
 {
 	cgs_count(&lb_stats, stat);

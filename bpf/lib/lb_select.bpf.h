@@ -2,8 +2,9 @@
 /*
  * Choosing where a connect goes: frontend -> service -> tier -> endpoint ->
  * backend, or frontend -> backend for a workload reached by its own address.
- * Every function returns 0 or -errno and touches no socket context: the entry
- * programs alone read and write the socket address.
+ * Every function returns 0 or -errno and writes no socket context: the entry
+ * programs alone read and write the socket address (affinity reads the
+ * socket's netns cookie, and only for a service that asks for it).
  */
 #ifndef CGSCOPE_BPF_LB_SELECT_H
 #define CGSCOPE_BPF_LB_SELECT_H
@@ -55,7 +56,42 @@ static __always_inline __u16 lb_target_port(const struct cgs_lb_service_value *s
 	return 0;
 }
 
-static __always_inline int lb_from_service(__u32 id, __u16 port, struct lb_choice *out)
+/* The endpoint for `ek` (service and tier set) under session affinity: the
+ * client's last one while it is fresh and its slot still holds the same
+ * backend in this tier, else a random one, remembered. */
+static __always_inline struct cgs_lb_endpoint_value *lb_affine_endpoint(struct bpf_sock_addr *ctx,
+									 const struct cgs_lb_service_value *s,
+									 struct cgs_lb_endpoint_key *ek)
+{
+	struct cgs_lb_affinity_key ak = {.client = bpf_get_netns_cookie(ctx), .service_id = ek->service_id};
+	struct cgs_lb_affinity_value *a = bpf_map_lookup_elem(&lb_affinity, &ak);
+	struct cgs_lb_affinity_value nv = {};
+	struct cgs_lb_endpoint_value *e;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 count = s->count[ek->tier & 7];
+
+	if (a && now - a->last_ns < (__u64)s->affinity_timeout * 1000000000ull && a->tier == ek->tier &&
+	    a->index < count) {
+		ek->index = a->index;
+		e = bpf_map_lookup_elem(&lb_endpoint, ek);
+		if (e && e->backend_id == a->backend_id) {
+			a->last_ns = now;
+			return e;
+		}
+	}
+	ek->index = bpf_get_prandom_u32() % count;
+	e = bpf_map_lookup_elem(&lb_endpoint, ek);
+	if (!e)
+		return 0;
+	nv.last_ns = now;
+	nv.tier = ek->tier;
+	nv.index = ek->index;
+	nv.backend_id = e->backend_id;
+	bpf_map_update_elem(&lb_affinity, &ak, &nv, BPF_ANY);
+	return e;
+}
+
+static __always_inline int lb_from_service(struct bpf_sock_addr *ctx, __u32 id, __u16 port, struct lb_choice *out)
 {
 	struct cgs_lb_service_key sk = {.id = id};
 	struct cgs_lb_endpoint_key ek = {.service_id = id};
@@ -86,8 +122,12 @@ static __always_inline int lb_from_service(__u32 id, __u16 port, struct lb_choic
 	if (tier < 0)
 		return -LB_ECONNREFUSED;
 	ek.tier = tier;
-	ek.index = bpf_get_prandom_u32() % s->count[tier & 7];
-	e = bpf_map_lookup_elem(&lb_endpoint, &ek);
+	if (s->flags & CGS_LB_SERVICE_F_AFFINITY)
+		e = lb_affine_endpoint(ctx, s, &ek);
+	else {
+		ek.index = bpf_get_prandom_u32() % s->count[tier & 7];
+		e = bpf_map_lookup_elem(&lb_endpoint, &ek);
+	}
 	if (!e)
 		return -LB_EINVAL;
 	bk.id = e->backend_id;

@@ -108,7 +108,8 @@ class YamlBuilder {
   uint32_t add(YamlKind kind, const yaml_event_t& e, const yaml_char_t* anchor);
   void attach(uint32_t node);
   Result<void> start(YamlKind kind, const yaml_event_t& e, const yaml_char_t* anchor);
-  void close();
+  Result<void> close();
+  Result<void> check_keys(size_t first) const;
   Result<void> alias(const yaml_event_t& e);
 
   YamlDoc doc_;
@@ -165,14 +166,58 @@ Result<void> YamlBuilder::start(YamlKind kind, const yaml_event_t& e, const yaml
   return {};
 }
 
-void YamlBuilder::close() {
+Result<void> YamlBuilder::close() {
   Open o = open_.back();
+  if (d_->nodes[o.node].is_map())
+    if (auto r = check_keys(o.first); !r) return r;
   open_.pop_back();
   YamlNode& n = d_->nodes[o.node];
   n.begin_ = static_cast<uint32_t>(d_->children.size());
   d_->children.insert(d_->children.end(), pending_.begin() + static_cast<ptrdiff_t>(o.first), pending_.end());
   n.end_ = static_cast<uint32_t>(d_->children.size());
   pending_.resize(o.first);
+  return {};
+}
+
+// YAML allows a key once in a mapping. A reader that kept one of two would
+// drop the other's contents without a word (two `services:` blocks: every
+// service of one of them removed), so two keys with the same text are an
+// error, naming both lines. Null keys ("~", "") count as one key; keys that are
+// collections are left to the reader (the lb config refuses them). Small
+// mappings are compared pairwise; large ones through a hash table.
+Result<void> YamlBuilder::check_keys(size_t first) const {
+  const size_t pairs = (pending_.size() - first) / 2;
+  auto key = [&](size_t i) -> const YamlNode& { return d_->nodes[pending_[first + 2 * i]]; };
+  auto comparable = [](const YamlNode& k) { return k.is_scalar() || k.is_null(); };
+  auto same = [](const YamlNode& a, const YamlNode& b) { return a.kind() == b.kind() && a.scalar() == b.scalar(); };
+  auto twice = [](const YamlNode& again, const YamlNode& was) {
+    std::string name = again.is_null() ? std::string("an empty (null) key")
+                                       : fmt::format("key '{}'", again.scalar().substr(0, 60));
+    return fail(fmt::format("line {}: {} is given twice in one mapping (first on line {}); YAML allows each key "
+                            "once",
+                            again.line(), name, was.line()),
+                EINVAL);
+  };
+  if (pairs <= 16) {
+    for (size_t i = 1; i < pairs; i++)
+      for (size_t j = 0; j < i; j++)
+        if (comparable(key(i)) && same(key(i), key(j))) return twice(key(i), key(j));
+    return {};
+  }
+  std::unordered_map<std::string_view, size_t> seen;  // scalar text -> first pair; null keys under a marker
+  seen.reserve(pairs);
+  const YamlNode* null_key = nullptr;
+  for (size_t i = 0; i < pairs; i++) {
+    const YamlNode& k = key(i);
+    if (k.is_null()) {
+      if (null_key) return twice(k, *null_key);
+      null_key = &k;
+    } else if (k.is_scalar()) {
+      auto [it, added] = seen.emplace(k.scalar(), i);
+      if (!added) return twice(k, key(it->second));
+    }
+  }
+  return {};
 }
 
 // An alias is the anchored node itself, shared as yaml-cpp shared it. One that
@@ -239,7 +284,7 @@ Result<YamlDoc> YamlBuilder::run(std::string_view text) {
         break;
       case YAML_SEQUENCE_END_EVENT:
       case YAML_MAPPING_END_EVENT:
-        close();
+        if (auto r = close(); !r) return fail_with(r.error());
         break;
       case YAML_ALIAS_EVENT:
         if (auto r = alias(e); !r) return fail_with(r.error());

@@ -93,7 +93,8 @@ class YamlNode {
   const YamlNode* find(std::string_view key) const;
   // A sequence's items; empty for every other kind.
   detail::YamlRange<YamlNode> items() const;
-  // A map's entries in file order, duplicates included; empty for other kinds.
+  // A map's entries in file order; empty for other kinds. No two scalar (or
+  // null) keys of one map are the same: parse_yaml refuses such a document.
   detail::YamlRange<YamlEntry> entries() const;
 
  private:
@@ -129,8 +130,9 @@ class YamlDoc {
 
 // Parses one YAML document. A plain scalar "", "~", "null", "Null" or "NULL"
 // without a tag is a null node (as yaml-cpp read it); aliases resolve to the
-// anchored node; a second document, and nesting over 256 deep, are errors.
-// Errors read "line N: problem".
+// anchored node; a second document, nesting over 256 deep, and a key given
+// twice in one mapping (compared by text: `k` and `"k"` are one key, as every
+// reader here takes them) are errors. Errors read "line N: problem".
 Result<YamlDoc> parse_yaml(std::string_view text);
 
 }  // namespace cgscope

@@ -1,88 +1,15 @@
 #include "lb/config.h"
 
-#include <arpa/inet.h>
-
-#include <fstream>
-#include <map>
+#include <numeric>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "cgscope/abi/lb.h"
 #include "core/yaml_doc.h"
+#include "lb/config_rules.h"
 
 namespace cgscope::lb {
-
-bool Addr::is_v4() const {
-  for (int i = 0; i < 10; i++)
-    if (b[i] != 0) return false;
-  return b[10] == 0xff && b[11] == 0xff;
-}
-
-Addr addr_v4(uint32_t host_order) {
-  Addr a;
-  a.b[10] = a.b[11] = 0xff;
-  a.b[12] = host_order >> 24;
-  a.b[13] = host_order >> 16;
-  a.b[14] = host_order >> 8;
-  a.b[15] = host_order;
-  return a;
-}
-
-Result<Addr> parse_addr(std::string_view text) {
-  std::string s(text);
-  Addr a;
-  in_addr v4{};
-  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) return addr_v4(ntohl(v4.s_addr));
-  if (s.find(':') != std::string::npos && inet_pton(AF_INET6, s.c_str(), a.b.data()) == 1) return a;
-  return fail(fmt::format("'{}' is not an IPv4 or IPv6 address", s), EINVAL);
-}
-
-std::string format_addr(const Addr& a) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (a.is_v4()) inet_ntop(AF_INET, a.b.data() + 12, buf, sizeof(buf));
-  else inet_ntop(AF_INET6, a.b.data(), buf, sizeof(buf));
-  return buf;
-}
-
-static Result<uint16_t> parse_port_text(std::string_view s) {
-  if (s.empty() || s.size() > 5) return fail(fmt::format("'{}' is not a port (1-65535)", s), EINVAL);
-  unsigned v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return fail(fmt::format("'{}' is not a port (1-65535)", s), EINVAL);
-    v = v * 10 + (c - '0');
-  }
-  if (v < 1 || v > 65535) return fail(fmt::format("'{}' is not a port (1-65535)", s), EINVAL);
-  return static_cast<uint16_t>(v);
-}
-
-Result<HostPort> parse_host_port(std::string_view text) {
-  std::string_view host, port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return fail(fmt::format("'{}' is not ADDRESS:PORT ([v6]:PORT for IPv6)", text), EINVAL);
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos || text.find(':') != colon)
-      return fail(fmt::format("'{}' is not ADDRESS:PORT ([v6]:PORT for IPv6)", text), EINVAL);
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  auto a = parse_addr(host);
-  if (!a) return fail_with(a.error());
-  auto p = parse_port_text(port);
-  if (!p) return fail_with(p.error());
-  return HostPort{*a, *p};
-}
-
-std::string format_host_port(const HostPort& hp) {
-  if (hp.addr.is_v4()) return fmt::format("{}:{}", format_addr(hp.addr), hp.port);
-  return fmt::format("[{}]:{}", format_addr(hp.addr), hp.port);
-}
 
 const char* policy_name(Policy p) {
   switch (p) {
@@ -112,16 +39,17 @@ int endpoint_tier(const Service& svc, const Endpoint& ep, const Locality& node) 
   return k - matched;
 }
 
+uint32_t weight_unit(const Service& svc) {
+  uint32_t g = 0;
+  for (const Endpoint& e : svc.endpoints) g = std::gcd(g, e.weight);
+  return g;
+}
+
 namespace {
 
-// Parsing with positions: every error is thrown as a ConfigError and turned into
-// a Result at the top, so the walk below reads as a description of the format.
-struct ConfigError {
-  int line;
-  std::string what;
-};
-
-[[noreturn]] void bad(const YamlNode& n, std::string what) { throw ConfigError{n.line(), std::move(what)}; }
+// Parsing with positions: every error is thrown as a ConfigProblem and turned
+// into a Result at the top, so the walk below reads as a description of the format.
+[[noreturn]] void bad(const YamlNode& n, std::string what) { throw ConfigProblem{n.line(), std::move(what)}; }
 
 void only_keys(const YamlNode& map, std::initializer_list<const char*> keys, const char* where) {
   if (!map.is_map()) bad(map, fmt::format("{} must be a mapping", where));
@@ -159,17 +87,17 @@ bool boolean(const YamlNode& n, const char* what) {
   bad(n, fmt::format("{} '{}' must be true or false", what, s));
 }
 
-Addr address(const YamlNode& n, const char* what) {
+Addr address(const YamlNode& n, const char* what, AddrRole role) {
   auto a = parse_addr(scalar(n, what));
   if (!a) bad(n, fmt::format("{}: {}", what, a.error().message));
-  Addr zero4 = addr_v4(0), zero6;
-  if (*a == zero4 || *a == zero6) bad(n, fmt::format("{}: the unspecified address cannot be used", what));
+  if (auto why = unusable_as(*a, role)) bad(n, fmt::format("{}: {}", what, *why));
   return *a;
 }
 
 HostPort host_port(const YamlNode& n, const char* what) {
   auto hp = parse_host_port(scalar(n, what));
   if (!hp) bad(n, fmt::format("{}: {}", what, hp.error().message));
+  if (auto why = unusable_as(hp->addr, AddrRole::waypoint)) bad(n, fmt::format("{}: {}", what, *why));
   return *hp;
 }
 
@@ -189,25 +117,22 @@ Locality locality(const YamlNode& n, const char* where) {
 }
 
 Endpoint endpoint(const YamlNode& n) {
-  only_keys(n, {"address", "locality", "priority"}, "an endpoint");
+  only_keys(n, {"address", "locality", "priority", "weight"}, "an endpoint");
   Endpoint e;
   e.line = n.line();
   const YamlNode* addr = n.find("address");
   if (!addr) bad(n, "endpoint has no address");
-  e.address = address(*addr, "endpoint address");
+  e.address = address(*addr, "endpoint address", AddrRole::endpoint);
   if (const YamlNode* l = n.find("locality")) e.locality = locality(*l, "locality");
   if (const YamlNode* p = n.find("priority")) {
     if (e.locality) bad(*p, "an endpoint takes locality or priority, not both");
     e.priority = static_cast<int>(integer(*p, "priority", 0, CGS_LB_TIERS - 1));
   }
+  if (const YamlNode* w = n.find("weight")) e.weight = static_cast<uint32_t>(integer(*w, "weight", 0, kMaxWeight));
   return e;
 }
 
-Service service(const YamlNode& n) {
-  only_keys(n, {"name", "addresses", "ports", "policy", "prefer", "waypoint", "keep_original", "endpoints"},
-            "a service");
-  Service s;
-  s.line = n.line();
+void service_name(const YamlNode& n, Service& s) {
   const YamlNode* name = n.find("name");
   if (!name) bad(n, "service has no name");
   s.name = scalar(*name, "name");
@@ -215,39 +140,51 @@ Service service(const YamlNode& n) {
     bad(*name, fmt::format("service name must be 1 to {} characters", CGS_LB_NAME_LEN - 1));
   for (char c : s.name)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) bad(*name, "service name has a control character");
+}
 
+void service_addresses(const YamlNode& n, Service& s) {
   const YamlNode* addresses = n.find("addresses");
   if (!addresses) bad(n, fmt::format("service {} has no addresses", s.name));
+  std::set<Addr> seen;
   for (const YamlNode& a : seq(*addresses, "addresses").items()) {
-    Addr ad = address(a, "service address");
-    for (const Addr& have : s.addresses)
-      if (have == ad) bad(a, fmt::format("address {} is listed twice", format_addr(ad)));
+    Addr ad = address(a, "service address", AddrRole::service);
+    if (!seen.insert(ad).second) bad(a, fmt::format("address {} is listed twice", format_addr(ad)));
     s.addresses.push_back(ad);
   }
   if (s.addresses.empty()) bad(*addresses, fmt::format("service {} has no addresses", s.name));
+}
 
+PortPair port_pair(const YamlNode& p) {
+  PortPair pp;
+  if (p.is_scalar()) {
+    pp.port = pp.target_port = static_cast<uint16_t>(integer(p, "port", 1, 65535));
+    return pp;
+  }
+  only_keys(p, {"port", "target_port"}, "a port");
+  const YamlNode* port = p.find("port");
+  if (!port) bad(p, "port pair has no port");
+  pp.port = static_cast<uint16_t>(integer(*port, "port", 1, 65535));
+  const YamlNode* target = p.find("target_port");
+  pp.target_port = target ? static_cast<uint16_t>(integer(*target, "target_port", 1, 65535)) : pp.port;
+  return pp;
+}
+
+void service_ports(const YamlNode& n, Service& s) {
   const YamlNode* ports = n.find("ports");
   if (!ports) bad(n, fmt::format("service {} has no ports", s.name));
   for (const YamlNode& p : seq(*ports, "ports").items()) {
-    PortPair pp;
-    if (p.is_scalar()) {
-      pp.port = pp.target_port = static_cast<uint16_t>(integer(p, "port", 1, 65535));
-    } else {
-      only_keys(p, {"port", "target_port"}, "a port");
-      const YamlNode* port = p.find("port");
-      if (!port) bad(p, "port pair has no port");
-      pp.port = static_cast<uint16_t>(integer(*port, "port", 1, 65535));
-      const YamlNode* target = p.find("target_port");
-      pp.target_port = target ? static_cast<uint16_t>(integer(*target, "target_port", 1, 65535)) : pp.port;
-    }
+    PortPair pp = port_pair(p);
     for (const PortPair& have : s.ports)
       if (have.port == pp.port) bad(p, fmt::format("port {} is listed twice", pp.port));
     s.ports.push_back(pp);
+    if (s.ports.size() > CGS_LB_MAX_PORTS)
+      bad(*ports, fmt::format("service {} lists more than {} ports; at most {} fit", s.name, CGS_LB_MAX_PORTS,
+                              CGS_LB_MAX_PORTS));
   }
   if (s.ports.empty()) bad(*ports, fmt::format("service {} has no ports", s.name));
-  if (s.ports.size() > CGS_LB_MAX_PORTS)
-    bad(*ports, fmt::format("service {} has {} ports; at most {} fit", s.name, s.ports.size(), CGS_LB_MAX_PORTS));
+}
 
+void service_choice(const YamlNode& n, Service& s) {
   if (const YamlNode* policy = n.find("policy")) {
     std::string p = scalar(*policy, "policy");
     if (p == "random") s.policy = Policy::random;
@@ -255,18 +192,58 @@ Service service(const YamlNode& n) {
     else if (p == "failover") s.policy = Policy::failover;
     else bad(*policy, fmt::format("policy '{}' is not one of random, strict, failover", p));
   }
-  if (const YamlNode* prefer = n.find("prefer")) {
-    for (const YamlNode& p : seq(*prefer, "prefer").items()) {
-      std::string v = scalar(p, "prefer");
-      int found = -1;
-      for (int i = 0; i < kScopes; i++)
-        if (v == scope_name(static_cast<Scope>(i))) found = i;
-      if (found < 0) bad(p, fmt::format("prefer '{}' is not one of region, zone, subzone, node", v));
-      for (Scope have : s.prefer)
-        if (static_cast<int>(have) == found) bad(p, fmt::format("prefer lists '{}' twice", v));
-      s.prefer.push_back(static_cast<Scope>(found));
-    }
+  const YamlNode* prefer = n.find("prefer");
+  if (!prefer) return;
+  for (const YamlNode& p : seq(*prefer, "prefer").items()) {
+    std::string v = scalar(p, "prefer");
+    int found = -1;
+    for (int i = 0; i < kScopes; i++)
+      if (v == scope_name(static_cast<Scope>(i))) found = i;
+    if (found < 0) bad(p, fmt::format("prefer '{}' is not one of region, zone, subzone, node", v));
+    for (Scope have : s.prefer)
+      if (static_cast<int>(have) == found) bad(p, fmt::format("prefer lists '{}' twice", v));
+    s.prefer.push_back(static_cast<Scope>(found));
   }
+}
+
+void service_endpoints(const YamlNode& n, Service& s) {
+  const YamlNode* endpoints = n.find("endpoints");
+  if (!endpoints) return;
+  std::set<Addr> seen;  // a set: one service may list 100,000 endpoints
+  for (const YamlNode& e : seq(*endpoints, "endpoints").items()) {
+    Endpoint ep = endpoint(e);
+    if (!seen.insert(ep.address).second)
+      bad(e, fmt::format("endpoint {} is listed twice in service {}", format_addr(ep.address), s.name));
+    s.endpoints.push_back(std::move(ep));
+  }
+}
+
+// `affinity: client_ip` (or `none`), `affinity_timeout: SECONDS` with it.
+void service_affinity(const YamlNode& n, Service& s) {
+  if (const YamlNode* a = n.find("affinity")) {
+    std::string v = scalar(*a, "affinity");
+    if (v != "client_ip" && v != "none") bad(*a, fmt::format("affinity '{}' must be client_ip or none", v));
+    s.affinity = v == "client_ip";
+    if (s.affinity && s.waypoint)
+      bad(*a, fmt::format("service {} sends every connect to its waypoint: affinity has no endpoint to keep", s.name));
+  }
+  if (const YamlNode* t = n.find("affinity_timeout")) {
+    if (!s.affinity) bad(*t, fmt::format("service {} has affinity_timeout but no affinity: client_ip", s.name));
+    s.affinity_timeout = static_cast<uint32_t>(integer(*t, "affinity_timeout", 1, kMaxAffinityTimeout));
+  }
+}
+
+Service service(const YamlNode& n) {
+  only_keys(n,
+            {"name", "addresses", "ports", "policy", "prefer", "waypoint", "keep_original", "endpoints", "affinity",
+             "affinity_timeout"},
+            "a service");
+  Service s;
+  s.line = n.line();
+  service_name(n, s);
+  service_addresses(n, s);
+  service_ports(n, s);
+  service_choice(n, s);
   if (const YamlNode* w = n.find("waypoint")) s.waypoint = host_port(*w, "waypoint");
   if (const YamlNode* k = n.find("keep_original")) {
     s.keep_original = boolean(*k, "keep_original");
@@ -275,15 +252,8 @@ Service service(const YamlNode& n) {
                           "cannot be false",
                           s.name));
   }
-  if (const YamlNode* endpoints = n.find("endpoints")) {
-    for (const YamlNode& e : seq(*endpoints, "endpoints").items()) {
-      Endpoint ep = endpoint(e);
-      for (const Endpoint& have : s.endpoints)
-        if (have.address == ep.address)
-          bad(e, fmt::format("endpoint {} is listed twice in service {}", format_addr(ep.address), s.name));
-      s.endpoints.push_back(std::move(ep));
-    }
-  }
+  service_endpoints(n, s);
+  service_affinity(n, s);
   return s;
 }
 
@@ -295,61 +265,41 @@ Workload workload(const YamlNode& n) {
   const YamlNode* waypoint = n.find("waypoint");
   if (!addr) bad(n, "workload has no address");
   if (!waypoint) bad(n, "workload has no waypoint (a workload without one needs no entry)");
-  w.address = address(*addr, "workload address");
+  w.address = address(*addr, "workload address", AddrRole::workload);
   w.waypoint = host_port(*waypoint, "waypoint");
   if (w.address.is_v4() && !w.waypoint.addr.is_v4())
     bad(*waypoint, "an IPv4 workload needs an IPv4 waypoint: an IPv4 socket cannot be sent to IPv6");
   return w;
 }
 
-// Rules across entries, once each entry is valid on its own.
-void cross_check(const Config& c, const YamlNode& root) {
-  std::map<Addr, std::string> owner;  // frontend address -> who has it
-  std::set<std::string> names;
-  std::map<Addr, const Workload*> workloads;
-  for (const Workload& w : c.workloads) {
-    if (owner.count(w.address))
-      throw ConfigError{w.line, fmt::format("workload address {} is listed twice", format_addr(w.address))};
-    owner[w.address] = "a workload";
-    workloads[w.address] = &w;
+std::vector<NetnsEntry> netns_list(const YamlNode& list) {
+  std::vector<NetnsEntry> out;
+  std::set<std::string> seen;
+  for (const YamlNode& n : seq(list, "netns").items()) {
+    std::string p = scalar(n, "netns");
+    if (p.empty() || p[0] != '/') bad(n, fmt::format("netns '{}' must be an absolute path (/run/netns/NAME)", p));
+    if (!seen.insert(p).second) bad(n, fmt::format("netns {} is listed twice", p));
+    out.push_back({p, n.line()});
   }
-  size_t endpoints = 0;
-  std::set<Addr> backends;
-  for (const Workload& w : c.workloads) backends.insert(w.address);
-  for (const Service& s : c.services) {
-    if (!names.insert(s.name).second)
-      throw ConfigError{s.line, fmt::format("service name '{}' is used twice", s.name)};
-    bool has_v4 = false;
-    for (const Addr& a : s.addresses) {
-      auto it = owner.find(a);
-      if (it != owner.end())
-        throw ConfigError{s.line, fmt::format("service {}: address {} is already used by {}", s.name,
-                                              format_addr(a), it->second)};
-      owner[a] = "service " + s.name;
-      has_v4 = has_v4 || a.is_v4();
-    }
-    if (has_v4 && s.waypoint && !s.waypoint->addr.is_v4())
-      throw ConfigError{s.line, fmt::format("service {} has an IPv4 address, so its waypoint must be IPv4", s.name)};
-    for (const Endpoint& e : s.endpoints) {
-      const Addr* reached = &e.address;
-      auto w = workloads.find(e.address);
-      if (w != workloads.end()) reached = &w->second->waypoint.addr;
-      if (has_v4 && !reached->is_v4())
-        throw ConfigError{e.line, fmt::format("service {} has an IPv4 address, so endpoint {} must be IPv4: an "
-                                              "IPv4 socket cannot be sent to IPv6",
-                                              s.name, format_addr(e.address))};
-      backends.insert(e.address);
-    }
-    endpoints += s.endpoints.size();
-  }
-  auto over = [&](size_t have, size_t cap, const char* what) {
-    if (have > cap)
-      throw ConfigError{root.line(), fmt::format("{} {} but the maps hold at most {}", have, what, cap)};
-  };
-  over(c.services.size(), CGS_LB_MAX_SERVICES, "services");
-  over(owner.size(), CGS_LB_MAX_FRONTENDS, "service and workload addresses");
-  over(endpoints, CGS_LB_MAX_ENDPOINTS, "endpoints");
-  over(backends.size(), CGS_LB_MAX_BACKENDS, "distinct backend addresses");
+  return out;
+}
+
+Config config_of(const YamlNode& root) {
+  Config c;
+  if (root.is_null()) throw ConfigProblem{1, "the file is empty; it needs at least 'services:'"};
+  only_keys(root, {"node", "keep_original", "services", "workloads", "netns"}, "the top level");
+  if (const YamlNode* node = root.find("node")) c.node = locality(*node, "node");
+  if (const YamlNode* k = root.find("keep_original")) c.keep_original = boolean(*k, "keep_original");
+  const YamlNode* services = root.find("services");
+  if (services && !services->is_null())
+    for (const YamlNode& s : seq(*services, "services").items()) c.services.push_back(service(s));
+  const YamlNode* workloads = root.find("workloads");
+  if (workloads && !workloads->is_null())
+    for (const YamlNode& w : seq(*workloads, "workloads").items()) c.workloads.push_back(workload(w));
+  const YamlNode* netns = root.find("netns");
+  if (netns && !netns->is_null()) c.netns = netns_list(*netns);
+  if (auto p = cross_check(c, root.line())) throw *p;
+  return c;
 }
 
 // Deeper nesting has no place in this format. (The check dates from yaml-cpp,
@@ -387,39 +337,10 @@ Result<Config> parse_config(std::string_view text, const std::string& filename) 
     return fail(fmt::format("{}: {}", filename, m), EINVAL);
   }
   try {
-    const YamlNode& root = doc->root();
-    Config c;
-    if (root.is_null()) throw ConfigError{1, "the file is empty; it needs at least 'services:'"};
-    only_keys(root, {"node", "keep_original", "services", "workloads", "netns"}, "the top level");
-    if (const YamlNode* node = root.find("node")) c.node = locality(*node, "node");
-    if (const YamlNode* k = root.find("keep_original")) c.keep_original = boolean(*k, "keep_original");
-    const YamlNode* services = root.find("services");
-    if (services && !services->is_null())
-      for (const YamlNode& s : seq(*services, "services").items()) c.services.push_back(service(s));
-    const YamlNode* workloads = root.find("workloads");
-    if (workloads && !workloads->is_null())
-      for (const YamlNode& w : seq(*workloads, "workloads").items()) c.workloads.push_back(workload(w));
-    const YamlNode* netns = root.find("netns");
-    if (netns && !netns->is_null())
-      for (const YamlNode& n : seq(*netns, "netns").items()) {
-        std::string p = scalar(n, "netns");
-        if (p.empty() || p[0] != '/') bad(n, fmt::format("netns '{}' must be an absolute path (/run/netns/NAME)", p));
-        c.netns.push_back(p);
-      }
-    cross_check(c, root);
-    return c;
-  } catch (const ConfigError& e) {
+    return config_of(doc->root());
+  } catch (const ConfigProblem& e) {
     return fail(fmt::format("{}:{}: {}", filename, e.line, e.what), EINVAL);
   }
-}
-
-Result<Config> load_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return fail_errno(fmt::format("opening {}", path), errno);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return fail_errno(fmt::format("reading {}", path), errno);
-  return parse_config(ss.str(), path);
 }
 
 }  // namespace cgscope::lb

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <array>
-#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,30 +11,9 @@
 #include <vector>
 
 #include "core/result.h"
+#include "lb/addr.h"
 
 namespace cgscope::lb {
-
-// An IP address in 16 bytes, network order: IPv6 as is, IPv4 as ::ffff:a.b.c.d
-// (the form the kernel maps use, see include/cgscope/abi/lb.h).
-struct Addr {
-  std::array<uint8_t, 16> b{};
-  bool is_v4() const;
-  auto operator<=>(const Addr&) const = default;
-};
-
-Result<Addr> parse_addr(std::string_view text);
-Addr addr_v4(uint32_t host_order);
-std::string format_addr(const Addr& a);  // "10.0.0.1" or "fd00::1"
-
-struct HostPort {
-  Addr addr;
-  uint16_t port = 0;
-  bool operator==(const HostPort&) const = default;
-};
-
-// "10.0.0.1:15008" or "[fd00::1]:15008".
-Result<HostPort> parse_host_port(std::string_view text);
-std::string format_host_port(const HostPort& hp);  // the same forms
 
 enum class Policy { random, strict, failover };
 const char* policy_name(Policy p);
@@ -55,12 +33,23 @@ struct Endpoint {
   std::optional<Locality> locality;
   std::optional<int> priority;  // explicit tier, 0..CGS_LB_TIERS-1
   int line = 0;
+  // Its share of its tier's connects, relative to the others' (0: none, drained).
+  uint32_t weight = 1;
 };
+
+// Weights become endpoint slots: an endpoint of weight w fills w / g slots of
+// its tier, g being the greatest common divisor of the service's non-zero
+// weights, and the program picks a slot uniformly, so a connect stays one
+// lookup whatever the weights. Up to kMaxWeight.
+inline constexpr uint32_t kMaxWeight = 100;
 
 struct PortPair {
   uint16_t port = 0;
   uint16_t target_port = 0;
 };
+
+inline constexpr uint32_t kDefaultAffinityTimeout = 10800;  // kube-proxy's sessionAffinity default, 3 h
+inline constexpr uint32_t kMaxAffinityTimeout = 65535;      // what the kernel value holds
 
 struct Service {
   std::string name;
@@ -74,6 +63,13 @@ struct Service {
   std::optional<bool> keep_original;
   std::vector<Endpoint> endpoints;
   int line = 0;
+  // Session affinity by client (`affinity: client_ip`): a client's connects
+  // within `affinity_timeout` seconds of its previous one go to the same
+  // endpoint while it is one. At connect() a socket has usually no source
+  // address yet, so the client is its network namespace (a pod, a container;
+  // the host's processes are one client), as in Cilium's socket LB.
+  bool affinity = false;
+  uint32_t affinity_timeout = kDefaultAffinityTimeout;
 
   bool keeps_original(bool file_default) const { return waypoint || keep_original.value_or(file_default); }
 };
@@ -85,22 +81,34 @@ struct Workload {
   int line = 0;
 };
 
+// A network namespace to enrol, by the path of its file (/run/netns/NAME).
+struct NetnsEntry {
+  std::string path;
+  int line = 0;  // where the file names it, for errors found when it is opened
+};
+
 struct Config {
   Locality node;
   bool keep_original = true;  // the default of every service (see Service::keep_original)
   std::vector<Service> services;
   std::vector<Workload> workloads;
-  std::vector<std::string> netns;  // paths of network namespaces to enrol; empty: all
+  std::vector<NetnsEntry> netns;  // empty: every network namespace
 };
 
-// Parses and validates `text`; errors name `filename` and the line.
+// Parses and validates `text`; errors name `filename` and the line. (Reading
+// the file, with its size bound and checks for a half-written one, is
+// config_file.h's.)
 Result<Config> parse_config(std::string_view text, const std::string& filename);
-// Reads and parses the file at `path`.
-Result<Config> load_config(const std::string& path);
 
 // The tier (0 = best) an endpoint of `svc` belongs to on a node at `node`.
 // random: 0. Otherwise the explicit priority, else the number of `prefer` scopes
 // left after the longest prefix on which the endpoint's locality matches the node.
 int endpoint_tier(const Service& svc, const Endpoint& ep, const Locality& node);
+
+// The slots each endpoint of `svc` fills, as above: weight / gcd of the
+// service's non-zero weights (0 for weight 0). The unit is that gcd; 0 when no
+// endpoint has a weight above 0.
+uint32_t weight_unit(const Service& svc);
+inline uint32_t endpoint_slots(const Endpoint& ep, uint32_t unit) { return unit ? ep.weight / unit : 0; }
 
 }  // namespace cgscope::lb

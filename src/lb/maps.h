@@ -18,11 +18,13 @@
 namespace cgscope::lb {
 
 inline constexpr const char* kDefaultPinDir = "/sys/fs/bpf/cgscope/lb";
+inline std::string pin_dir_or_default(const std::string& d) { return d.empty() ? kDefaultPinDir : d; }
 
 // Names of the pinned maps (as in bpf/lib/lb_maps.bpf.h) and links.
 inline constexpr const char* kMapNames[] = {"lb_frontend", "lb_service", "lb_endpoint", "lb_backend",
                                             "lb_name",     "lb_counters", "lb_stats",  "lb_config",
-                                            "lb_netns",    "lb_exempt",  "lb_orig",   "lb_waypoint_orig"};
+                                            "lb_netns",    "lb_exempt",  "lb_orig",   "lb_waypoint_orig",
+                                            "lb_affinity"};
 inline constexpr const char* kLinkNames[] = {"link_connect4", "link_connect6", "link_getpeername4",
                                              "link_getpeername6", "link_sockops"};
 
@@ -48,7 +50,8 @@ class PinnedMaps {
   Result<std::vector<uint64_t>> read_stats() const;
 
   // Performs the ops in order; stops at the first failure (the maps are then a
-  // consistent mix: see planner.h) and says how many were done.
+  // consistent mix: see planner.h) and says how many were done. (For the kill
+  // tests: CGSCOPE_LB_TEST_DIE_AFTER_WRITES=N SIGKILLs the process after N.)
   Result<void> execute(const std::vector<Op>& ops, size_t* done = nullptr) const;
 
  private:

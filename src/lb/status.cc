@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 
+#include <unordered_map>
+
 #include <fmt/format.h>
 
 namespace cgscope::lb {
@@ -28,12 +30,18 @@ std::string hp(const cgs_addr& a, uint16_t port_be) {
   return format_host_port(HostPort{from_abi(a), ntohs(port_be)});
 }
 
-// Backend ids of one tier, in index order.
-std::vector<uint32_t> tier_backends(const MapState& st, uint32_t id, uint32_t tier, uint32_t count) {
-  std::vector<uint32_t> out;
+// Backend ids of one tier, each once in the order of its first slot, with its
+// number of slots (its weight over the service's gcd of weights, config.h).
+std::vector<std::pair<uint32_t, uint32_t>> tier_backends(const MapState& st, uint32_t id, uint32_t tier,
+                                                         uint32_t count) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  std::unordered_map<uint32_t, size_t> at;  // backend -> its place in `out`
   for (uint32_t i = 0; i < count; i++) {
     auto e = st.endpoints.find({id, tier, i});
-    out.push_back(e == st.endpoints.end() ? 0 : e->second);
+    uint32_t b = e == st.endpoints.end() ? 0 : e->second;
+    auto [it, added] = at.emplace(b, out.size());
+    if (added) out.push_back({b, 0});
+    out[it->second].second++;
   }
   return out;
 }
@@ -86,7 +94,11 @@ nlohmann::json status_json(const Status& s) {
   j["pin_dir"] = s.pin_dir;
   json links = json::array();
   for (const LinkInfo& l : s.links)
-    links.push_back({{"name", l.name}, {"attached", l.present}, {"cgroup_id", l.cgroup_id}, {"prog_id", l.prog_id}});
+    links.push_back({{"name", l.name},
+                     {"pinned", l.present},
+                     {"attached", l.present && l.cgroup_id != 0},  // a deleted cgroup leaves the link attached to none
+                     {"cgroup_id", l.cgroup_id},
+                     {"prog_id", l.prog_id}});
   j["links"] = links;
   j["netns_filter"] = s.netns_filter;
   j["map_memory_bytes"] = s.map_memory;
@@ -107,12 +119,13 @@ nlohmann::json status_json(const Status& s) {
     sv["policy"] = policy_of(v.policy);
     sv["waypoint"] = v.wp_port ? json(hp(v.wp_addr, v.wp_port)) : json(nullptr);
     sv["keep_original"] = !(v.flags & CGS_LB_SERVICE_F_NO_ORIG);
+    sv["affinity_timeout"] = v.flags & CGS_LB_SERVICE_F_AFFINITY ? json(v.affinity_timeout) : json(nullptr);
     json tiers = json::array();
     for (uint32_t t = 0; t < CGS_LB_TIERS; t++) {
       json eps = json::array();
-      for (uint32_t b : tier_backends(s.state, id, t, v.count[t])) {
+      for (auto [b, slots] : tier_backends(s.state, id, t, v.count[t])) {
         auto be = s.state.backends.find(b);
-        json e = {{"backend_id", b}};
+        json e = {{"backend_id", b}, {"slots", slots}};
         if (be != s.state.backends.end()) {
           e["address"] = format_addr(from_abi(be->second.addr));
           if (be->second.wp_port) e["waypoint"] = hp(be->second.wp_addr, be->second.wp_port);
@@ -146,14 +159,19 @@ nlohmann::json status_json(const Status& s) {
 
 std::string status_text(const Status& s) {
   std::string out;
-  int attached = 0;
+  int attached = 0, orphaned = 0;
   uint64_t cg = 0;
   for (const LinkInfo& l : s.links) {
-    attached += l.present;
+    attached += l.present && l.cgroup_id != 0;
+    orphaned += l.present && l.cgroup_id == 0;
     if (l.cgroup_id) cg = l.cgroup_id;
   }
   out += fmt::format("lb state in {}: {}/{} hooks attached to cgroup id {}{}\n", s.pin_dir, attached, s.links.size(),
                      cg, s.netns_filter ? ", enrolled network namespaces only" : "");
+  if (orphaned)
+    out += fmt::format("  {} hooks are linked to a cgroup that has been deleted: nothing is balanced; `cgscope lb "
+                       "reset --pin-dir {}`, then apply again\n",
+                       orphaned, s.pin_dir);
   auto by_service = addresses_by_service(s.state);
   for (const auto& [id, v] : s.state.services) {
     auto n = s.state.names.find(id);
@@ -163,17 +181,19 @@ std::string status_text(const Status& s) {
     for (int i = 0; i < CGS_LB_MAX_PORTS && v.port[i]; i++)
       ports += fmt::format("{}{}->{}", ports.empty() ? "" : ", ", ntohs(v.port[i]), ntohs(v.target_port[i]));
     auto c = s.counters.find(id);
-    out += fmt::format("service {} (id {}): {} ports {} policy {}{}{}\n", n == s.state.names.end() ? "?" : n->second,
+    out += fmt::format("service {} (id {}): {} ports {} policy {}{}{}{}\n", n == s.state.names.end() ? "?" : n->second,
                        id, addrs.empty() ? "(no address)" : addrs, ports, policy_of(v.policy),
                        v.wp_port ? " waypoint " + hp(v.wp_addr, v.wp_port) : "",
-                       v.flags & CGS_LB_SERVICE_F_NO_ORIG ? " (original destination not kept)" : "");
+                       v.flags & CGS_LB_SERVICE_F_NO_ORIG ? " (original destination not kept)" : "",
+                       v.flags & CGS_LB_SERVICE_F_AFFINITY ? fmt::format(" affinity client_ip {} s", v.affinity_timeout)
+                                                           : "");
     bool any = false;
     for (uint32_t t = 0; t < CGS_LB_TIERS; t++) {
       if (!v.count[t]) continue;
       any = true;
       std::string eps;
-      for (uint32_t b : tier_backends(s.state, id, t, v.count[t]))
-        eps += (eps.empty() ? "" : ", ") + backend_text(s.state, b);
+      for (auto [b, slots] : tier_backends(s.state, id, t, v.count[t]))
+        eps += (eps.empty() ? "" : ", ") + backend_text(s.state, b) + (slots > 1 ? fmt::format(" x{}", slots) : "");
       out += fmt::format("  tier {}: {}\n", t, eps);
     }
     if (!any) out += "  no endpoints: connects are refused\n";

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
+#include <fmt/format.h>
+
 #include "cgscope/abi/lb.h"
 #include "lb/config.h"
 
@@ -105,7 +109,7 @@ TEST(LbConfig, RejectsWhatTheKernelCannotDo) {
 TEST(LbConfig, RejectsUnknownKeysAndBadValues) {
   EXPECT_EQ(error_of("services:\n  - name: a\n    adresses: [10.0.0.1]\n"),
             "f.yaml:3: unknown key 'adresses' in a service (expected one of: name, addresses, ports, policy, "
-            "prefer, waypoint, keep_original, endpoints)");
+            "prefer, waypoint, keep_original, endpoints, affinity, affinity_timeout)");
   EXPECT_NE(error_of("services:\n  - {name: a, addresses: [1.1.1.1], ports: [80], policy: roundrobin}\n")
                 .find("policy 'roundrobin'"),
             std::string::npos);
@@ -187,4 +191,137 @@ TEST(LbConfig, KeepOriginalDefaultsToTheTopLevelAndWaypointsAlwaysKeep) {
                      "    waypoint: 127.0.0.1:15008\n    keep_original: false\n"),
             "f.yaml:6: service w has a waypoint, which needs the original destination: keep_original cannot be "
             "false");
+}
+
+// Finding 3 of issue 11: a second block of a key would have dropped the first.
+TEST(LbConfig, DuplicateKeysAreErrorsWithBothLines) {
+  EXPECT_EQ(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80]}\nservices:\n  - {name: b, "
+                     "addresses: [10.0.0.2], ports: [80]}\n"),
+            "f.yaml:3: key 'services' is given twice in one mapping (first on line 1); YAML allows each key once");
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [{port: 80, port: 81}]}\n")
+                .find("f.yaml:2: key 'port' is given twice"),
+            std::string::npos);
+  EXPECT_NE(error_of("services:\n  - name: a\n    endpoints: []\n    addresses: [10.0.0.1]\n    ports: [80]\n"
+                     "    endpoints: [{address: 127.0.0.2}]\n")
+                .find("f.yaml:6: key 'endpoints' is given twice in one mapping (first on line 3)"),
+            std::string::npos);
+}
+
+// Finding 9 of issue 11: addresses that take no TCP connection, or are the host's own.
+TEST(LbConfig, RefusesAddressesThatCannotServe) {
+  auto one = [](const std::string& addr, const std::string& ep) {
+    return error_of(fmt::format("services:\n  - name: a\n    addresses: [{}]\n    ports: [80]\n"
+                                "    endpoints: [{{address: {}}}]\n",
+                                addr, ep));
+  };
+  EXPECT_EQ(one("10.96.0.1", "127.0.0.2"), "(ok)");  // a loopback endpoint is fine
+  EXPECT_EQ(one("10.96.0.1", "224.0.0.1"),
+            "f.yaml:5: endpoint address: 224.0.0.1 is a multicast address, which takes no TCP connection");
+  EXPECT_NE(one("10.96.0.1", "255.255.255.255").find("f.yaml:5: endpoint address: the broadcast address"),
+            std::string::npos);
+  EXPECT_NE(one("'fd00::1'", "'ff02::1'").find("multicast"), std::string::npos);
+  EXPECT_NE(one("127.0.0.1", "127.0.0.2").find("f.yaml:3: service address: 127.0.0.1 is a loopback address"),
+            std::string::npos);
+  EXPECT_NE(one("'::1'", "'fd00::2'").find("loopback"), std::string::npos);
+  EXPECT_NE(one("239.1.1.1", "127.0.0.2").find("multicast"), std::string::npos);
+  EXPECT_NE(error_of("services: []\nworkloads:\n  - {address: 127.0.0.9, waypoint: 127.0.0.1:15008}\n").find("loopback"),
+            std::string::npos);
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80], waypoint: '224.1.1.1:80'}\n")
+                .find("f.yaml:2: waypoint: 224.1.1.1 is a multicast address"),
+            std::string::npos);
+}
+
+// lb rewrites a connect once: a connect sent to another service's address hangs.
+TEST(LbConfig, RefusesEndpointsAndWaypointsThatAreServiceAddresses) {
+  const char* two = "services:\n  - {name: a, addresses: [10.96.0.1], ports: [80], endpoints: [{address: %s}]}\n"
+                    "  - {name: b, addresses: [10.96.0.2], ports: [80], endpoints: [{address: 127.0.0.2}]}\n";
+  auto with = [&](const char* ep) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf, two, ep);
+    return error_of(buf);
+  };
+  EXPECT_EQ(with("127.0.0.3"), "(ok)");
+  std::string e = with("10.96.0.2");
+  EXPECT_EQ(e.rfind("f.yaml:2: endpoint 10.96.0.2 of service a is an address of service b;", 0), 0u) << e;
+  EXPECT_NE(e.find("list service b's endpoints here instead"), std::string::npos) << e;
+  EXPECT_NE(with("10.96.0.1").find("is an address of service a"), std::string::npos);  // its own
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [10.96.0.1], ports: [80], waypoint: '10.96.0.1:80'}\n")
+                .find("waypoint 10.96.0.1:80 is an address of service a"),
+            std::string::npos);
+  // A workload's address as an endpoint is how waypoints work: fine.
+  EXPECT_EQ(error_of("services:\n  - {name: a, addresses: [10.96.0.1], ports: [80], endpoints: [{address: "
+                     "10.244.0.5}]}\nworkloads:\n  - {address: 10.244.0.5, waypoint: 127.0.0.1:15008}\n"),
+            "(ok)");
+}
+
+TEST(LbConfig, NetnsEntriesKeepTheirLines) {
+  auto r = parse_config("services: []\nnetns:\n  - /run/netns/a\n  - /run/netns/b\n", "f.yaml");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->netns.size(), 2u);
+  EXPECT_EQ(r->netns[1].path, "/run/netns/b");
+  EXPECT_EQ(r->netns[1].line, 4);
+  EXPECT_EQ(error_of("services: []\nnetns: [/run/netns/a, /run/netns/a]\n"), "f.yaml:2: netns /run/netns/a is listed twice");
+}
+
+// Finding 8 of issue 11: the duplicate-endpoint check was quadratic.
+TEST(LbConfig, OneServiceWithManyEndpoints) {
+  std::string text = "services:\n  - name: big\n    addresses: ['fd00::1']\n    ports: [80]\n    endpoints:\n";
+  for (int i = 0; i < 100000; i++) text += fmt::format("      - {{address: 'fd01::{:x}:{:x}'}}\n", i / 65536 + 1, i % 65536);
+  auto r = parse_config(text, "f.yaml");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->services[0].endpoints.size(), 100000u);
+  text += "      - {address: 'fd01::1:10'}\n";
+  EXPECT_EQ(error_of(text), "f.yaml:100006: endpoint fd01::1:10 is listed twice in service big");
+}
+
+// Weights (config.h): whole numbers 0-100, default 1; the slots they fill count
+// against lb_endpoint's capacity after dividing by the service's gcd.
+TEST(LbConfig, WeightsAreBoundedAndCountAsSlots) {
+  auto cfg = parse_config("services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [80]\n"
+                          "    endpoints: [{address: 127.0.0.2, weight: 30}, {address: 127.0.0.3, weight: 0}, "
+                          "{address: 127.0.0.4}]\n",
+                          "f.yaml");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  const Service& s = cfg->services[0];
+  EXPECT_EQ(s.endpoints[0].weight, 30u);
+  EXPECT_EQ(s.endpoints[1].weight, 0u);
+  EXPECT_EQ(s.endpoints[2].weight, 1u);
+  EXPECT_EQ(weight_unit(s), 1u);
+  EXPECT_EQ(endpoint_slots(s.endpoints[0], weight_unit(s)), 30u);
+  EXPECT_EQ(error_of("services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [80]\n"
+                     "    endpoints: [{address: 127.0.0.2, weight: 101}]\n"),
+            "f.yaml:5: weight '101' must be a whole number from 0 to 100");
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80], endpoints: [{address: 127.0.0.2, "
+                     "weight: -1}]}\n")
+                .find("weight '-1'"),
+            std::string::npos);
+  // 6,000 endpoints of weights 99 and 100 (gcd 1) fill 597,000 slots: more than lb_endpoint holds.
+  std::string many = "services:\n  - name: a\n    addresses: [10.0.0.1]\n    ports: [80]\n    endpoints:\n";
+  for (int i = 0; i < 6000; i++)
+    many += fmt::format("      - {{address: 127.1.{}.{}, weight: {}}}\n", i / 250, i % 250 + 1, 99 + i % 2);
+  EXPECT_NE(error_of(many).find("597000 endpoint slots"), std::string::npos) << error_of(many);
+  // The same weights all at 100 are 6,000 slots (gcd 100): fine.
+  std::string even = many;
+  for (size_t at = 0; (at = even.find("weight: 99}", at)) != std::string::npos;) even.replace(at, 11, "weight: 100}");
+  EXPECT_EQ(error_of(even), "(ok)");
+}
+
+TEST(LbConfig, AffinityIsClientIpWithATimeout) {
+  auto cfg = parse_config("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80], affinity: client_ip}\n"
+                          "  - {name: b, addresses: [10.0.0.2], ports: [80], affinity: client_ip, affinity_timeout: 60}\n"
+                          "  - {name: c, addresses: [10.0.0.3], ports: [80]}\n",
+                          "f.yaml");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_TRUE(cfg->services[0].affinity);
+  EXPECT_EQ(cfg->services[0].affinity_timeout, 10800u);
+  EXPECT_EQ(cfg->services[1].affinity_timeout, 60u);
+  EXPECT_FALSE(cfg->services[2].affinity);
+  EXPECT_EQ(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80], affinity: cookie}\n"),
+            "f.yaml:2: affinity 'cookie' must be client_ip or none");
+  EXPECT_EQ(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80], affinity_timeout: 5}\n"),
+            "f.yaml:2: service a has affinity_timeout but no affinity: client_ip");
+  EXPECT_NE(error_of("services:\n  - {name: a, addresses: [10.0.0.1], ports: [80], affinity: client_ip, "
+                     "affinity_timeout: 70000}\n")
+                .find("from 1 to 65535"),
+            std::string::npos);
 }

@@ -41,7 +41,7 @@ MapState run(const MapState& from, const Config& cfg, Plan* out = nullptr) {
   EXPECT_EQ(s.endpoints, want->endpoints);
   EXPECT_EQ(s.names, want->names);
   EXPECT_EQ(s.backends.size(), want->backends.size());
-  if (out) *out = p;
+  if (out) *out = std::move(p);
   return s;
 }
 
@@ -143,6 +143,7 @@ TEST(LbPlanner, RemovalGoesFrontendFirstBackendLast) {
   Config c;
   c.services = {svc("a", "10.96.0.1", {"127.0.0.2"}), svc("b", "10.96.0.2", {"127.0.0.3"})};
   MapState s = run({}, c);
+  s.counters.insert(id_of(s, "b"));  // the kernel made it at b's first connect
   c.services.pop_back();
   Plan p;
   run(s, c, &p);
@@ -205,6 +206,29 @@ TEST(LbPlanner, FailoverTiersAndPolicyChange) {
   EXPECT_EQ(r.endpoints.size(), 3u);
 }
 
+// A weight w fills w / gcd slots of the tier (config.h); slots that survive a
+// change of weights stay where they are, as endpoints do.
+TEST(LbPlanner, WeightsAreSlotsOverTheirGcd) {
+  Config c;
+  c.services = {svc("a", "10.96.0.1", {"127.0.0.2", "127.0.0.3", "127.0.0.4"})};
+  c.services[0].endpoints[0].weight = 20;
+  c.services[0].endpoints[1].weight = 60;
+  c.services[0].endpoints[2].weight = 0;  // drained: listed, no connects
+  MapState s = run({}, c);
+  uint32_t id = id_of(s, "a");
+  EXPECT_EQ(tier(s, id, 0), (std::vector<std::string>{"127.0.0.2", "127.0.0.3", "127.0.0.3", "127.0.0.3"}));
+  c.services[0].endpoints[1].weight = 20;  // 1:1 now
+  Plan p;
+  MapState after = run(s, c, &p);
+  EXPECT_EQ(tier(after, id, 0), (std::vector<std::string>{"127.0.0.2", "127.0.0.3"}));
+  EXPECT_EQ(count_ops(p, MapKind::endpoint, OpKind::update), 0);  // the first two slots already hold that
+  EXPECT_EQ(count_ops(p, MapKind::endpoint, OpKind::remove), 2);
+  c.services[0].endpoints[0].weight = 0;
+  c.services[0].endpoints[1].weight = 0;
+  MapState none = run(after, c);
+  EXPECT_EQ(none.services.at(id).count[0], 0u);  // no weight left: refused, as with no endpoints
+}
+
 TEST(LbPlanner, KeepOriginalIsAServiceFlagAndChangesInPlace) {
   Config c;
   c.services = {svc("a", "10.96.0.1", {"127.0.0.2"}), svc("b", "10.96.0.2", {"127.0.0.3"})};
@@ -260,7 +284,9 @@ TEST(LbPlanner, RandomTransitionsStayConsistent) {
         if (!used.insert(b).second) continue;
         Locality l;
         l.v = {rng() % 2 ? "r1" : "r2", rng() % 2 ? "z1" : "z2", "", ""};
-        s.endpoints.push_back(Endpoint{ip(fmt::format("127.0.1.{}", b + 1)), l, std::nullopt, 0});
+        // Weights 0-3: slots repeat a backend, and a weight 0 endpoint has none.
+        s.endpoints.push_back(Endpoint{ip(fmt::format("127.0.1.{}", b + 1)), l, std::nullopt, 0,
+                                       static_cast<uint32_t>(rng() % 4)});
       }
       bool clash = false;
       for (const Service& o : c.services) clash = clash || o.addresses[0] == s.addresses[0];

@@ -81,11 +81,34 @@ TEST(YamlDoc, EmptyValueIsOnTheLineOfWhatFollows) {
   EXPECT_EQ(parse_ok("a: 1\nb:").root().find("b")->line(), 2);
 }
 
-TEST(YamlDoc, FindTakesTheFirstScalarKey) {
-  YamlDoc doc = parse_ok("~: 0\n[k]: 1\nk: 2\n\"k\": 3\n");
+TEST(YamlDoc, FindTakesTheScalarKey) {
+  YamlDoc doc = parse_ok("~: 0\n[k]: 1\nk: 2\n");
   EXPECT_EQ(doc.root().find("k")->scalar(), "2");
-  EXPECT_EQ(doc.root().entries().size(), 4u);  // duplicates kept
-  EXPECT_EQ(doc.root().find(""), nullptr);     // a null key is not ""
+  EXPECT_EQ(doc.root().entries().size(), 3u);
+  EXPECT_EQ(doc.root().find(""), nullptr);  // a null key is not ""
+}
+
+// A second `services:` would otherwise drop every service of one of the two.
+TEST(YamlDoc, DuplicateKeysAreErrorsNamingBothLines) {
+  EXPECT_EQ(error_of("services: []\nnode: {}\nservices: []\n"),
+            "line 3: key 'services' is given twice in one mapping (first on line 1); YAML allows each key once");
+  EXPECT_EQ(error_of("ports: [{port: 80, port: 81}]\n"),
+            "line 1: key 'port' is given twice in one mapping (first on line 1); YAML allows each key once");
+  // One key however it is quoted, as the readers take it.
+  EXPECT_NE(error_of("k: 1\n'k': 2\n").find("line 2: key 'k' is given twice"), std::string::npos);
+  EXPECT_NE(error_of("~: 1\nnull: 2\n").find("line 2: an empty (null) key is given twice"), std::string::npos);
+  // Inside a nested block mapping, with the lines of both.
+  EXPECT_EQ(error_of("a:\n  - name: x\n    ports: [80]\n    name: y\n"),
+            "line 4: key 'name' is given twice in one mapping (first on line 2); YAML allows each key once");
+  // A large mapping (past the pairwise comparison) is checked as well.
+  std::string big;
+  for (int i = 0; i < 1000; i++) big += "k" + std::to_string(i) + ": 1\n";
+  EXPECT_EQ(error_of(big), "(ok)");
+  EXPECT_EQ(error_of(big + "k500: 2\n"),
+            "line 1001: key 'k500' is given twice in one mapping (first on line 501); YAML allows each key once");
+  // The same key in two mappings, a key that is a collection, an alias to a map: fine.
+  EXPECT_EQ(error_of("a: {k: 1}\nb: {k: 2}\n[x]: 1\n[x]: 2\n"), "(ok)");
+  EXPECT_EQ(error_of("a: &m {k: 1}\nb: *m\n"), "(ok)");
 }
 
 TEST(YamlDoc, ScalarsKeepTheirBytes) {

@@ -40,6 +40,7 @@
 #define CGS_LB_MAX_NETNS 1024
 #define CGS_LB_MAX_EXEMPT 4096
 #define CGS_LB_MAX_WAYPOINT_CONNS 16384
+#define CGS_LB_MAX_AFFINITY 65536
 
 /* service.policy */
 enum cgs_lb_policy {
@@ -55,6 +56,10 @@ enum cgs_lb_service_flag {
 	 * connect costs (docs/lb.md), so a service whose clients never ask may skip it.
 	 * Ignored when the connect goes to a waypoint, which needs it. */
 	CGS_LB_SERVICE_F_NO_ORIG = 0x1,
+	/* Session affinity by client: a client's connects within affinity_timeout
+	 * seconds of its last one go to the same endpoint while it is still one
+	 * (lb_affinity). The client is the socket's network namespace. */
+	CGS_LB_SERVICE_F_AFFINITY = 0x2,
 };
 
 /* frontend.kind */
@@ -94,7 +99,7 @@ struct cgs_lb_service_value {
 	__u16 target_port[CGS_LB_MAX_PORTS]; /* target_port[i] serves port[i], network order */
 	struct cgs_addr wp_addr;        /* waypoint address, when wp_port != 0 */
 	__u16 wp_port;                     /* waypoint port, network order; 0: no waypoint */
-	__u16 pad0;
+	__u16 affinity_timeout;            /* seconds, with CGS_LB_SERVICE_F_AFFINITY */
 	__u32 flags;                       /* enum cgs_lb_service_flag */
 };
 
@@ -141,6 +146,22 @@ struct cgs_lb_config {
  * of a connection sent to a waypoint (lb_waypoint_orig) are in orig_dst.h. */
 
 /* Connects of sockets whose cookie is in `exempt` are never rewritten. */
+/* Session affinity (CGS_LB_SERVICE_F_AFFINITY), LRU: a client's last pick of a
+ * service. Used only while the slot still holds that backend. */
+struct cgs_lb_affinity_key {
+	__u64 client;     /* netns cookie of the connecting socket */
+	__u32 service_id;
+	__u32 pad0;
+};
+
+struct cgs_lb_affinity_value {
+	__u64 last_ns;    /* bpf_ktime_get_ns() of the client's last connect */
+	__u32 tier;
+	__u32 index;
+	__u32 backend_id;
+	__u32 pad0;
+};
+
 struct cgs_lb_exempt_value {
 	__u32 present; /* 1 */
 	__u32 pad0;

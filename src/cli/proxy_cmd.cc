@@ -22,6 +22,13 @@ void add_common(CLI::App* sub, proxy::ProxyRequest& req, std::string& output) {
                 "asked; socks5h and http upstreams then get connections by the name looked up");
   sub->add_option("-o,--output", output, "Access log as text (default) or json")->check(CLI::IsMember({"text", "json"}));
   sub->add_option("--log", req.log_file, "Append the access log to FILE instead of standard error");
+  sub->add_option("--connect-timeout", req.connect_timeout,
+                  "Seconds a connection may take to reach its destination through the upstream, handshake "
+                  "included (default 10; the TCP connect to a proxy upstream itself has 1 s of it)")
+      ->check(CLI::Range(0.001, 3600.0));
+  sub->add_option("--idle-timeout", req.idle_timeout,
+                  "Close a proxied connection after SECONDS with no data either way (default 0: never)")
+      ->check(CLI::Range(0.0, 86400.0));
   sub->add_flag("-v,--verbose", req.verbose, "Show libbpf's messages (verifier log on failure)");
 }
 

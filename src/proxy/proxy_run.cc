@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -39,7 +40,15 @@ struct Plan {
   Upstream upstream;
   std::vector<cgs_proxy_prefix> bypass;
   std::optional<sockaddr_storage> relay_given;  // --relay-addr (port 0)
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds idle_timeout{0};  // 0: none
 };
+
+// The CLI checked the range; a fraction of a millisecond rounds up, so a
+// timeout given is never none.
+std::chrono::milliseconds seconds_to_ms(double s) {
+  return std::chrono::milliseconds(int64_t(std::ceil(s * 1000.0)));
+}
 
 sockaddr_storage loopback4() {
   sockaddr_storage ss{};
@@ -65,6 +74,8 @@ Result<Plan> make_plan(const ProxyRequest& req) {
       return fail(fmt::format("--relay-addr '{}' is not an IPv4 address of this host", *req.relay_addr), EINVAL);
     p.relay_given = d->addr;
   }
+  p.connect_timeout = seconds_to_ms(req.connect_timeout);
+  p.idle_timeout = seconds_to_ms(req.idle_timeout);
   return p;
 }
 
@@ -158,6 +169,11 @@ Result<void> make_relay(Services& s, const Plan& plan, const RelayAddrs& at, con
                         const SelfExempt& self) {
   RelayOptions ro;
   ro.listen = {at.host};
+  ro.connect_timeout = plan.connect_timeout;
+  // The TCP connect to the upstream itself keeps its 1 s (relay.h) unless the
+  // whole connect is given less.
+  ro.upstream_connect_timeout = std::min(ro.upstream_connect_timeout, ro.connect_timeout);
+  ro.idle_timeout = plan.idle_timeout;
   if (at.ns) ro.listen.push_back(*at.ns);
   ro.upstream = plan.upstream;
   ro.lookup = [&s, &plan](const sockaddr_storage& peer, const sockaddr_storage&) {

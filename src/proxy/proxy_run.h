@@ -17,6 +17,8 @@ struct ProxyRequest {
   bool dns = false;                      // --dns: UDP port-53 queries through the upstream
   bool json = false;                     // -o json: the access log as JSON lines
   std::string log_file;                  // --log FILE ("" = stderr)
+  double connect_timeout = 10;           // --connect-timeout SECONDS: destination or upstream, handshake included
+  double idle_timeout = 0;               // --idle-timeout SECONDS: 0 = connections may idle for ever
   bool verbose = false;
 };
 

@@ -50,6 +50,32 @@ TEST_F(ProxyTest, AStoppedUpstreamFailsTheClientAtOnce) {
   EXPECT_NE(r.output.find("upstream unreachable"), std::string::npos) << r.output;
 }
 
+TEST_F(ProxyTest, IdleTimeoutClosesAQuietConnectionAndBadTimeoutsAreRefused) {
+  // busybox httpd waits a minute for a request: the relay's idle timeout ends
+  // the connection first, with an end of file for the client.
+  const std::string client = fmt::format(
+      "import socket, time\n"
+      "s = socket.create_connection(('{}', 8080))\n"
+      "t = time.time()\n"
+      "d = s.recv(10)\n"
+      "print('eof' if d == b'' else 'data', round(time.time() - t, 1))\n",
+      peer_ip_);
+  auto r = run({CGSCOPE_BIN, "proxy", "run", "--via", "direct", "--idle-timeout", "0.5", "--", "python3", "-c", client},
+               kRunLimit);
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_NE(r.output.find("eof "), std::string::npos) << r.output;
+  double waited = std::stod(r.output.substr(r.output.find("eof ") + 4));
+  EXPECT_GE(waited, 0.4) << r.output;
+  EXPECT_LT(waited, 5.0) << r.output;
+  EXPECT_NE(r.output.find("idle timeout"), std::string::npos) << "the access log says why: " << r.output;
+  for (const char* bad : {"-1", "0", "abc"}) {
+    auto b = run({CGSCOPE_BIN, "proxy", "run", "--via", "direct", "--connect-timeout", bad, "--", "true"}, kRunLimit);
+    EXPECT_NE(b.code, 0) << "--connect-timeout " << bad << ": " << b.output;
+  }
+  auto neg = run({CGSCOPE_BIN, "proxy", "run", "--via", "direct", "--idle-timeout", "-1", "--", "true"}, kRunLimit);
+  EXPECT_NE(neg.code, 0) << neg.output;
+}
+
 TEST_F(ProxyTest, AConnectionToTheRelayThatWasNotRedirectedIsNotForwarded) {
   // The relay's port from its start line; then a connect from outside the cgroup.
   Child cg;

@@ -15,6 +15,7 @@ build_pkgs=(
   microsocks tinyproxy dante-server curl busybox-static
   graphviz  # trace --flows -o dot: the tests render the graph with dot -Tsvg
   docker.io  # proxy_docker_test: a real `docker build --cgroup-parent` (the test runs its own dockerd)
+  python3    # proxy_test: a Python client with no proxy setting, and a quiet client for the idle timeout
 )
 bench_pkgs=(
   bpftrace libbpf-tools strace stress-ng iptables wrk iperf3 hyperfine bc

@@ -26,6 +26,20 @@ TEST_F(ProxyTest, StaticBusyboxWgetGoesThroughTheUpstreamToo) {
   EXPECT_NE(socks_log().find(peer_ip_), std::string::npos) << socks_log();
 }
 
+TEST_F(ProxyTest, APythonClientGoesThroughTheUpstreamToo) {
+  const std::string fetch = fmt::format(
+      "import urllib.request\n"
+      "req = urllib.request.Request('{}')\n"
+      "opener = urllib.request.build_opener(urllib.request.ProxyHandler({{}}))  # no proxy setting\n"
+      "open('{}', 'wb').write(opener.open(req, timeout=10).read())\n",
+      url(), got_.path);
+  auto r = proxy_run(socks(), {"python3", "-c", fetch});
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(slurp(got_.path), body_);
+  EXPECT_NE(r.output.find("1 connections proxied"), std::string::npos) << r.output;
+  EXPECT_NE(socks_log().find(peer_ip_), std::string::npos) << socks_log();
+}
+
 TEST_F(ProxyTest, CommandsStatusIsTheExitCodeAndNothingIsLeftBehind) {
   auto r = proxy_run(socks(), {"sh", "-c", "exit 7"});
   EXPECT_EQ(r.code, 7) << r.output;
@@ -58,13 +72,14 @@ TEST_F(ProxyTest, IdleTimeoutClosesAQuietConnectionAndBadTimeoutsAreRefused) {
       "s = socket.create_connection(('{}', 8080))\n"
       "t = time.time()\n"
       "d = s.recv(10)\n"
-      "print('eof' if d == b'' else 'data', round(time.time() - t, 1))\n",
-      peer_ip_);
+      "open('{}', 'w').write(('eof ' if d == b'' else 'data ') + str(round(time.time() - t, 1)))\n",
+      peer_ip_, got_.path);
   auto r = run({CGSCOPE_BIN, "proxy", "run", "--via", "direct", "--idle-timeout", "0.5", "--", "python3", "-c", client},
                kRunLimit);
   ASSERT_EQ(r.code, 0) << r.output;
-  ASSERT_NE(r.output.find("eof "), std::string::npos) << r.output;
-  double waited = std::stod(r.output.substr(r.output.find("eof ") + 4));
+  std::string said = slurp(got_.path);  // not stdout: the access log shares the terminal
+  ASSERT_EQ(said.rfind("eof ", 0), 0u) << said << "\n" << r.output;
+  double waited = std::stod(said.substr(4));
   EXPECT_GE(waited, 0.4) << r.output;
   EXPECT_LT(waited, 5.0) << r.output;
   EXPECT_NE(r.output.find("idle timeout"), std::string::npos) << "the access log says why: " << r.output;

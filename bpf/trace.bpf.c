@@ -66,6 +66,25 @@ static __always_inline int send_scratch(struct scratch *s, __u32 end, __u32 drop
 	return 0;
 }
 
+#include "lib/trace_close.bpf.h"
+
+/* close with the path its entry resolved (trace_close.bpf.h), taken into the
+ * scratch slot at `size` bytes: the exit's part of the header, then sent. */
+static __always_inline int send_close_taken(struct pt_regs *regs, long ret, __u32 size)
+{
+	struct scratch *s = get_scratch();
+	struct cgs_record *r;
+
+	if (!s)
+		return 0;
+	r = (struct cgs_record *)s->data;
+	r->ts_ns = bpf_ktime_get_ns();
+	r->ret = ret;
+	read_regs_args(r->args, regs);
+	send_scratch(s, size, CGS_DROP_RINGBUF_FULL);
+	return 0;
+}
+
 /* The per-argument captures of a syscall, into the scratch record. */
 static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *r, __u32 nr, long ret)
 {
@@ -171,7 +190,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task;
 	struct cgs_record *r;
 	struct scratch *s;
-	__u32 nr, tgid;
+	__u32 nr, tgid, close_size = 0;
 
 	/* Cheapest rejections first: an unselected syscall costs two loads. */
 	nr = regs->orig_ax;
@@ -182,6 +201,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		if (!(wanted[nr] & CGS_WANT_EMIT))
 			return 0;
 	}
+	/* Before any filter: a slot left armed by a filtered exit could otherwise
+	 * meet a later close of the same fd number whose entry did not run. */
+	if (nr == CGS_NR_CLOSE && close_at_entry)
+		close_size = close_entry_take((__u32)bpf_get_current_pid_tgid(), (__s32)regs->di);
 	if (only_failed && ret >= 0)
 		return 0;
 	if (nr == CGS_NR_EXECVE || nr == CGS_NR_EXECVEAT)
@@ -202,6 +225,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		bpf_ringbuf_submit(r, wake_flag());
 		return 0;
 	}
+	if (close_size)
+		return send_close_taken(regs, ret, close_size);
 	if (has_sections[nr] == CGS_SECTIONS_FDCLOSE_ONLY)
 		return send_fdclose_record(task, regs, nr, ret);
 
@@ -308,13 +333,15 @@ int on_enter_exit_group(struct trace_event_raw_sys_enter *ctx)
 	return entry_only(ctx->args[0], CGS_NR_EXIT_GROUP);
 }
 
-/* The same four entry captures without tracefs: the per-syscall tracepoints
+/* The same entry captures (and close's, trace_close.bpf.h) without tracefs: the per-syscall tracepoints
  * above are attached through tracefs (their ids live there), so where it cannot
  * be mounted user space loads this one instead. It runs for every syscall of the
  * machine, which is why it is the fallback and not the default. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
+	if (id == CGS_NR_CLOSE)
+		return task_in_compat_syscall(bpf_get_current_task_btf()) ? 0 : close_entry((__s32)regs->di);
 	switch (id) {
 	case CGS_NR_EXECVE:
 	case CGS_NR_EXECVEAT:

@@ -13,6 +13,7 @@
  * in one global function (cgs_put_path), verified once whatever calls it.
  *
  * close() is the exception: by sys_exit its fd is gone and the file freed. Its
+ * walk runs at entry (trace_close.bpf.h); where that record is missing, its
  * section carries only the path generation, and user space names what was
  * closed from its fd table (src/trace/fd_table.h), which is fed by these walks
  * and by the paths open calls were given. The generation says whether such a

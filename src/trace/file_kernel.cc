@@ -29,8 +29,8 @@ void configure_stamps(trace_bpf* skel, bool stamps) {
 
 }  // namespace
 
-void configure_file_paths(trace_bpf* skel, const std::bitset<CGS_MAX_SYSCALLS>& moves, bool via_sys_enter,
-                          bool modes) {
+Result<void> configure_file_paths(trace_bpf* skel, const std::bitset<CGS_MAX_SYSCALLS>& moves, bool via_sys_enter,
+                                  bool modes, bool close_at_entry) {
   configure_stamps(skel, moves.any());
   skel->rodata->fd_need_mode = modes;
   for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++)
@@ -40,6 +40,12 @@ void configure_file_paths(trace_bpf* skel, const std::bitset<CGS_MAX_SYSCALLS>& 
   for (bpf_program* prog : {p->cgs_move_rename, p->cgs_move_renameat, p->cgs_move_renameat2, p->cgs_move_mount,
                             p->cgs_move_umount, p->cgs_move_move_mount, p->cgs_move_pivot_root, p->cgs_move_chroot})
     bpf_program__set_autoload(prog, tracepoints);
+  skel->rodata->close_at_entry = close_at_entry;
+  bpf_program__set_autoload(p->cgs_close_enter, close_at_entry && !via_sys_enter);
+  if (!close_at_entry)
+    if (int err = bpf_map__set_max_entries(skel->maps.close_slots, 1); err)
+      return fail_errno("sizing the close slots", -err);
+  return {};
 }
 
 PathGeneration read_path_generation(const trace_bpf* skel) {

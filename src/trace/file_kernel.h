@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "cgscope/abi/trace.h"
+#include "core/result.h"
 
 struct trace_bpf;
 
@@ -14,8 +15,11 @@ namespace cgscope::trace {
 // Before load: `moves` get CGS_WANT_PATHGEN and their entry tracepoints load
 // (none at all when `moves` is empty; from the generic sys_enter hook instead
 // when `via_sys_enter`); with `modes` the kernel reads each file's mode too.
-void configure_file_paths(trace_bpf* skel, const std::bitset<CGS_MAX_SYSCALLS>& moves, bool via_sys_enter,
-                          bool modes);
+// With `close_at_entry` close's fd is resolved at its entry (trace_close.bpf.h),
+// by its own tracepoint or, `via_sys_enter`, the generic hook; without it the
+// program does not load and its slots shrink to one.
+Result<void> configure_file_paths(trace_bpf* skel, const std::bitset<CGS_MAX_SYSCALLS>& moves, bool via_sys_enter,
+                                  bool modes, bool close_at_entry);
 
 struct PathGeneration {
   uint32_t gen = 0;

@@ -112,13 +112,19 @@ void FileTracker::fd_fields(const FileCall& fc, const RecordView& rec, const Sec
   }
 }
 
-// close's fd is gone by its exit: what it was, from the table, if nothing moved
-// paths since the table learnt it (bpf/lib/trace_fd.bpf.h).
+// close's fd is gone by its exit: what its entry resolved (bpf/lib/trace_close.bpf.h)
+// or, where that record is missing, what the table had, if nothing moved paths
+// since the table learnt it (bpf/lib/trace_fd.bpf.h).
 void FileTracker::close_field(const RecordView& rec, int64_t ret, const Sections& sec) {
   const cgs_record* h = rec.hdr;
   int fd = int32_t(h->args[0]);
   if (fd < 0 || ret == -EBADF) return add_null(kClosePath, "fd not open");
   if (!needs_.close_paths) return add_null(kClosePath, kUntracked);
+  if (sec[0] && sec[0]->kind == CGS_ARG_FDPATH && sec[0]->fd == fd) {
+    std::string& s = text();
+    if (const char* why = fd_path_text(*sec[0], s)) return add_null(kClosePath, why);
+    return add_path(kClosePath, s, sec[0]->deleted());
+  }
   const FdEntry* e = table_.find(h->pid, h->tid, fd);
   if (!e) return add_null(kClosePath, kUnseenFd);
   if (!e->pseudo && (!e->trusted || !sec[0] || e->gen != sec[0]->gen)) return add_null(kClosePath, kMoved);

@@ -117,7 +117,11 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
     bpf_program__set_autoload(p, !cfg.entry_via_sys_enter);
   bpf_program__set_autoload(progs->on_sys_enter, cfg.entry_via_sys_enter);
   if (auto r = configure_tcp_state(skel_, cfg.tcp_state); !r) return r;
-  configure_file_paths(skel_, cfg.path_moves, cfg.entry_via_sys_enter, cfg.file_modes);
+  // close's paths are tracked (path_moves) only when close is shown: then its
+  // entry resolves them.
+  bool close_at_entry = cfg.path_moves.any() && cfg.syscalls.test(CGS_NR_CLOSE);
+  if (auto r = configure_file_paths(skel_, cfg.path_moves, cfg.entry_via_sys_enter, cfg.file_modes, close_at_entry); !r)
+    return r;
 
   if (int err = trace_bpf__load(skel_); err) return Failure{load_error(-err)};
   if (int err = trace_bpf__attach(skel_); err)

@@ -56,7 +56,7 @@ Outcome without_mounts(const std::vector<std::string>& options, const std::strin
 }
 
 std::string trace_cat(const std::string& events, const std::string& file) {
-  return fmt::format("exec {} trace -o json --output-file {} -e openat,execve,exit_group -- cat {}", CGSCOPE_BIN,
+  return fmt::format("exec {} trace -o json --output-file {} -e openat,close,execve,exit_group -- cat {}", CGSCOPE_BIN,
                      events, file);
 }
 
@@ -73,6 +73,8 @@ void expect_traced_cat(const Outcome& o, const std::string& file) {
     return e["args"]["argv"] == nlohmann::json::array({"cat", file}) && e["ret"] == 0;
   })) << o.output;
   EXPECT_TRUE(o.has_event("exit_group", [](const auto& e) { return e["args"]["error_code"] == 0; })) << o.output;
+  // Named at its entry, by the tracepoint or, without tracefs, the generic hook.
+  EXPECT_TRUE(o.has_event("close", [&](const auto& e) { return e["args"]["path"] == file; })) << o.output;
 }
 
 class HostSetup : public ::testing::Test {

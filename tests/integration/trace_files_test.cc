@@ -161,16 +161,48 @@ TEST(TraceFiles, WritesCarryTheFilesPathThroughDupsChdirAndARenameOfTheDirectory
   EXPECT_EQ(write_path(run, 7), pipe_link);
   EXPECT_EQ(write_path(run, 8), sock_link);
 
-  // Closes: fd 7 was last seen before the rename, so its old name is not
-  // trusted any more (null, with why); fd 3 was written after it.
+  // Closes, named at their entry: fd 7 was last used before the rename of its
+  // directory (the fd table's copy of its name is stale) and still gets its
+  // name now; so does the fd written after it.
   std::map<int, nlohmann::json> closes;
   for (const auto& e : mine(run, "close")) closes[e["args"]["fd"].get<int>()] = e["args"];
   ASSERT_TRUE(closes.count(7)) << "no close of fd 7";
-  EXPECT_TRUE(closes[7]["path"].is_null()) << closes[7].dump();
-  EXPECT_TRUE(closes[7]["path_unknown"].is_string()) << closes[7].dump();
-  bool fd_closed_right = false;
-  for (const auto& [fd, args] : closes) fd_closed_right |= args["path"] == b + "/out.txt";
-  EXPECT_TRUE(fd_closed_right) << "no close named " << b << "/out.txt";
+  EXPECT_EQ(closes[7]["path"], b + "/out.txt") << closes[7].dump();
+  EXPECT_FALSE(closes[7].contains("path_unknown")) << closes[7].dump();
+  int closed_right = 0;
+  for (const auto& [fd, args] : closes) closed_right += args["path"] == b + "/out.txt";
+  EXPECT_EQ(closed_right, 2) << "fd 7 and its original, both named " << b << "/out.txt";
+}
+
+// Opens a file, renames an unrelated one (any rename on the machine made the fd
+// table's names untrusted), then closes the first.
+int close_after_rename(const std::string& dir) {
+  int fd = ::open((dir + "/kept").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return 10;
+  int other = ::open((dir + "/other").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (other < 0 || ::close(other) != 0) return 11;
+  if (::rename((dir + "/other").c_str(), (dir + "/moved").c_str()) != 0) return 12;
+  if (::close(fd) != 0) return 13;
+  return 0;
+}
+
+TEST(TraceFiles, CloseNamesItsFileExactlyAfterARenameElsewhere) {
+  ContainerTrace ct;
+  ASSERT_TRUE(ct.make()) << ct.error;
+  TempPath dir("closerename");
+  std::filesystem::create_directories(dir.path);
+  int status = -1;
+  TraceRun run = trace_in_container(ct, "openat,close", [&] { return close_after_rename(dir.path); }, status);
+  ASSERT_EQ(status, 0) << "the child failed at step " << status;
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  std::vector<nlohmann::json> named;
+  for (const auto& e : mine(run, "close"))
+    if (e["ret"] == 0 && e["args"]["path"].is_string() &&
+        e["args"]["path"].get<std::string>().rfind(dir.path + "/", 0) == 0)
+      named.push_back(e["args"]);
+  ASSERT_EQ(named.size(), 2u) << run.stderr_text;
+  EXPECT_EQ(named[0]["path"], dir.path + "/other") << named[0].dump();
+  EXPECT_EQ(named[1]["path"], dir.path + "/kept") << "after the rename: " << named[1].dump();
 }
 
 // Writes 1000 + 2000 bytes, renames the file, writes 4096, and 10 more through a

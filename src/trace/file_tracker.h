@@ -1,7 +1,8 @@
 // The files side of a trace, for Session: turns the file sections the kernel
 // adds (file_path.h) into the fields users read (`path` for an fd argument,
 // `abs_path` for a path argument, with `_unknown` reasons), keeps the fd table
-// (fd_table.h) fed so that close() can be named, and sums file_write/file_read
+// (fd_table.h) fed (close() is named from its entry section, the table the
+// fallback), and sums file_write/file_read
 // (file_activity.h). Session hands it every event in scope, selected by -e or
 // only sent for its sake, and emits the file events it makes.
 #pragma once

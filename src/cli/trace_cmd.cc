@@ -44,6 +44,7 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
   auto output = std::make_shared<std::string>("auto");
   auto buffer = std::make_shared<std::string>("16M");
   auto list = std::make_shared<bool>(false);
+  auto on_stop = std::make_shared<std::string>("detach");
 
   sub->add_option("-e,--events", req->events,
                   "Events: names, set:NAME, all, !name to exclude (comma-separated, repeatable)")
@@ -70,11 +71,16 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
                   "At the end, write to FILE a seccomp profile (Docker/OCI JSON) allowing exactly the syscalls seen");
   sub->add_option("--duration", req->duration, "Stop after SECONDS")->check(CLI::NonNegativeNumber);
   sub->add_option("--max-events", req->max_events, "Stop after N events");
+  sub->add_option("--on-stop", *on_stop,
+                  "When --duration, --max-events or a closed output stop the trace of -- CMD: 'detach' (default, as "
+                  "strace: CMD goes on untraced, cgscope exits with its status when it ends) or 'kill' (CMD and what "
+                  "it started are killed)")
+      ->check(CLI::IsMember({"detach", "kill"}));
   sub->add_option("--buffer-size", *buffer, "Ring buffer size, a power of two from 256K to 1G (default 16M)");
   sub->add_flag("-v,--verbose", req->verbose, "Show libbpf's messages (verifier log on failure)");
   req->command = command;
 
-  sub->callback([&exit_code, req, output, buffer, list]() {
+  sub->callback([&exit_code, req, output, buffer, list, on_stop]() {
     if (*list) {
       std::fputs(trace::format_event_list().c_str(), stdout);
       exit_code = 0;
@@ -85,6 +91,7 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
       exit_code = 2;
       return;
     }
+    req->on_stop = *on_stop == "kill" ? trace::OnStop::kill : trace::OnStop::detach;
     req->flow_output = *output == "json" ? trace::FlowOutput::json
                        : *output == "dot" ? trace::FlowOutput::dot
                        : *output == "mermaid" ? trace::FlowOutput::mermaid

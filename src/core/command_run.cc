@@ -13,6 +13,7 @@
 
 #include "core/dir_lock.h"
 #include "core/small_file.h"
+#include "core/stop_signal.h"
 
 namespace cgscope {
 namespace {
@@ -108,6 +109,14 @@ int CommandRun::finish() {
     if (!status_) ::usleep(1000);
   }
   return *status_;
+}
+
+int CommandRun::wait() {
+  while (!done()) {
+    if (int sig = take_stop_signal()) forward_signal(sig);
+    ::usleep(20 * 1000);
+  }
+  return finish();  // nothing is left to kill: the status
 }
 
 }  // namespace cgscope

@@ -7,7 +7,7 @@
 //   ... load and attach ...
 //   run->start();                                // into the cgroup, exec
 //   while (!run->done()) { ... on a stop signal: run->forward_signal(sig); }
-//   int status = run->finish();                  // CMD's exit status
+//   int status = run->finish();                  // CMD's exit status (or run->wait())
 #pragma once
 
 #include <sys/types.h>
@@ -46,6 +46,10 @@ class CommandRun {
   // CMD's exit status (128 + signal when killed). Whatever is still running in
   // the cgroup is killed first: CMD does not outlive the run it was started for.
   int finish();
+  // CMD's exit status once it and everything it started have exited by
+  // themselves (a trace that detached, as strace does); stop signals meanwhile
+  // go to forward_signal().
+  int wait();
 
  private:
   explicit CommandRun(ScopedCgroup cg) : cgroup_(std::move(cg)) {}

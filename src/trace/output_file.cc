@@ -17,18 +17,23 @@ Result<OutputFile> OutputFile::open(const std::string& path) {
 }
 
 bool OutputFile::write(std::string& buf) {
-  size_t off = 0;
-  while (off < buf.size()) {
-    ssize_t n = ::write(fd_, buf.data() + off, buf.size() - off);
+  size_t written = 0;
+  bool ok = write(std::string_view(buf), written);
+  buf.clear();
+  return ok;
+}
+
+bool OutputFile::write(std::string_view data, size_t& written) {
+  written = 0;
+  while (written < data.size()) {
+    ssize_t n = ::write(fd_, data.data() + written, data.size() - written);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       error_ = errno;
-      buf.clear();
       return false;
     }
-    off += size_t(n);
+    written += size_t(n);
   }
-  buf.clear();
   return true;
 }
 

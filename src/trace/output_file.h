@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "core/unique_fd.h"
@@ -16,6 +17,8 @@ class OutputFile {
   // Writes and clears `buf`; false once the reader is gone (EPIPE) or the disk is
   // full, with error() saying which.
   bool write(std::string& buf);
+  // The same without the clearing; *written: how many bytes of `data` made it out.
+  bool write(std::string_view data, size_t& written);
   int error() const { return error_; }
   bool is_terminal() const;
 

@@ -33,10 +33,12 @@
 #include "trace/flow_sink.h"
 #include "trace/format.h"
 #include "trace/output_file.h"
+#include "trace/pid_watch.h"
 #include "trace/proc_tree.h"
 #include "trace/seccomp_sink.h"
 #include "trace/stream_sink.h"
 #include "trace/schema.h"
+#include "trace/trace_stop.h"
 #include "trace/tracer.h"
 
 namespace cgscope::trace {
@@ -72,11 +74,13 @@ class Session {
             std::span<const NamedValue> extra = {});
   void emit_file_events();
   bool flush_sinks();
+  bool output_closed() const;
   void on_exec_record(std::span<const uint8_t> bytes, const RecordView& rec, bool selected);
   // The seccomp profile needs every syscall in scope, whatever -e selects.
   bool every_syscall_wanted() const { return !req_.seccomp_profile.empty(); }
   bool only_failed_in_kernel() const { return req_.only_failed && !every_syscall_wanted(); }
   bool wanted_container(const ContainerInfo* c) const;
+  StopReason trace_until_stop();
   void print_summary();
 
   const TraceRequest& req_;
@@ -93,7 +97,8 @@ class Session {
   std::unique_ptr<FileTracker> files_;  // paths of fds, file_write/file_read
   bool unselected_wanted_ = false;  // a sink wants the events -e did not select
   bool entry_via_sys_enter_ = false;  // no tracefs: see prepare()
-  bool stop_ = false;
+  std::optional<PidWatch> pids_;  // -p: the trace ends when they are gone
+  std::optional<StopReason> stop_;  // set where the stop is found outside the loop
   uint64_t mono_to_wall_ = 0;
   uint64_t events_ = 0;
   uint64_t malformed_ = 0;
@@ -115,6 +120,7 @@ Result<void> Session::prepare() {
   if (!req_.command.empty() && (!req_.cgroups.empty() || req_.container || !req_.pids.empty()))
     return fail("-c, --container and -p choose whom to trace; with -- CMD the scope is CMD and its children. "
                 "Use one or the other");
+  if (auto r = require_running(req_.pids); !r) return r;
   if (auto r = require_root("cgscope trace"); !r) return r;
   if (auto r = require_btf(); !r) return r;
   if (auto r = require_kernel_features(KernelJob::trace); !r) return r;
@@ -229,7 +235,7 @@ void Session::emit(const RecordView& rec, int64_t ret, bool has_ret, bool select
     if (selected || sink->wants_unselected()) sink->on_event(ev, selected);
   if (!selected) return;
   events_++;
-  if (req_.max_events && events_ >= req_.max_events) stop_ = true;
+  if (req_.max_events && events_ >= req_.max_events) stop_ = StopReason::max_events;
 }
 
 // file_write/file_read events the last record completed: no kernel record of
@@ -244,6 +250,10 @@ bool Session::flush_sinks() {
   bool ok = true;
   for (const auto& sink : sinks_) ok = sink->flush() && ok;
   return ok;
+}
+
+bool Session::output_closed() const {
+  return std::any_of(sinks_.begin(), sinks_.end(), [](const auto& sink) { return sink->output_closed(); });
 }
 
 void Session::on_record(std::span<const uint8_t> bytes) {
@@ -270,6 +280,7 @@ void Session::on_record(std::span<const uint8_t> bytes) {
       break;
   }
   if (h->nr >= CGS_MAX_SYSCALLS) files_->on_lifecycle(rec);
+  if (pids_ && h->nr >= CGS_MAX_SYSCALLS) pids_->on_lifecycle(*h);
   if (h->flags & CGS_REC_F_UNSELECTED) return;
   // With a seccomp profile the kernel sends every syscall (see run()); -e
   // decides which of them the stream shows.
@@ -320,7 +331,10 @@ void Session::on_exec_record(std::span<const uint8_t> bytes, const RecordView& r
 void Session::print_summary() {
   auto d = tracer_ ? tracer_->drops() : std::array<uint64_t, CGS_DROP_NR_REASONS>{};
   uint64_t lost = d[CGS_DROP_RINGBUF_FULL] + d[CGS_DROP_SCRATCH] + d[CGS_DROP_ENTRY_LOST] + malformed_ + orphans_;
-  std::string line = fmt::format("cgscope: {} events, {} lost", events_, lost);
+  // What the reader got: events a closed output never took are not counted as shown.
+  uint64_t unwritten = 0;
+  for (const auto& sink : sinks_) unwritten = std::max(unwritten, sink->unwritten());
+  std::string line = fmt::format("cgscope: {} events, {} lost", events_ - std::min(unwritten, events_), lost);
   if (lost) {
     std::vector<std::string> why;
     if (d[CGS_DROP_RINGBUF_FULL]) why.push_back(fmt::format("ring buffer full: {}", d[CGS_DROP_RINGBUF_FULL]));
@@ -333,6 +347,9 @@ void Session::print_summary() {
   }
   if (d[CGS_DROP_TRUNCATED]) line += fmt::format("; {} values truncated", d[CGS_DROP_TRUNCATED]);
   if (d[CGS_DROP_FAULT]) line += fmt::format("; {} unreadable pointers", d[CGS_DROP_FAULT]);
+  if (unwritten)
+    line += fmt::format("; {} not written: {}", unwritten,
+                        output_closed() ? "the reader of the output went away" : "the output failed");
   std::fprintf(stderr, "%s\n", line.c_str());
 }
 
@@ -390,9 +407,12 @@ int Session::run() {
     if (auto r = tracer_->add_scope_pid(uint32_t(p)); !r) return error(r.error());
   // --follow: children started from now on join in the kernel at fork; the ones
   // that already exist are found in /proc (after attach, so none falls between).
+  if (!req_.pids.empty()) pids_.emplace(req_.pids, req_.follow);
   if (req_.follow)
-    for (pid_t p : descendants_of(req_.pids))
+    for (pid_t p : descendants_of(req_.pids)) {
       if (auto r = tracer_->add_scope_pid(uint32_t(p)); !r) return error(r.error());
+      pids_->add(p);
+    }
   if (peek_stop_signal()) return 130;
   // The fds the scope's processes have already, for the names of their closes.
   if (files_->needs().fd_table() && (!scope_cgroups_.empty() || !req_.pids.empty())) {
@@ -416,30 +436,12 @@ int Session::run() {
                                                               : "the selected scope");
   std::fflush(stderr);
 
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(req_.duration);
-  int exit_code = 0;
-  while (!stop_) {
-    auto n = tracer_->poll(command_ ? 10 : 50);
-    if (!n) {
-      error(n.error());
-      exit_code = 2;
-      break;
-    }
-    if (!flush_sinks()) stop_ = true;
-    if (int sig = take_stop_signal()) {
-      // Without a command: stop. With one: pass the first signal to CMD and keep
-      // tracing until it is gone; a second one kills everything in its cgroup.
-      if (!command_) break;
-      command_->forward_signal(sig);
-    }
-    // CMD and every descendant have exited: everything they did is in the ring
-    // by now (their exit records were written before wait() could see them).
-    if (command_ && command_->done()) {
-      (void)tracer_->poll(0);
-      break;
-    }
-    if (req_.duration > 0 && std::chrono::steady_clock::now() >= deadline) break;
-  }
+  StopReason why = trace_until_stop();
+  int exit_code = why == StopReason::error ? 2 : 0;
+  // Said before the summary, so that the summary is the trace's last word.
+  if (!command_)
+    if (std::string said = describe_stop(why, req_); !said.empty() && why != StopReason::duration)
+      std::fprintf(stderr, "cgscope: %s\n", said.c_str());
   files_->finish();  // files still open when the trace ends
   emit_file_events();
   // A sink that failed says so; the exit code stays CMD's (or the trace's own).
@@ -447,13 +449,43 @@ int Session::run() {
     if (auto r = sink->finish(); !r) error(r.error());
   print_summary();
   tracer_.reset();  // detach before the cgroup (and anything left in it) goes
-  // Stopped early (--duration, --max-events, a closed pipe): CMD does not
-  // outlive the trace it was started for.
+  // Stopped before CMD ended: detached, CMD goes on (or killed: --on-stop).
   if (command_) {
-    int status = command_->finish();
+    int status = end_command(*command_, why, req_);
     exit_code = exit_code ? exit_code : status;
   }
   return exit_code;
+}
+
+StopReason Session::trace_until_stop() {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(req_.duration);
+  while (!stop_) {
+    auto n = tracer_->poll(command_ ? 10 : 50);
+    if (!n) {
+      std::fprintf(stderr, "cgscope trace: %s\n", n.error().message.c_str());
+      return StopReason::error;
+    }
+    if (!flush_sinks()) return output_closed() ? StopReason::output_closed : StopReason::output_failed;
+    if (int sig = take_stop_signal()) {
+      // Without a command: stop. With one: pass the first signal to CMD and keep
+      // tracing until it is gone; a second one kills everything in its cgroup.
+      if (!command_) return StopReason::signal;
+      command_->forward_signal(sig);
+    }
+    // CMD and every descendant have exited: everything they did is in the ring
+    // by now (their exit records were written before wait() could see them).
+    if (command_ && command_->done()) {
+      (void)tracer_->poll(0);
+      return StopReason::command_done;
+    }
+    // The same for -p: their exit records come before /proc lets them go.
+    if (pids_ && pids_->all_gone()) {
+      (void)tracer_->poll(0);
+      return StopReason::pids_gone;
+    }
+    if (req_.duration > 0 && std::chrono::steady_clock::now() >= deadline) return StopReason::duration;
+  }
+  return *stop_;
 }
 
 }  // namespace

@@ -12,6 +12,8 @@ namespace cgscope::trace {
 
 enum class OutputFormat { automatic, table, json };
 enum class FlowOutput { text, json, dot, mermaid };  // --flows -o (flow_sink.h)
+// What --duration, --max-events or a closed output do to `-- CMD` (trace_stop.h).
+enum class OnStop { detach, kill };
 
 struct TraceRequest {
   std::vector<std::string> events;   // -e items, as given
@@ -29,6 +31,7 @@ struct TraceRequest {
   std::string seccomp_profile;       // --seccomp-profile FILE: "" = none
   double duration = 0;               // seconds, 0 = until stopped
   uint64_t max_events = 0;           // 0 = no limit
+  OnStop on_stop = OnStop::detach;   // --on-stop
   uint32_t buffer_bytes = 16u << 20; // ring buffer size
   bool verbose = false;
   std::vector<std::string> command;  // after --

@@ -5,6 +5,8 @@
 // calls finish() once.
 #pragma once
 
+#include <cstdint>
+
 #include "core/result.h"
 #include "trace/format.h"
 
@@ -26,6 +28,11 @@ class TraceSink {
   virtual bool flush() { return true; }
   // After the last event: write what was gathered.
   virtual Result<void> finish() { return {}; }
+  // Selected events this sink was given but could not write (its output closed
+  // or failed): the summary counts what a reader got, not what was made.
+  virtual uint64_t unwritten() const { return 0; }
+  // Its reader went away (EPIPE): how a pipeline like `| head` ends a trace.
+  virtual bool output_closed() const { return false; }
 };
 
 }  // namespace cgscope::trace

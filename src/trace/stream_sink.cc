@@ -1,5 +1,6 @@
 #include "trace/stream_sink.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -10,17 +11,34 @@ constexpr size_t kFlushBytes = 256 << 10;
 
 void StreamSink::start() {
   if (form_ == Form::table) append_table_header(buf_);
+  header_bytes_ = buf_.size();
 }
 
 void StreamSink::on_event(const EventView& ev, bool selected) {
-  if (!selected || broken_) return;
+  if (!selected) return;
+  given_++;
+  if (broken_) return;
   if (form_ == Form::json) append_json(buf_, ev);
   else append_table_row(buf_, ev);
+  buffered_++;
   if (buf_.size() >= kFlushBytes) flush();
 }
 
 bool StreamSink::flush() {
-  if (!broken_ && !buf_.empty() && !out_.write(buf_)) broken_ = true;
+  if (broken_ || buf_.empty()) return !broken_;
+  size_t written = 0;
+  if (out_.write(std::string_view(buf_), written)) {
+    written_ += buffered_;
+  } else {
+    broken_ = true;
+    // Only a failed write's lines need counting: each event is one line (its
+    // text escapes newlines), so the whole lines out are the newlines out.
+    if (written > header_bytes_)
+      written_ += std::count(buf_.begin() + ptrdiff_t(header_bytes_), buf_.begin() + ptrdiff_t(written), '\n');
+  }
+  buf_.clear();
+  header_bytes_ = 0;
+  buffered_ = 0;
   return !broken_;
 }
 

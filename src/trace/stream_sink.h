@@ -1,8 +1,11 @@
 // The event stream: one JSON line or one table row per selected event, buffered
 // and written in large pieces (the hot path allocates nothing once the buffer has
-// grown).
+// grown). It counts the events that reached its output, so that the summary says
+// what a reader got, not what was made (| head closes the pipe mid-buffer).
 #pragma once
 
+#include <cerrno>
+#include <cstdint>
 #include <string>
 
 #include "trace/output_file.h"
@@ -19,11 +22,17 @@ class StreamSink final : public TraceSink {
   void on_event(const EventView& ev, bool selected) override;
   bool flush() override;
   Result<void> finish() override;
+  uint64_t unwritten() const override { return given_ - written_; }
+  bool output_closed() const override { return out_.error() == EPIPE; }
 
  private:
   OutputFile out_;
   Form form_;
   std::string buf_;
+  size_t header_bytes_ = 0;  // at the front of buf_: the table's header, not an event
+  uint64_t given_ = 0;       // selected events handed to this sink
+  uint64_t written_ = 0;     // ... of which the whole line reached the output
+  uint64_t buffered_ = 0;    // ... of which the line is in buf_
   bool broken_ = false;
 };
 

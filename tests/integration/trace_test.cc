@@ -234,9 +234,11 @@ TEST(TraceCommand, CommUidAndMaxEventsFilter) {
   ASSERT_FALSE(nobody.events.empty());
   for (const auto& e : nobody.events) EXPECT_EQ(e["uid"], 65534) << e.dump();
 
-  auto few = trace_command({"-e", "openat", "--max-events", "3", "--", "sh", "-c", "cat /dev/null; sleep 30"});
+  auto few = trace_command(
+      {"-e", "openat", "--max-events", "3", "--on-stop", "kill", "--", "sh", "-c", "cat /dev/null; sleep 30"});
   EXPECT_EQ(few.events.size(), 3u) << few.stderr_text;
-  EXPECT_EQ(few.exit_code, 128 + SIGKILL) << "stopped early, CMD is killed with the trace: " << few.stderr_text;
+  EXPECT_EQ(few.exit_code, 128 + SIGKILL) << "--on-stop kill: CMD is killed with the trace: " << few.stderr_text;
+  EXPECT_NE(few.stderr_text.find("--on-stop kill"), std::string::npos) << "said, not silent: " << few.stderr_text;
 }
 
 TEST(TraceFollow, ForkExecExitOfAChildTree) {

@@ -13,35 +13,9 @@
 
 #include <fmt/format.h>
 
+#include "core/command_path.h"
+
 namespace cgscope {
-
-namespace {
-
-// CMD as execve will need it: PATH is searched here, in the parent, so that the
-// child makes exactly one execve (a search in the child would show up in the
-// trace as a row of failed execve calls).
-Result<std::string> resolve_command(const std::string& name) {
-  if (name.find('/') != std::string::npos) return name;
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
-  int first_error = ENOENT;
-  while (true) {
-    size_t colon = dirs.find(':');
-    std::string dir(dirs.substr(0, colon));
-    std::string full = (dir.empty() ? "." : dir) + "/" + name;
-    if (access(full.c_str(), X_OK) == 0) {
-      struct stat st;
-      if (stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return full;
-    } else if (errno != ENOENT && errno != ENOTDIR && first_error == ENOENT) {
-      first_error = errno;
-    }
-    if (colon == std::string_view::npos) break;
-    dirs.remove_prefix(colon + 1);
-  }
-  return fail(fmt::format("cannot run {}: {}", name, std::strerror(first_error)), first_error);
-}
-
-}  // namespace
 
 Result<HeldChild> HeldChild::spawn(const std::vector<std::string>& argv) {
   if (argv.empty()) return fail("no command given after --");

@@ -1,6 +1,5 @@
 #include "seccomp/seccomp_run.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/command_path.h"
 #include "core/small_file.h"
 #include "seccomp/loader.h"
 #include "seccomp/profile_json.h"
@@ -24,30 +24,13 @@ namespace {
 // Moby's default profile is 20 KiB; a profile is read whole.
 constexpr size_t kMaxProfileBytes = 4 << 20;
 
-bool is_executable_file(const std::string& path) {
-  struct stat st;
-  return ::access(path.c_str(), X_OK) == 0 && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-// CMD's path, searched on PATH before the filter is in: under it, a search would
-// be a row of failed execve calls, and a failure could not always be reported
-// (the profile may deny write).
+// CMD's path before the filter is in (core/command_path.h). A path given is
+// checked here too: under the filter a failed exec might not be reportable (the
+// profile may deny write).
 Result<std::string> find_command(const std::string& name) {
-  if (name.find('/') != std::string::npos) {
-    if (::access(name.c_str(), X_OK) != 0)
-      return fail(fmt::format("cannot run {}: {}", name, std::strerror(errno)), errno);
-    return name;
-  }
-  const char* env = std::getenv("PATH");
-  std::string_view path = env && *env ? env : "/usr/local/bin:/usr/bin:/bin";
-  for (size_t start = 0; start <= path.size();) {
-    size_t end = std::min(path.find(':', start), path.size());
-    std::string dir(path.substr(start, end - start));
-    std::string full = (dir.empty() ? "." : dir) + "/" + name;
-    if (is_executable_file(full)) return full;
-    start = end + 1;
-  }
-  return fail(fmt::format("cannot run {}: not found on PATH", name), ENOENT);
+  if (name.find('/') != std::string::npos && ::access(name.c_str(), X_OK) != 0)
+    return fail(fmt::format("cannot run {}: {}", name, std::strerror(errno)), errno);
+  return resolve_command(name);
 }
 
 Result<Filter> filter_from_file(const std::string& file) {

@@ -87,14 +87,18 @@ static __always_inline int lb_balance(struct bpf_sock_addr *ctx, const struct cg
 }
 
 /* The socket's record (bpf/lib/orig_dst.bpf.h): kept when this connect is
- * balanced and keeps it, cleared otherwise. */
+ * balanced and keeps it, cleared otherwise. A service's connect also owes its
+ * counters an outcome, which sockops finds through the record. */
 static __always_inline void lb_record(struct bpf_sock_addr *ctx, const struct cgs_addr *orig,
 				      const struct lb_choice *c, int balanced)
 {
 	int keep = balanced && c->keep_orig;
+	__u32 flags = (c->waypoint ? CGS_ORIG_F_PUBLISH : 0) | (c->service_id ? CGS_LB_SOCK_F_OUTCOME : 0);
+	struct cgs_orig_dst *o = orig_dst_record(&lb_orig, ctx, keep, orig, &c->addr, c->port, flags);
 
-	if (!orig_dst_record(&lb_orig, ctx, keep, orig, &c->addr, c->port, c->waypoint ? CGS_ORIG_F_PUBLISH : 0) &&
-	    keep)
+	if (o)
+		((struct cgs_lb_sock *)o)->service_id = c->service_id;
+	else if (keep)
 		lb_count_stat(CGS_LB_STAT_NO_STORAGE);
 }
 
@@ -168,27 +172,60 @@ int lb_getpeername6(struct bpf_sock_addr *ctx)
 	return LB_SOCK_OK;
 }
 
-/* Once a connection to a waypoint is established its client port is known:
- * publish client address:port -> original destination for the waypoint. */
-SEC("sockops")
-int lb_sockops(struct bpf_sock_ops *skops)
+/* sockops, for sockets with a record: once a connection is established its
+ * client port is known, so a waypoint's is published by client address:port;
+ * and a service's connect gets its outcome. A refused or timed-out connect
+ * never reaches ESTABLISHED, so its SYN_SENT -> CLOSE is watched through the
+ * state callback, asked for at the SYN of exactly these sockets and dropped
+ * once the outcome is counted (every later state change would cost a call). */
+static __always_inline void lb_publish(struct bpf_sock_ops *skops, const struct cgs_orig_dst *o)
 {
 	struct cgs_conn_key k = {};
 	struct cgs_conn_orig v = {};
-	struct bpf_sock *sk;
-	struct cgs_orig_dst *o;
 
-	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
-		return 1;
-	sk = skops->sk;
-	if (!sk)
-		return 1;
-	o = bpf_sk_storage_get(&lb_orig, sk, 0, 0);
-	if (!o || !(o->flags & CGS_ORIG_F_PUBLISH))
-		return 1;
 	orig_conn_key(skops, &k);
 	v.addr = o->orig_addr;
 	v.port = bpf_ntohs(o->orig_port);
 	bpf_map_update_elem(&lb_waypoint_orig, &k, &v, BPF_ANY);
+}
+
+static __always_inline void lb_outcome(struct bpf_sock_ops *skops, struct cgs_lb_sock *ls, int established)
+{
+	ls->orig.flags &= ~CGS_LB_SOCK_F_OUTCOME;
+	lb_count_outcome(ls->service_id, established);
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+SEC("sockops")
+int lb_sockops(struct bpf_sock_ops *skops)
+{
+	__u32 op = skops->op;
+	struct cgs_lb_sock *ls;
+	struct bpf_sock *sk;
+
+	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
+	    op != BPF_SOCK_OPS_STATE_CB)
+		return 1;
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	ls = bpf_sk_storage_get(&lb_orig, sk, 0, 0);
+	if (!ls)
+		return 1;
+	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		if (ls->orig.flags & CGS_LB_SOCK_F_OUTCOME)
+			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		return 1;
+	}
+	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		if (ls->orig.flags & CGS_ORIG_F_PUBLISH)
+			lb_publish(skops, &ls->orig);
+		if (ls->orig.flags & CGS_LB_SOCK_F_OUTCOME)
+			lb_outcome(skops, ls, 1);
+		return 1;
+	}
+	/* STATE_CB: args[0] the old state, args[1] the new. */
+	if ((ls->orig.flags & CGS_LB_SOCK_F_OUTCOME) && skops->args[0] == TCP_SYN_SENT && skops->args[1] == TCP_CLOSE)
+		lb_outcome(skops, ls, 0);
 	return 1;
 }

@@ -92,12 +92,12 @@ struct {
 	__type(value, struct cgs_lb_exempt_value);
 } lb_exempt SEC(".maps");
 
-/* The original destination of each balanced socket. */
+/* The original destination of each balanced socket, and its service. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct cgs_orig_dst);
+	__type(value, struct cgs_lb_sock);
 } lb_orig SEC(".maps");
 
 /* Connections sent to a waypoint, by client address:port: the waypoint looks up
@@ -140,6 +140,22 @@ static __always_inline void lb_count_service(__u32 id, int refused)
 		c->refused += 1;
 	else
 		c->balanced += 1;
+}
+
+/* A balanced connect's outcome, from sockops. Never creates the entry: one
+ * that is missing belongs to a service removed since its connect, and a new
+ * service given that id later must not inherit it. */
+static __always_inline void lb_count_outcome(__u32 id, int established)
+{
+	struct cgs_lb_service_key k = {.id = id};
+	struct cgs_lb_counters *c = bpf_map_lookup_elem(&lb_counters, &k);
+
+	if (!c)
+		return;
+	if (established)
+		c->established += 1;
+	else
+		c->failed += 1;
 }
 
 #endif

@@ -8,6 +8,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -192,7 +193,7 @@ int write(const ApplyOptions& o, const std::string& dir, Input in, std::ostream&
   // From here to the last write this is the only writer of `dir`.
   Undo undo(dir, lock->made_dir());
   if (auto r = check_links(dir, in); !r) return failed(err, r.error());
-  auto loader = Loader::load(dir);
+  auto loader = Loader::load(dir, std::ranges::any_of(in.cfg.services, [](const auto& s) { return s.affinity; }));
   if (!loader) return failed(err, loader.error());
   undo.made_pins(loader->created_pins());
   auto maps = PinnedMaps::open(dir);

@@ -179,6 +179,8 @@ Result<std::map<uint32_t, cgs_lb_counters>> PinnedMaps::read_counters() const {
       std::memcpy(&c, v + off, sizeof c);
       sum.balanced += c.balanced;
       sum.refused += c.refused;
+      sum.established += c.established;
+      sum.failed += c.failed;
     }
     out[key.id] = sum;
   });
@@ -275,7 +277,32 @@ Loader::Loader(Loader&&) noexcept = default;
 Loader& Loader::operator=(Loader&&) noexcept = default;
 Loader::~Loader() = default;
 
-Result<Loader> Loader::load(const std::string& dir) {
+namespace {
+
+// lb_affinity is an LRU map, which the kernel allocates whole when it makes it
+// (6.5 MiB at CGS_LB_MAX_AFFINITY entries): made at full size only while some
+// service asks for affinity, else with one entry. libbpf reuses a pin only when
+// the definition matches, so a pin of the other size is unpinned here and the
+// programs about to be swapped in get a new map in its place; the old one goes
+// with the old programs. What it loses is affinity that no service had, or that
+// the file now drops.
+Result<void> size_affinity_map(lb_bpf* skel, const std::string& dir, bool wanted) {
+  const uint32_t size = wanted ? CGS_LB_MAX_AFFINITY : 1;
+  if (bpf_map__set_max_entries(skel->maps.lb_affinity, size) != 0)
+    return fail_errno("sizing lb_affinity", errno);
+  const std::string p = join(dir, "lb_affinity");
+  UniqueFd pinned(bpf_obj_get(p.c_str()));
+  if (!pinned) return {};
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(pinned.get(), &info, &len) != 0) return fail_errno(fmt::format("reading {}", p), errno);
+  if (info.max_entries != size && ::unlink(p.c_str()) != 0) return fail_errno(fmt::format("unpinning {}", p), errno);
+  return {};
+}
+
+}  // namespace
+
+Result<Loader> Loader::load(const std::string& dir, bool affinity) {
   Loader l;
   l.impl_ = std::make_unique<Impl>();
   l.impl_->dir = dir;
@@ -283,6 +310,7 @@ Result<Loader> Loader::load(const std::string& dir) {
   if (auto r = make_pin_dir(dir); !r) return fail_with(r.error());
   l.impl_->skel = lb_bpf__open();
   if (!l.impl_->skel) return fail_errno("opening the lb BPF object", errno);
+  if (auto r = size_affinity_map(l.impl_->skel, dir, affinity); !r) return fail_with(r.error());
   if (auto r = pin_maps_in(l.impl_->skel->obj, dir); !r) return fail_with(r.error());
   if (lb_bpf__load(l.impl_->skel) != 0) {
     int e = errno;

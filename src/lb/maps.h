@@ -69,7 +69,8 @@ std::vector<LinkInfo> read_links(const std::string& dir);
 // where they differ (an atomic bpf_link_update: no connect misses the hook).
 class Loader {
  public:
-  static Result<Loader> load(const std::string& dir);
+  // `affinity`: some service asks for session affinity (sizes lb_affinity).
+  static Result<Loader> load(const std::string& dir, bool affinity);
   Loader(Loader&&) noexcept;
   Loader& operator=(Loader&&) noexcept;
   ~Loader();

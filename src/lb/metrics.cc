@@ -36,14 +36,23 @@ void service_metrics(const std::string& pin_dir, std::string& out) {
   auto state = maps->read_state();
   auto counters = maps->read_counters();
   if (!state || !counters) return;
-  out += "# HELP cgscope_lb_connects_total Connects to a service address: balanced to an endpoint, or refused (no "
-         "endpoint).\n# TYPE cgscope_lb_connects_total counter\n";
+  // Outcomes that partition the connects to a service address: sockops counts
+  // what became of a balanced one; `pending` is the rest (in progress, or a
+  // service that keeps no original destination, whose outcome is not tracked).
+  out += "# HELP cgscope_lb_connects_total Connects to a service address by outcome: established, failed (refused "
+         "by the endpoint, timed out or given up), refused (no endpoint), pending (in progress, or not tracked).\n"
+         "# TYPE cgscope_lb_connects_total counter\n";
   for (const auto& [id, name] : state->names) {
     auto c = counters->find(id);
     const cgs_lb_counters n = c == counters->end() ? cgs_lb_counters{} : c->second;
-    out += fmt::format("cgscope_lb_connects_total{{service=\"{0}\",outcome=\"balanced\"}} {1}\n"
-                       "cgscope_lb_connects_total{{service=\"{0}\",outcome=\"refused\"}} {2}\n",
-                       label(name), n.balanced, n.refused);
+    const uint64_t known = n.established + n.failed;
+    const std::pair<const char*, uint64_t> rows[] = {{"established", n.established},
+                                                     {"failed", n.failed},
+                                                     {"refused", n.refused},
+                                                     {"pending", n.balanced > known ? n.balanced - known : 0}};
+    for (const auto& [outcome, count] : rows)
+      out += fmt::format("cgscope_lb_connects_total{{service=\"{}\",outcome=\"{}\"}} {}\n", label(name), outcome,
+                         count);
   }
 }
 

@@ -138,6 +138,8 @@ nlohmann::json status_json(const Status& s) {
     auto c = s.counters.find(id);
     sv["balanced"] = c == s.counters.end() ? 0 : c->second.balanced;
     sv["refused"] = c == s.counters.end() ? 0 : c->second.refused;
+    sv["established"] = c == s.counters.end() ? 0 : c->second.established;
+    sv["failed"] = c == s.counters.end() ? 0 : c->second.failed;
     services.push_back(sv);
   }
   j["services"] = services;
@@ -156,6 +158,18 @@ nlohmann::json status_json(const Status& s) {
   j["stats"] = stats;
   return j;
 }
+
+namespace {
+
+// Balanced connects and what became of them. Without the original destination
+// kept, sockops has no record to find the service by, so no outcome is counted.
+std::string counters_text(const cgs_lb_counters& c, bool untracked) {
+  if (untracked) return fmt::format("  connects balanced {}, refused {} (no endpoint)\n", c.balanced, c.refused);
+  return fmt::format("  connects balanced {} (established {}, failed {}), refused {} (no endpoint)\n", c.balanced,
+                     c.established, c.failed, c.refused);
+}
+
+}  // namespace
 
 std::string status_text(const Status& s) {
   std::string out;
@@ -197,8 +211,7 @@ std::string status_text(const Status& s) {
       out += fmt::format("  tier {}: {}\n", t, eps);
     }
     if (!any) out += "  no endpoints: connects are refused\n";
-    out += fmt::format("  connects balanced {}, refused {}\n", c == s.counters.end() ? 0 : c->second.balanced,
-                       c == s.counters.end() ? 0 : c->second.refused);
+    out += counters_text(c == s.counters.end() ? cgs_lb_counters{} : c->second, v.flags & CGS_LB_SERVICE_F_NO_ORIG);
   }
   for (const auto& [a, f] : s.state.frontends)
     if (f.kind == CGS_LB_KIND_BACKEND) out += fmt::format("workload {} -> {}\n", format_addr(a), backend_text(s.state, f.id));

@@ -53,3 +53,44 @@ TEST_F(LbTest, AffinityEndsAfterItsTimeout) {
   // Eight fresh uniform picks of three all alike: (1/3)^7, 1 in 2,187.
   EXPECT_GT(picked.size(), 1u);
 }
+
+namespace {
+
+// The size the pinned lb_affinity map was made with (an LRU map is allocated
+// whole, so this is its memory).
+uint32_t affinity_entries(const std::string& pin_dir) {
+  UniqueFd fd(bpf_obj_get((pin_dir + "/lb_affinity").c_str()));
+  EXPECT_TRUE(fd) << "no lb_affinity pin in " << pin_dir;
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  EXPECT_EQ(bpf_obj_get_info_by_fd(fd.get(), &info, &len), 0);
+  return info.max_entries;
+}
+
+}  // namespace
+
+TEST_F(LbTest, TheAffinityMapIsFullSizeOnlyWhileAServiceAsksForIt) {
+  three_backends();
+  const std::string plain =
+      "services:\n  - name: web\n    addresses: [10.96.0.10]\n    ports: [{port: 80, target_port: 8080}]\n"
+      "    endpoints: [{address: 127.0.0.2}, {address: 127.0.0.3}, {address: 127.0.0.4}]\n";
+  ASSERT_EQ(apply(plain), 0) << err_;
+  EXPECT_EQ(affinity_entries(pin_dir_), 1u);
+
+  // Asked for: grown (a new map in the pin's place), and affinity works at once.
+  ASSERT_EQ(apply(sticky("{address: 127.0.0.2}, {address: 127.0.0.3}, {address: 127.0.0.4}")), 0) << err_;
+  EXPECT_EQ(affinity_entries(pin_dir_), uint32_t(CGS_LB_MAX_AFFINITY));
+  auto m = by_name(connects("10.96.0.10", 80, 100));
+  EXPECT_EQ(m.size(), 1u) << ::testing::PrintToString(m);
+
+  // A re-apply that keeps it keeps the map, and with it the client's endpoint.
+  ASSERT_EQ(apply(sticky("{address: 127.0.0.2}, {address: 127.0.0.3}, {address: 127.0.0.4}", "    prefer: []\n")), 0)
+      << err_;
+  auto again = by_name(connects("10.96.0.10", 80, 100));
+  EXPECT_EQ(again, (std::map<std::string, int>{{m.begin()->first, 100}})) << ::testing::PrintToString(again);
+
+  // Dropped: back to one entry, and connects are spread again.
+  ASSERT_EQ(apply(plain), 0) << err_;
+  EXPECT_EQ(affinity_entries(pin_dir_), 1u);
+  EXPECT_GT(by_name(connects("10.96.0.10", 80, 100)).size(), 1u);
+}

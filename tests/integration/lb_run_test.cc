@@ -212,14 +212,21 @@ TEST_F(LbRunTest, MetricsServeConnectsHealthAndApplies) {
   std::this_thread::sleep_for(500ms);  // a round of health checks
   std::string m = scrape(port);
   EXPECT_NE(m.find("HTTP/1.1 200 OK"), std::string::npos) << m;
-  EXPECT_NE(m.find("cgscope_lb_connects_total{service=\"web\",outcome=\"balanced\"} 7\n"), std::string::npos) << m;
+  // Both endpoints serve: every connect established, none failed or pending.
+  EXPECT_NE(m.find("cgscope_lb_connects_total{service=\"web\",outcome=\"established\"} 7\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("cgscope_lb_connects_total{service=\"web\",outcome=\"failed\"} 0\n"), std::string::npos) << m;
   EXPECT_NE(m.find("cgscope_lb_connects_total{service=\"web\",outcome=\"refused\"} 0\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("cgscope_lb_connects_total{service=\"web\",outcome=\"pending\"} 0\n"), std::string::npos) << m;
   EXPECT_NE(m.find("cgscope_lb_endpoint_up{endpoint=\"127.0.0.2:8080\"} 1\n"), std::string::npos) << m;
   EXPECT_NE(m.find("cgscope_lb_applies_total{result=\"ok\"} 1\n"), std::string::npos) << m;
   EXPECT_NE(m.find("cgscope_lb_last_apply_ok 1\n"), std::string::npos) << m;
   servers_[0].reset();  // b2 dies
   std::this_thread::sleep_for(1500ms);
   m = scrape(port);
+  // Out of rotation now; whatever went to it before the checks noticed failed.
+  connects("10.96.0.10", 80, 5);
+  m = scrape(port);
+  EXPECT_NE(m.find("cgscope_lb_connects_total{service=\"web\",outcome=\"established\"} 12\n"), std::string::npos) << m;
   EXPECT_NE(m.find("cgscope_lb_endpoint_up{endpoint=\"127.0.0.2:8080\"} 0\n"), std::string::npos) << m << log_;
   EXPECT_NE(m.find("cgscope_lb_applies_total{result=\"ok\"} 2\n"), std::string::npos) << m;
 }

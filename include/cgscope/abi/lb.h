@@ -132,8 +132,13 @@ struct cgs_lb_name_value {
 
 /* Per-CPU, per service id; created by the kernel on the first connect. */
 struct cgs_lb_counters {
-	__u64 balanced; /* connects rewritten to a backend or the waypoint */
-	__u64 refused;  /* connects failed because no endpoint was usable */
+	__u64 balanced;    /* connects rewritten to a backend or the waypoint */
+	__u64 refused;     /* connects failed because no endpoint was usable */
+	/* What became of the balanced ones, from sockops (only for sockets that keep
+	 * their original destination: the outcome is found through that record). */
+	__u64 established; /* the handshake completed */
+	__u64 failed;      /* closed before it did: refused by the backend (RST),
+			    * timed out, or given up by the application */
 };
 
 /* The one entry of the `config` array. */
@@ -142,8 +147,17 @@ struct cgs_lb_config {
 	__u32 exempt_on;       /* 1: lb_exempt has entries; 0 spares every connect the socket-cookie lookup */
 };
 
-/* The original destination of a balanced socket (its sk_storage, lb_orig) and
- * of a connection sent to a waypoint (lb_waypoint_orig) are in orig_dst.h. */
+/* A balanced socket's sk_storage (lb_orig): the original destination
+ * (orig_dst.h, first, as bpf/lib/orig_dst.bpf.h expects) and the service whose
+ * counters get the connect's outcome. A connection sent to a waypoint is
+ * published by client address:port (lb_waypoint_orig, orig_dst.h too). */
+/* orig.flags, besides CGS_ORIG_F_*: sockops still owes this connect an outcome. */
+#define CGS_LB_SOCK_F_OUTCOME 0x10000
+struct cgs_lb_sock {
+	struct cgs_orig_dst orig;
+	__u32 service_id; /* with CGS_LB_SOCK_F_OUTCOME */
+	__u32 pad0;
+};
 
 /* Connects of sockets whose cookie is in `exempt` are never rewritten. */
 /* Session affinity (CGS_LB_SERVICE_F_AFFINITY), LRU: a client's last pick of a

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -20,21 +21,42 @@ namespace {
 
 std::string join(const std::string& dir, std::string_view name) { return dir + "/" + std::string(name); }
 
-Result<std::array<uint8_t, 8>> prog_tag(int prog_fd) {
+// What makes two loaded programs interchangeable: the code (its tag, which is
+// taken with map references blanked) and the maps it uses.
+struct ProgIdentity {
+  std::array<uint8_t, 8> tag{};
+  std::vector<uint32_t> map_ids;
+  bool operator==(const ProgIdentity&) const = default;
+};
+
+Result<ProgIdentity> prog_identity(int prog_fd) {
   bpf_prog_info info{};
   uint32_t len = sizeof(info);
   if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return fail_errno("reading program info", errno);
-  std::array<uint8_t, 8> t;
-  std::memcpy(t.data(), info.tag, 8);
-  return t;
+  ProgIdentity id;
+  std::memcpy(id.tag.data(), info.tag, 8);
+  id.map_ids.resize(info.nr_map_ids);
+  if (info.nr_map_ids) {
+    const uint32_t n = info.nr_map_ids;
+    info = bpf_prog_info{};
+    info.nr_map_ids = n;
+    info.map_ids = reinterpret_cast<uintptr_t>(id.map_ids.data());
+    len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return fail_errno("reading program maps", errno);
+    id.map_ids.resize(std::min(n, info.nr_map_ids));
+  }
+  std::sort(id.map_ids.begin(), id.map_ids.end());
+  return id;
 }
 
-// Whether the program with id `old_id` is the same code as the one at `new_fd`.
+// Whether the program with id `old_id` is the same code on the same maps as the
+// one at `new_fd`. The same code on a map that was replaced (unpin_if_redefined)
+// is not: the hook must move to the new map.
 bool same_program(uint32_t old_id, int new_fd) {
   UniqueFd old(bpf_prog_get_fd_by_id(old_id));
   if (!old) return false;
-  auto a = prog_tag(old.get());
-  auto b = prog_tag(new_fd);
+  auto a = prog_identity(old.get());
+  auto b = prog_identity(new_fd);
   return a && b && *a == *b;
 }
 
@@ -71,6 +93,21 @@ Result<void> pin_maps_in(bpf_object* obj, const std::string& dir) {
     if (bpf_map__set_pin_path(m, p.c_str()) != 0) return fail_errno(fmt::format("setting pin path {}", p), errno);
   }
   return {};
+}
+
+Result<bool> unpin_if_redefined(bpf_map* m, const std::string& dir) {
+  const std::string p = join(dir, bpf_map__name(m));
+  UniqueFd pinned(bpf_obj_get(p.c_str()));
+  if (!pinned) return false;
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(pinned.get(), &info, &len) != 0) return fail_errno(fmt::format("reading {}", p), errno);
+  if (info.type == static_cast<uint32_t>(bpf_map__type(m)) && info.key_size == bpf_map__key_size(m) &&
+      info.value_size == bpf_map__value_size(m) && info.max_entries == bpf_map__max_entries(m) &&
+      info.map_flags == bpf_map__map_flags(m))
+    return false;
+  if (::unlink(p.c_str()) != 0) return fail_errno(fmt::format("unpinning {}", p), errno);
+  return true;
 }
 
 Result<void> attach_pinned_hooks(const std::string& dir, const std::string& cgroup_path,

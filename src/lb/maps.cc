@@ -76,6 +76,7 @@ Result<PinnedMaps> PinnedMaps::open(const std::string& dir) {
   UniqueFd* fds[] = {&m.frontend_, &m.service_, &m.endpoint_, &m.backend_, &m.name_, &m.counters_,
                      &m.stats_,    &m.config_,  &m.netns_,    &m.exempt_,  nullptr, &m.waypoint_orig_,
                      nullptr};  // lb_orig and lb_affinity: the programs' alone
+  static_assert(std::size(fds) == std::size(kMapNames));
   for (size_t i = 0; i < std::size(kMapNames); i++) {
     if (!fds[i]) continue;
     std::string p = join(dir, kMapNames[i]);
@@ -279,24 +280,22 @@ Loader::~Loader() = default;
 
 namespace {
 
+// The maps whose contents are the programs' own, and soft: per-socket records,
+// affinity, counters. One made by another version (or at another size) is
+// replaced instead of failing the apply: an upgrade keeps balancing, and loses
+// only getpeername answers of sockets already connected, affinity and counts.
+//
 // lb_affinity is an LRU map, which the kernel allocates whole when it makes it
-// (6.5 MiB at CGS_LB_MAX_AFFINITY entries): made at full size only while some
-// service asks for affinity, else with one entry. libbpf reuses a pin only when
-// the definition matches, so a pin of the other size is unpinned here and the
-// programs about to be swapped in get a new map in its place; the old one goes
-// with the old programs. What it loses is affinity that no service had, or that
-// the file now drops.
-Result<void> size_affinity_map(lb_bpf* skel, const std::string& dir, bool wanted) {
-  const uint32_t size = wanted ? CGS_LB_MAX_AFFINITY : 1;
-  if (bpf_map__set_max_entries(skel->maps.lb_affinity, size) != 0)
+// (6.5 MiB at CGS_LB_MAX_AFFINITY entries): it is made at full size only while
+// some service asks for affinity, else with one entry, and so replaced whenever
+// that changes.
+Result<void> prepare_soft_maps(lb_bpf* skel, const std::string& dir, bool affinity) {
+  if (bpf_map__set_max_entries(skel->maps.lb_affinity, affinity ? CGS_LB_MAX_AFFINITY : 1) != 0)
     return fail_errno("sizing lb_affinity", errno);
-  const std::string p = join(dir, "lb_affinity");
-  UniqueFd pinned(bpf_obj_get(p.c_str()));
-  if (!pinned) return {};
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(pinned.get(), &info, &len) != 0) return fail_errno(fmt::format("reading {}", p), errno);
-  if (info.max_entries != size && ::unlink(p.c_str()) != 0) return fail_errno(fmt::format("unpinning {}", p), errno);
+  bpf_map* soft[] = {skel->maps.lb_orig,     skel->maps.lb_affinity, skel->maps.lb_counters,
+                     skel->maps.lb_stats,    skel->maps.lb_waypoint_orig};
+  for (bpf_map* m : soft)
+    if (auto r = unpin_if_redefined(m, dir); !r) return fail_with(r.error());
   return {};
 }
 
@@ -310,7 +309,7 @@ Result<Loader> Loader::load(const std::string& dir, bool affinity) {
   if (auto r = make_pin_dir(dir); !r) return fail_with(r.error());
   l.impl_->skel = lb_bpf__open();
   if (!l.impl_->skel) return fail_errno("opening the lb BPF object", errno);
-  if (auto r = size_affinity_map(l.impl_->skel, dir, affinity); !r) return fail_with(r.error());
+  if (auto r = prepare_soft_maps(l.impl_->skel, dir, affinity); !r) return fail_with(r.error());
   if (auto r = pin_maps_in(l.impl_->skel->obj, dir); !r) return fail_with(r.error());
   if (lb_bpf__load(l.impl_->skel) != 0) {
     int e = errno;

@@ -35,7 +35,7 @@ TEST_F(LbTest, FirstAppliesAtOnceBothSucceedAndKeepTheState) {
     ASSERT_EQ(lb::run_reset(pin_dir_, o, e), 0) << e.str();
     auto res = cli_at_once({apply_argv(file), apply_argv(file), apply_argv(file), apply_argv(file)});
     for (const auto& r : res) ASSERT_EQ(r.code, 0) << "round " << round << ": " << r.output;
-    ASSERT_EQ(links_attached(), 5) << "round " << round << ": " << status_json();
+    ASSERT_EQ(links_attached(), kAllLinks) << "round " << round << ": " << status_json();
     ASSERT_TRUE(holds_exactly(file)) << "round " << round << ": " << out_ << err_;
   }
   for (const Outcome& o : connects("10.96.0.10", 80, 20)) EXPECT_EQ(o.err, 0);
@@ -62,7 +62,7 @@ TEST_F(LbTest, TwentyAppliesOfDifferentFilesLeaveExactlyOne) {
   auto svc = services_by_name();
   EXPECT_EQ(svc.size(), 2u);
   EXPECT_TRUE(svc.count(fmt::format("only{}", matching[0]))) << status_json();
-  EXPECT_EQ(links_attached(), 5);
+  EXPECT_EQ(links_attached(), kAllLinks);
 }
 
 // A second writer waits for the lock with a bound, says for whom, and then
@@ -120,6 +120,6 @@ TEST_F(LbTest, ResetsAndAppliesAtOnce) {
   auto res = cli_at_once(argvs);
   for (size_t i = 0; i < res.size(); i++) EXPECT_EQ(res[i].code, 0) << i << ": " << res[i].output;
   ASSERT_EQ(apply_file(file), 0) << err_;
-  EXPECT_EQ(links_attached(), 5);
+  EXPECT_EQ(links_attached(), kAllLinks);
   EXPECT_TRUE(holds_exactly(file));
 }

@@ -50,6 +50,9 @@ namespace cgscope::lbtest {
 
 using namespace cgscope;
 
+// Every hook lb attaches (status counts them).
+inline constexpr int kAllLinks = static_cast<int>(std::size(lb::kLinkNames));
+
 // An address:port in either family.
 struct Target {
   sockaddr_storage ss{};

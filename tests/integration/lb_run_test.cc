@@ -110,7 +110,7 @@ TEST_F(LbRunTest, TheMapsFollowTheFileAndABadVersionKeepsTheLastGoodOne) {
   ASSERT_TRUE(st);
   EXPECT_EQ(cgscope::testing::exit_code(st), 0) << log_;
   EXPECT_NE(log_.find("stopped (signal 15)"), std::string::npos) << log_;
-  EXPECT_EQ(links_attached(), 5);
+  EXPECT_EQ(links_attached(), kAllLinks);
   EXPECT_EQ(by_name(connects("10.96.0.10", 80, 20)).count("errno 111"), 0u);
 }
 

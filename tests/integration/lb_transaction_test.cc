@@ -63,7 +63,7 @@ TEST_F(LbTest, AHundredThousandServicesReplacedByAHundredThousandOthers) {
   ASSERT_EQ(apply_file(b), 0) << err_;
   EXPECT_NE(out_.find("services: 100000 added, 0 changed, 100000 removed"), std::string::npos) << out_;
   EXPECT_TRUE(holds_exactly(b)) << out_ << err_;
-  EXPECT_EQ(links_attached(), 5);
+  EXPECT_EQ(links_attached(), kAllLinks);
 }
 
 // Finding 5: with the attached cgroup deleted, a failed apply still changed an
@@ -165,7 +165,7 @@ TEST_F(LbTest, AnApplyKilledAfterAnyWriteIsRepairedByTheNext) {
     ASSERT_EQ(killed.code, 128 + SIGKILL) << killed.output;
     ASSERT_EQ(apply_file(b), 0) << err_;
     EXPECT_TRUE(holds_exactly(b)) << out_ << err_;
-    EXPECT_EQ(links_attached(), 5);
+    EXPECT_EQ(links_attached(), kAllLinks);
   }
 }
 
@@ -190,6 +190,6 @@ TEST_F(LbTest, AppliesKilledAtRandomMomentsAreRepaired) {
     const std::string& next = files[(round + 1) % 2];
     ASSERT_EQ(apply_file(next), 0) << "round " << round << ": " << err_;
     ASSERT_TRUE(holds_exactly(next)) << "round " << round << ": " << out_ << err_;
-    ASSERT_EQ(links_attached(), 5) << "round " << round;
+    ASSERT_EQ(links_attached(), kAllLinks) << "round " << round;
   }
 }

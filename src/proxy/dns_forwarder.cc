@@ -86,7 +86,8 @@ void DnsForwarder::Impl::answer(Query& q) {
     if (auto a = parse_dns_answers(*reply)) {
       rec.answers = a->addresses.size();
       if (opts.names && plain_host_name(a->name))
-        for (const DnsAddress& addr : a->addresses) opts.names->remember(addr.ip, a->name, addr.ttl);
+        for (const DnsAddress& addr : a->addresses)
+          opts.names->remember(q.client_cgroup, addr.ip, a->name, addr.ttl);
     }
     // A reply larger than the asker takes over UDP goes back as "truncated"
     // (TC, the question only): its resolver then asks over TCP, which the relay

@@ -157,11 +157,12 @@ struct Services {
 };
 
 // The original destination of an accepted connection, with the name a lookup
-// through the forwarder gave it when the upstream takes names.
+// through the forwarder gave it when the upstream takes names: a lookup of the
+// same client's (its cgroup), not another's (name_cache.h).
 std::optional<Original> lookup_original(Services& s, const Upstream& up, const sockaddr_storage& peer) {
   auto o = s.hooks->take(peer);
   if (o && (up.kind == Upstream::Kind::socks5h || up.kind == Upstream::Kind::http))
-    if (auto name = s.names.name_of(format_ip(o->dst.addr))) o->dst.host = *name;
+    if (auto name = s.names.name_of(o->meta.cgroup_id, format_ip(o->dst.addr))) o->dst.host = *name;
   return o;
 }
 

@@ -182,8 +182,38 @@ class ProxyDnsTest : public ProxyAttachTest {
   }
   std::string udp_leaks() const { return slurp(state_.path + "/udp"); }
 
+  // `sh -c 'CMD'` (no single quotes in it) in `cgroup`, in a mount namespace of
+  // its own with a resolv.conf naming the test's nameserver bound over the host's:
+  // nothing of the host's configuration changes.
+  RunResult run_resolving(const std::string& cgroup, const std::string& cmd) {
+    std::ofstream(conf_.path) << "nameserver " << peer_ip_ << "\noptions attempts:1 timeout:3\n";
+    return run({"sh", "-c",
+                fmt::format("echo $$ > {}/cgroup.procs && exec unshare -m sh -c 'mount --bind {} /etc/resolv.conf && "
+                            "{}'",
+                            cgroup, conf_.path, cmd)},
+               kRunLimit);
+  }
+
+  // A second microsocks that knows the test name (its own /etc/hosts, in a mount
+  // namespace of its own): it can only connect to it if it is given the name.
+  // Its port in named_port_.
+  void start_named_socks() {
+    if (!std::filesystem::exists("/etc/hosts")) GTEST_SKIP() << "no /etc/hosts to bind the test's names over";
+    std::ofstream(hosts_.path) << peer_ip_ << " " << kName << "\n";
+    named_port_ = free_port();
+    ASSERT_TRUE(named_.start({"unshare", "-m", "sh", "-c",
+                              fmt::format("mount --bind {} /etc/hosts && exec microsocks -i 127.0.0.1 -p {}",
+                                          hosts_.path, named_port_)},
+                             {.err = Stream::kPipe, .name = "microsocks with the test's hosts"}))
+        << named_.error();
+    ASSERT_TRUE(eventually([&] { return connects_to("127.0.0.1", named_port_); }));
+  }
+
   TempPath state_{"dnsstate"};
   Child nameserver_;
+  TempPath hosts_{"hosts"}, conf_{"resolv"};
+  Child named_;
+  uint16_t named_port_ = 0;
 };
 
 }  // namespace cgscope::testing

@@ -50,16 +50,8 @@ TEST_F(ProxyDnsTest, WithoutDnsQueriesGoDirectAndWithADeadForwarderTheyFailClose
 }
 
 TEST_F(ProxyDnsTest, GlibcsResolverInTheCgroupLooksUpThroughTheUpstream) {
-  TempPath conf("resolv");
-  std::ofstream(conf.path) << "nameserver " << peer_ip_ << "\noptions attempts:1 timeout:3\n";
   attach({"--via", socks(), "--dns"});
-  // getent in a mount namespace of its own, with the test's resolv.conf bound over
-  // the host's: nothing of the host's configuration changes.
-  auto r = run({"sh", "-c",
-                fmt::format("echo $$ > {}/cgroup.procs && exec unshare -m sh -c 'mount --bind {} /etc/resolv.conf && "
-                            "exec getent ahostsv4 {}'",
-                            cg_->path(), conf.path, kName)},
-               kRunLimit);
+  auto r = run_resolving(cg_->path(), fmt::format("exec getent ahostsv4 {}", kName));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find(peer_ip_), std::string::npos) << r.output;
   std::string log = stop_and_log();
@@ -68,31 +60,48 @@ TEST_F(ProxyDnsTest, GlibcsResolverInTheCgroupLooksUpThroughTheUpstream) {
 }
 
 TEST_F(ProxyDnsTest, ASocks5hUpstreamGetsTheNameTheProgramLookedUp) {
-  if (!std::filesystem::exists("/etc/hosts")) GTEST_SKIP() << "no /etc/hosts to bind the test's names over";
-  // A second microsocks that knows the test name (its own /etc/hosts, in a mount
-  // namespace of its own): it can only connect if it is given the name.
-  TempPath hosts("hosts"), conf("resolv");
-  std::ofstream(hosts.path) << peer_ip_ << " " << kName << "\n";
-  std::ofstream(conf.path) << "nameserver " << peer_ip_ << "\noptions attempts:1 timeout:3\n";
-  uint16_t port = free_port();
-  Child named;
-  ASSERT_TRUE(named.start({"unshare", "-m", "sh", "-c",
-                           fmt::format("mount --bind {} /etc/hosts && exec microsocks -i 127.0.0.1 -p {}", hosts.path,
-                                       port)},
-                          {.err = Stream::kPipe, .name = "microsocks with the test's hosts"}))
-      << named.error();
-  ASSERT_TRUE(eventually([&] { return connects_to("127.0.0.1", port); }));
-  attach({"--via", fmt::format("socks5h://127.0.0.1:{}", port), "--dns"});
+  start_named_socks();
+  if (IsSkipped() || HasFatalFailure()) return;
+  attach({"--via", fmt::format("socks5h://127.0.0.1:{}", named_port_), "--dns"});
   TempPath out("byname");
-  auto r = run({"sh", "-c",
-                fmt::format("echo $$ > {}/cgroup.procs && exec unshare -m sh -c 'mount --bind {} /etc/resolv.conf && "
-                            "exec curl -sS --max-time 20 -o {} http://{}:8080/file'",
-                            cg_->path(), conf.path, out.path, kName)},
-               kRunLimit);
+  auto r = run_resolving(cg_->path(), fmt::format("exec curl -sS --max-time 20 -o {} http://{}:8080/file", out.path,
+                                                  kName));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(slurp(out.path), body_);
   std::string log = stop_and_log();
   EXPECT_NE(log.find(fmt::format("-> {}:8080 ({}:8080)", kName, peer_ip_)), std::string::npos) << log;
+  EXPECT_EQ(udp_leaks(), "");
+}
+
+// The name a lookup returned is one client's (the cgroup of its socket): a
+// process in a sibling cgroup below the proxied one, connecting to the same
+// address without having looked it up, is sent to the upstream as the address.
+TEST_F(ProxyDnsTest, AnotherClientsConnectToAnAddressOnlyOneLookedUpGoesAsTheAddress) {
+  start_named_socks();
+  if (IsSkipped() || HasFatalFailure()) return;
+  auto a = ScopedCgroup::create(cg_->path(), "a");
+  auto b = ScopedCgroup::create(cg_->path(), "b");
+  ASSERT_TRUE(a && b) << (a ? b.error().message : a.error().message);
+  attach({"--via", fmt::format("socks5h://127.0.0.1:{}", named_port_), "--dns"});
+  auto looked = run_resolving(a->path(), fmt::format("exec getent ahostsv4 {}", kName));
+  ASSERT_EQ(looked.code, 0) << looked.output;
+  // The test file by address (no lookup) from a process in `cgroup`.
+  auto fetch_from = [&](const std::string& cgroup) {
+    TempPath out("gotbyaddr");
+    auto r = run({"sh", "-c",
+                  fmt::format("echo $$ > {}/cgroup.procs && exec curl -sS --max-time 20 -o {} {}", cgroup, out.path,
+                              url())},
+                 kRunLimit);
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_EQ(slurp(out.path), body_);
+  };
+  fetch_from(b->path());
+  fetch_from(a->path());
+  std::string log = stop_and_log();
+  // One connection by name (a's), one by address (b's).
+  EXPECT_NE(log.find(fmt::format("cgroup {} -> {}:8080 ({}:8080)", a->id(), kName, peer_ip_)), std::string::npos)
+      << log;
+  EXPECT_NE(log.find(fmt::format("cgroup {} -> {}:8080 via", b->id(), peer_ip_)), std::string::npos) << log;
   EXPECT_EQ(udp_leaks(), "");
 }
 

@@ -86,8 +86,7 @@ void DnsForwarder::Impl::answer(Query& q) {
     if (auto a = parse_dns_answers(*reply)) {
       rec.answers = a->addresses.size();
       if (opts.names && plain_host_name(a->name))
-        for (const DnsAddress& addr : a->addresses)
-          opts.names->remember(q.client_cgroup, addr.ip, a->name, addr.ttl);
+        for (const DnsAddress& addr : a->addresses) opts.names->remember(q.client_cgroup, addr.ip, a->name, addr.ttl);
     }
     // A reply larger than the asker takes over UDP goes back as "truncated"
     // (TC, the question only): its resolver then asks over TCP, which the relay
@@ -132,7 +131,8 @@ void DnsForwarder::Impl::receive(const Slot& slot) {
   q.slot = &slot;
   q.bytes.resize(kMaxDatagram);
   socklen_t len = sizeof q.client;
-  ssize_t n = ::recvfrom(slot.fd.get(), q.bytes.data(), q.bytes.size(), 0, reinterpret_cast<sockaddr*>(&q.client), &len);
+  ssize_t n =
+      ::recvfrom(slot.fd.get(), q.bytes.data(), q.bytes.size(), 0, reinterpret_cast<sockaddr*>(&q.client), &len);
   if (n <= 0) return;
   q.bytes.resize(size_t(n));
   if (opts.admit) {

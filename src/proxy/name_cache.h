@@ -32,7 +32,8 @@ class NameCache {
   void remember(uint64_t client, const std::string& ip, const std::string& name, uint32_t ttl,
                 Clock::time_point now = Clock::now());
   // The name `client` looked `ip` up by; nullopt if only others did.
-  std::optional<std::string> name_of(uint64_t client, const std::string& ip, Clock::time_point now = Clock::now()) const;
+  std::optional<std::string> name_of(uint64_t client, const std::string& ip,
+                                     Clock::time_point now = Clock::now()) const;
   size_t size() const;
 
  private:

@@ -12,7 +12,7 @@ namespace cgscope::proxy {
 
 struct ProxiedCgroup {
   uint64_t id = 0;
-  std::string path;     // absolute, under the cgroup2 mount
+  std::string path;  // absolute, under the cgroup2 mount
   std::string pin_dir;
   bool running = false;  // a cgscope proxy holds the pins (else a killed one's, fail closed)
 };

@@ -120,7 +120,7 @@ class ProxyDnsTest : public ProxyAttachTest {
     bool connected = false;
     bool in_cgroup = true;
     bool in_netns = false;
-    std::string ip;      // "": the nameserver
+    std::string ip;  // "": the nameserver
     uint16_t port = 53;
     int wait_s = 5;
   };

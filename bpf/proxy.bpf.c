@@ -18,7 +18,9 @@
  *
  * DNS (--dns): UDP to port 53, connected (connect4|6) or not (sendmsg4|6), goes
  * to the forwarder, one port per nameserver (a slot), and recvmsg4|6 gives the
- * replies back the nameserver's address. Other UDP is not touched.
+ * replies back the nameserver's address. Other UDP is not touched. The cgroup's
+ * egress hook writes down each datagram it sends to the forwarder, which
+ * answers only those (proxy_dns_clients).
  */
 #include "vmlinux/x86/vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -34,6 +36,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define PROXY_ECONNREFUSED 111
 #define PROXY_SOCK_OK 1
 #define PROXY_SOCK_REJECT 0
+#define PROXY_ETH_P_IP 0x0800
+#define PROXY_IP_OFFSET 0x1fff
 
 /* Whether dst:port goes direct. */
 static __always_inline int goes_direct(const struct cgs_proxy_config *cfg, const struct cgs_addr *dst, __u16 port)
@@ -243,6 +247,28 @@ int proxy_getpeername6(struct bpf_sock_addr *ctx)
 {
 	orig_dst_getpeername6(&proxy_orig, ctx);
 	return PROXY_SOCK_OK;
+}
+
+/* --dns: every packet the cgroup sends passes here; a UDP datagram to a
+ * forwarder slot is written down for the forwarder (dns_note_client). A TCP
+ * segment leaves at the protocol byte. Never drops: the verdict is the other
+ * hooks'. */
+SEC("cgroup_skb/egress")
+int proxy_dns_egress(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct iphdr *ip = data;
+	struct udphdr *udp;
+
+	if (skb->protocol != bpf_htons(PROXY_ETH_P_IP))
+		return 1;
+	if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_UDP || (ip->frag_off & bpf_htons(PROXY_IP_OFFSET)))
+		return 1;
+	udp = data + ip->ihl * 4;
+	if ((void *)(udp + 1) > end)
+		return 1;
+	dns_note_client(skb, ip->saddr, ip->daddr, udp->source, udp->dest);
+	return 1;
 }
 
 /* Once established, the client end is known: publish it for the relay. */

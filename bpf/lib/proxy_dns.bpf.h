@@ -108,4 +108,35 @@ static __always_inline __u64 dns_server_of(void *ctx, const struct cgs_addr *src
 	return 0;
 }
 
+/* Whether daddr:dport (network order) is one of the forwarder's slots. */
+static __always_inline int dns_is_forwarder(const struct cgs_proxy_config *cfg, __u32 daddr, __u16 dport)
+{
+	for (__u32 i = 0; i < CGS_PROXY_DNS_SLOTS; i++) {
+		if ((cfg->dns_port[i] && dport == cfg->dns_port[i] && daddr == cfg->relay4.a[3]) ||
+		    (cfg->dns_ns_port[i] && dport == cfg->dns_ns_port[i] && daddr == cfg->relay4_ns.a[3]))
+			return 1;
+	}
+	return 0;
+}
+
+/* A datagram of the cgroup's to the forwarder, as the forwarder will receive
+ * it: written down with the sending socket's cgroup, so that the forwarder can
+ * tell it from a datagram sent to its address by anyone else. Keyed by what the
+ * forwarder reads from recvfrom, which sendmsg4 and connect4 cannot know yet
+ * (the source address is picked by routing after them, and connect4 runs
+ * before a connected UDP socket gets its port). */
+static __always_inline void dns_note_client(struct __sk_buff *skb, __u32 saddr, __u32 daddr, __u16 sport,
+					    __u16 dport)
+{
+	struct cgs_proxy_config *cfg = proxy_cfg();
+	struct cgs_proxy_dns_client_key k = {.src = saddr, .dst = daddr, .src_port = sport, .dst_port = dport};
+	struct cgs_proxy_dns_client v = {};
+
+	if (!cfg || !cfg->on || !cfg->dns_on || !dns_is_forwarder(cfg, daddr, dport))
+		return;
+	v.cgroup_id = bpf_skb_cgroup_id(skb);
+	v.seen_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&proxy_dns_clients, &k, &v, BPF_ANY);
+}
+
 #endif

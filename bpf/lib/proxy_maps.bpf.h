@@ -57,6 +57,15 @@ struct {
 	__type(value, struct cgs_proxy_dns_slot);
 } proxy_dns_slots SEC(".maps");
 
+/* The cgroup's datagrams to the forwarder (--dns), by four-tuple: the forwarder
+ * answers only what it finds here, fresh. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CGS_PROXY_DNS_CLIENTS);
+	__type(key, struct cgs_proxy_dns_client_key);
+	__type(value, struct cgs_proxy_dns_client);
+} proxy_dns_clients SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CGS_PROXY_STAT_NR);

@@ -32,12 +32,16 @@ Result<std::vector<std::string>> effective_connect4_programs(const std::string& 
   return names;
 }
 
-std::optional<std::string> lb_proxy_order_problem(const std::string& cgroup_path) {
+bool proxy_runs_before_lb(const std::string& cgroup_path) {
   auto names = effective_connect4_programs(cgroup_path);
-  if (!names) return std::nullopt;
+  if (!names) return false;
   auto proxy = std::find(names->begin(), names->end(), "proxy_connect4");
   auto lb = std::find(names->begin(), names->end(), "lb_connect4");
-  if (proxy == names->end() || lb == names->end() || lb < proxy) return std::nullopt;
+  return proxy != names->end() && lb != names->end() && proxy < lb;
+}
+
+std::optional<std::string> lb_proxy_order_problem(const std::string& cgroup_path) {
+  if (!proxy_runs_before_lb(cgroup_path)) return std::nullopt;
   return "on " + cgroup_path +
          " the proxy's hook runs before lb's, so a connect to an lb service goes to the upstream unbalanced "
          "(lb must come first: apply lb to this cgroup before the proxy attaches, or to a cgroup below it)";

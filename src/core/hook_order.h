@@ -22,6 +22,10 @@ namespace cgscope {
 // (BPF_F_QUERY_EFFECTIVE: the cgroup's and its ancestors').
 Result<std::vector<std::string>> effective_connect4_programs(const std::string& cgroup_path);
 
+// Whether a proxy's connect4 runs before an lb's on `cgroup_path` (both there,
+// effective); false when either is missing or the programs cannot be read.
+bool proxy_runs_before_lb(const std::string& cgroup_path);
+
 // One sentence when a proxy's connect4 runs before an lb's on `cgroup_path`
 // (then lb's services are not balanced for the proxied programs); nullopt when
 // the order is right or only one of them is there.

@@ -21,6 +21,7 @@
 #include "lb/control.h"
 #include "lb/maps.h"
 #include "lb/schedule.h"
+#include "proxy/proxied_cgroups.h"
 
 namespace cgscope::lb {
 
@@ -212,6 +213,10 @@ int write(const ApplyOptions& o, const std::string& dir, Input in, std::ostream&
   undo.dismiss();
   for (const std::string& n : notes) out << n << "\n";
   if (auto problem = lb_proxy_order_problem(in.cgroup)) err << "cgscope lb apply: warning: " << *problem << "\n";
+  // A proxy below: its hook runs first whatever the order of attach.
+  if (auto mount = cgroup2_mount())
+    for (const std::string& w : proxy::lb_above_proxy_warnings(*mount, in.cgroup))
+      err << "cgscope lb apply: warning: " << w << "\n";
   print_summary(out, *p);
   return 0;
 }

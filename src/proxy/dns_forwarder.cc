@@ -27,11 +27,13 @@ struct Slot {
   UniqueFd fd;
   unsigned index = 0;  // the hooks' slot
   uint16_t port = 0;
+  sockaddr_storage at{};  // the address:port it is bound to
 };
 
 struct Query {
   const Slot* slot = nullptr;
   sockaddr_storage client{};
+  uint64_t client_cgroup = 0;
   std::string bytes;
 };
 
@@ -45,6 +47,7 @@ Result<Slot> bind_slot(const sockaddr_storage& addr, unsigned index) {
   auto bound = local_address(s.fd.get());
   if (!bound) return fail_with(bound.error());
   s.port = address_port(*bound);
+  s.at = *bound;
   return s;
 }
 
@@ -57,8 +60,9 @@ struct DnsForwarder::Impl {
   std::condition_variable cv;
   std::deque<Query> queue;
   bool stopping = false;
-  std::atomic<uint64_t> queries{0}, answered{0}, failed{0}, dropped{0};
+  std::atomic<uint64_t> queries{0}, answered{0}, failed{0}, dropped{0}, foreign{0};
 
+  void receive(const Slot& slot);
   void answer(Query& q);
   void work();
 };
@@ -67,6 +71,7 @@ void DnsForwarder::Impl::answer(Query& q) {
   auto start = std::chrono::steady_clock::now();
   DnsRecord rec;
   rec.client = q.client;
+  rec.client_cgroup = q.client_cgroup;
   if (auto question = parse_dns_question(q.bytes)) {
     rec.name = question->name;
     rec.type = question->type;
@@ -81,7 +86,7 @@ void DnsForwarder::Impl::answer(Query& q) {
     if (auto a = parse_dns_answers(*reply)) {
       rec.answers = a->addresses.size();
       if (opts.names && plain_host_name(a->name))
-        for (const DnsAddress& addr : a->addresses) opts.names->remember(addr.ip, a->name, addr.ttl);
+        for (const DnsAddress& addr : a->addresses) opts.names->remember(q.client_cgroup, addr.ip, a->name, addr.ttl);
     }
     // A reply larger than the asker takes over UDP goes back as "truncated"
     // (TC, the question only): its resolver then asks over TCP, which the relay
@@ -119,6 +124,35 @@ void DnsForwarder::Impl::work() {
   }
 }
 
+// One datagram off `slot`, queued for a worker if the proxied cgroup sent it.
+// Asked here, at once: the egress hook's record is fresh only for a moment.
+void DnsForwarder::Impl::receive(const Slot& slot) {
+  Query q;
+  q.slot = &slot;
+  q.bytes.resize(kMaxDatagram);
+  socklen_t len = sizeof q.client;
+  ssize_t n =
+      ::recvfrom(slot.fd.get(), q.bytes.data(), q.bytes.size(), 0, reinterpret_cast<sockaddr*>(&q.client), &len);
+  if (n <= 0) return;
+  q.bytes.resize(size_t(n));
+  if (opts.admit) {
+    auto who = opts.admit(slot.at, q.client);
+    if (!who) {
+      foreign++;
+      return;
+    }
+    q.client_cgroup = *who;
+  }
+  queries++;
+  std::lock_guard lock(mu);
+  if (queue.size() >= kQueueLimit) {
+    dropped++;
+    return;
+  }
+  queue.push_back(std::move(q));
+  cv.notify_one();
+}
+
 DnsForwarder::DnsForwarder(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 DnsForwarder::~DnsForwarder() = default;
 
@@ -152,24 +186,8 @@ Result<void> DnsForwarder::run(const std::atomic<bool>& stop) {
   for (const Slot& s : m.slots) fds.push_back({s.fd.get(), POLLIN, 0});
   while (!stop) {
     if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
-    for (size_t i = 0; i < fds.size(); i++) {
-      if (!(fds[i].revents & POLLIN)) continue;
-      Query q;
-      q.slot = &m.slots[i];
-      q.bytes.resize(kMaxDatagram);
-      socklen_t len = sizeof q.client;
-      ssize_t n = ::recvfrom(fds[i].fd, q.bytes.data(), q.bytes.size(), 0, reinterpret_cast<sockaddr*>(&q.client), &len);
-      if (n <= 0) continue;
-      q.bytes.resize(size_t(n));
-      m.queries++;
-      std::lock_guard lock(m.mu);
-      if (m.queue.size() >= kQueueLimit) {
-        m.dropped++;
-        continue;
-      }
-      m.queue.push_back(std::move(q));
-      m.cv.notify_one();
-    }
+    for (size_t i = 0; i < fds.size(); i++)
+      if (fds[i].revents & POLLIN) m.receive(m.slots[i]);
   }
   {
     std::lock_guard lock(m.mu);
@@ -182,7 +200,7 @@ Result<void> DnsForwarder::run(const std::atomic<bool>& stop) {
 }
 
 DnsForwarder::Stats DnsForwarder::stats() const {
-  return {impl_->queries, impl_->answered, impl_->failed, impl_->dropped};
+  return {impl_->queries, impl_->answered, impl_->failed, impl_->dropped, impl_->foreign};
 }
 
 }  // namespace cgscope::proxy

@@ -6,6 +6,11 @@
 // NameCache, so that connections to the addresses they name can go to the
 // upstream by name.
 //
+// Only the proxied cgroup is answered: `admit` (the cgroup's egress hook's
+// record of each datagram it sent here) says whose a datagram is, and one that
+// is nobody's is dropped unanswered, as if nothing listened (no REFUSED: that
+// would tell a scanner that something does, and answer a forged source).
+//
 // One thread receives on every slot socket; a few workers do the exchanges, so
 // that a slow nameserver does not hold up the others. A query that finds every
 // worker busy and the queue full is dropped (the resolver asks again) and counted.
@@ -31,6 +36,7 @@ namespace cgscope::proxy {
 // One query as the log shows it.
 struct DnsRecord {
   sockaddr_storage client{}, server{};
+  uint64_t client_cgroup = 0;  // the cgroup id of the client's socket (admit)
   std::string name;    // "" when the query could not be read
   uint16_t type = 0;
   size_t answers = 0;  // A/AAAA records returned
@@ -44,6 +50,9 @@ struct DnsForwarderOptions {
   Upstream upstream;
   // The nameserver of a slot (the hooks' slot table); nullopt: none yet.
   std::function<std::optional<sockaddr_storage>(unsigned slot)> server_of;
+  // Whose the datagram received at `at` from `from` is (a cgroup id); nullopt:
+  // not the proxied cgroup's, dropped. Unset: every datagram is answered.
+  std::function<std::optional<uint64_t>(const sockaddr_storage& at, const sockaddr_storage& from)> admit;
   std::function<void(int fd)> on_upstream_socket;  // before connect: exempt it
   std::function<void(const DnsRecord&)> on_query;  // after each query, from a worker
   NameCache* names = nullptr;
@@ -64,6 +73,7 @@ class DnsForwarder {
 
   struct Stats {
     uint64_t queries = 0, answered = 0, failed = 0, dropped = 0;
+    uint64_t foreign = 0;  // not sent by the proxied cgroup: dropped unanswered
   };
   Stats stats() const;
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
@@ -33,10 +34,11 @@ namespace {
 
 constexpr const char* kLinkNames[] = {"link_connect4",  "link_connect6", "link_getpeername4", "link_getpeername6",
                                       "link_sockops",   "link_sendmsg4", "link_sendmsg6",     "link_recvmsg4",
-                                      "link_recvmsg6"};
+                                      "link_recvmsg6", "link_dns_egress"};
 constexpr size_t kTcpLinks = 5;  // the first five; the rest are DNS's
 constexpr const char* kMapNames[] = {"proxy_config", "proxy_bypass", "proxy_orig",     "proxy_conns",
-                                     "proxy_exempt", "proxy_stats",  "proxy_dns_slots"};
+                                     "proxy_exempt", "proxy_stats",  "proxy_dns_slots",
+                                     "proxy_dns_clients"};
 
 std::string join(const std::string& dir, std::string_view name) { return dir + "/" + std::string(name); }
 
@@ -186,7 +188,8 @@ Result<void> ProxyHooks::attach(const std::string& cgroup_path, std::vector<std:
                               {kLinkNames[2], p->proxy_getpeername4}, {kLinkNames[3], p->proxy_getpeername6},
                               {kLinkNames[4], p->proxy_sockops},      {kLinkNames[5], p->proxy_sendmsg4},
                               {kLinkNames[6], p->proxy_sendmsg6},     {kLinkNames[7], p->proxy_recvmsg4},
-                              {kLinkNames[8], p->proxy_recvmsg6}};
+                              {kLinkNames[8], p->proxy_recvmsg6},
+                              {kLinkNames[9], p->proxy_dns_egress}};
   static_assert(std::size(hooks) == std::size(kLinkNames));
   // Without DNS, UDP keeps its fast path: no program on sendmsg/recvmsg.
   std::span<const PinnedHook> used(hooks, impl_->dns ? std::size(hooks) : kTcpLinks);
@@ -236,6 +239,22 @@ std::optional<sockaddr_storage> ProxyHooks::dns_server(unsigned slot) const {
   s->sin_addr.s_addr = uint32_t(v.server >> 16);
   s->sin_port = uint16_t(v.server);
   return ss;
+}
+
+std::optional<uint64_t> ProxyHooks::dns_client(const sockaddr_storage& at, const sockaddr_storage& from) const {
+  if (at.ss_family != AF_INET || from.ss_family != AF_INET) return std::nullopt;
+  const auto* a = reinterpret_cast<const sockaddr_in*>(&at);
+  const auto* f = reinterpret_cast<const sockaddr_in*>(&from);
+  cgs_proxy_dns_client_key k{f->sin_addr.s_addr, a->sin_addr.s_addr, f->sin_port, a->sin_port};
+  cgs_proxy_dns_client v{};
+  if (bpf_map_lookup_elem(bpf_map__fd(impl_->skel->maps.proxy_dns_clients), &k, &v) != 0) return std::nullopt;
+  // bpf_ktime_get_ns() is CLOCK_MONOTONIC. An old record is a socket that may
+  // have closed, its address:port now someone else's: not taken.
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  uint64_t now_ns = uint64_t(now.tv_sec) * 1000000000ULL + uint64_t(now.tv_nsec);
+  if (now_ns < v.seen_ns || now_ns - v.seen_ns > CGS_PROXY_DNS_FRESH_NS) return std::nullopt;
+  return v.cgroup_id;
 }
 
 std::array<uint64_t, CGS_PROXY_STAT_NR> ProxyHooks::stats() const {

@@ -53,7 +53,7 @@ class ProxyHooks {
   // Bypass prefixes first, then the config that turns redirection on.
   Result<void> configure(const HookConfig& cfg);
   // Attaches the programs to the cgroup (pinned links): connect, getpeername and
-  // sockops; with DNS on (configure), sendmsg and recvmsg too.
+  // sockops; with DNS on (configure), sendmsg, recvmsg and egress too.
   Result<void> attach(const std::string& cgroup_path, std::vector<std::string>* notes);
   // The original destination of a connection the relay accepted from `peer`,
   // taken out of the map (each is read once); nullopt when it was not redirected.
@@ -63,6 +63,10 @@ class ProxyHooks {
   // The nameserver a DNS forwarder slot stands for (IPv4, port 53 as a rule);
   // nullopt while no program has asked one through it.
   std::optional<sockaddr_storage> dns_server(unsigned slot) const;
+  // The cgroup id of the socket that sent the datagram the forwarder received
+  // at `at` from `from`, as the cgroup's egress hook wrote it down within
+  // CGS_PROXY_DNS_FRESH_NS; nullopt: not sent by the cgroup (or too long ago).
+  std::optional<uint64_t> dns_client(const sockaddr_storage& at, const sockaddr_storage& from) const;
   // Per-reason totals (enum cgs_proxy_stat).
   std::array<uint64_t, CGS_PROXY_STAT_NR> stats() const;
   const std::string& pin_dir() const;

@@ -157,11 +157,12 @@ struct Services {
 };
 
 // The original destination of an accepted connection, with the name a lookup
-// through the forwarder gave it when the upstream takes names.
+// through the forwarder gave it when the upstream takes names: a lookup of the
+// same client's (its cgroup), not another's (name_cache.h).
 std::optional<Original> lookup_original(Services& s, const Upstream& up, const sockaddr_storage& peer) {
   auto o = s.hooks->take(peer);
   if (o && (up.kind == Upstream::Kind::socks5h || up.kind == Upstream::Kind::http))
-    if (auto name = s.names.name_of(format_ip(o->dst.addr))) o->dst.host = *name;
+    if (auto name = s.names.name_of(o->meta.cgroup_id, format_ip(o->dst.addr))) o->dst.host = *name;
   return o;
 }
 
@@ -206,6 +207,7 @@ Result<void> make_dns(Services& s, const Plan& plan, const RelayAddrs& at, const
   o.slots = CGS_PROXY_DNS_SLOTS;
   o.upstream = plan.upstream;
   o.server_of = [&s](unsigned slot) { return s.hooks->dns_server(slot); };
+  o.admit = [&s](const sockaddr_storage& at, const sockaddr_storage& from) { return s.hooks->dns_client(at, from); };
   o.on_upstream_socket = [&s](int fd) { (void)s.hooks->exempt(fd); };
   o.on_query = [&log, up = describe(plan.upstream)](const DnsRecord& r) { log.write(r, up); };
   o.names = &s.names;
@@ -262,9 +264,11 @@ void print_totals(const Services& s) {
                  (unsigned long long)ks[CGS_PROXY_STAT_NS_REFUSED]);
   if (s.dns) {
     auto d = s.dns->stats();
-    std::fprintf(stderr, "; dns: %llu queries, %llu answered, %llu failed, %llu dropped, %llu refused in the kernel",
+    std::fprintf(stderr, "; dns: %llu queries, %llu answered, %llu failed, %llu dropped, %llu refused in the kernel, "
+                         "%llu not from the cgroup (unanswered)",
                  (unsigned long long)d.queries, (unsigned long long)d.answered, (unsigned long long)d.failed,
-                 (unsigned long long)d.dropped, (unsigned long long)ks[CGS_PROXY_STAT_DNS_REFUSED]);
+                 (unsigned long long)d.dropped, (unsigned long long)ks[CGS_PROXY_STAT_DNS_REFUSED],
+                 (unsigned long long)d.foreign);
   }
   std::fprintf(stderr, "\n");
 }

@@ -1,7 +1,8 @@
 // lb and proxy on one cgroup (core/hook_order.h): lb applied first balances a
 // connect to a service address to a backend, and the proxy then sends the
 // backend through the upstream. Applied the other way round, both commands say
-// that the service is not balanced for the proxied programs.
+// that the service is not balanced for the proxied programs, and so does an lb
+// applied later to a cgroup above a running proxy.
 #include "proxy_fixture.h"
 
 namespace cgscope::testing {
@@ -35,11 +36,21 @@ class ProxyLbTest : public ProxyAttachTest {
   }
   // busybox wget of the service address from a process in the cgroup (bounded
   // by timeout(1): Debian 12's busybox wget crashes on its own -T).
-  RunResult wget_service(const std::string& out) {
+  RunResult wget_service(const std::string& out, const std::string& cgroup = "") {
     return run({"sh", "-c",
-                fmt::format("echo $$ > {}/cgroup.procs && exec timeout 20 busybox wget -q -O {} http://{}/file", cg_->path(),
-                            out, vip_)},
+                fmt::format("echo $$ > {}/cgroup.procs && exec timeout 20 busybox wget -q -O {} http://{}/file",
+                            cgroup.empty() ? cg_->path() : cgroup, out, vip_)},
                kRunLimit);
+  }
+  // `proxy attach` on `cgroup` (one below the test's) in `p`, until its start line.
+  void attach_below(Child& p, const std::string& cgroup, std::string& log) {
+    ASSERT_TRUE(p.start({CGSCOPE_BIN, "proxy", "attach", "--cgroup", cgroup, "--via", socks()},
+                        {.err = Stream::kPipe, .death_signal = SIGTERM, .name = "proxy attach below"}))
+        << p.error();
+    ASSERT_EQ(read_until(p.pipe_fd(), log, Clock::now() + 30s,
+                         [](const std::string& s) { return s.find("(relay ") != std::string::npos; }),
+              ReadEnd::kDone)
+        << log;
   }
 
   std::string vip_;
@@ -88,17 +99,52 @@ TEST_F(ProxyLbTest, AProxyThatAttachesBelowLbsCgroupSaysItRunsFirst) {
   auto applied = lb_apply();
   ASSERT_EQ(applied.code, 0) << applied.output;
   Child p;
-  ASSERT_TRUE(p.start({CGSCOPE_BIN, "proxy", "attach", "--cgroup", child->path(), "--via", socks()},
-                      {.err = Stream::kPipe, .death_signal = SIGTERM, .name = "proxy attach below"}))
-      << p.error();
   std::string log;
-  ASSERT_EQ(read_until(p.pipe_fd(), log, Clock::now() + 30s,
-                       [](const std::string& s) { return s.find("(relay ") != std::string::npos; }),
-            ReadEnd::kDone)
-      << log;
+  attach_below(p, child->path(), log);
+  if (HasFatalFailure()) return;
   EXPECT_NE(log.find("warning: on " + child->path()), std::string::npos) << log;
   p.signal(SIGTERM);
   EXPECT_TRUE(p.wait_for(20s));
+}
+
+// The other way round: the proxy runs on a child, and lb is applied to the
+// parent later. lb's hook runs after the proxy's (the child's programs first),
+// so `lb apply` names the proxy's cgroup; on the proxy's own cgroup it would not.
+TEST_F(ProxyLbTest, LbAppliedAboveARunningProxyNamesTheProxysCgroup) {
+  auto child = ScopedCgroup::create(cg_->path(), "inner");
+  ASSERT_TRUE(child) << child.error().message;
+  // After the proxy is gone (declared before it, so run after it is ended): a
+  // proxy killed by a failed assertion leaves its fail-closed pins.
+  Cleanup reset([path = child->path()] { (void)run({CGSCOPE_BIN, "proxy", "reset", "--cgroup", path}, 20s); });
+  Child p;
+  std::string log;
+  attach_below(p, child->path(), log);
+  if (HasFatalFailure()) return;
+  auto applied = lb_apply();
+  ASSERT_EQ(applied.code, 0) << applied.output;
+  EXPECT_NE(applied.output.find(fmt::format("warning: a running cgscope proxy is attached to {}, below {}",
+                                            child->path(), cg_->path())),
+            std::string::npos)
+      << applied.output;
+  EXPECT_NE(applied.output.find("go to the upstream unbalanced"), std::string::npos) << applied.output;
+  // What it says happens: the child's connect to the service reaches the proxy
+  // as the service address.
+  TempPath out("lbgot");
+  (void)wget_service(out.path, child->path());
+  p.signal(SIGTERM);
+  EXPECT_TRUE(p.wait_for(20s));
+  read_until(p.pipe_fd(), log, Clock::now() + 5s);
+  EXPECT_NE(log.find(fmt::format("-> {}:80 via socks5", vip_)), std::string::npos) << log;
+}
+
+TEST_F(ProxyLbTest, LbAppliedBelowARunningProxySaysNothing) {
+  auto child = ScopedCgroup::create(cg_->path(), "inner");
+  ASSERT_TRUE(child) << child.error().message;
+  attach({"--via", socks()});
+  auto applied = run({CGSCOPE_BIN, "lb", "apply", config_.path, "--cgroup", child->path(), "--pin-dir", pins_.path},
+                     30s);
+  ASSERT_EQ(applied.code, 0) << applied.output;
+  EXPECT_EQ(applied.output.find("warning"), std::string::npos) << applied.output;
 }
 
 }  // namespace

@@ -84,14 +84,29 @@ TEST(DnsMessage, TheUdpLimitIsTheOptSizeElse512AndACutReplyKeepsOnlyTheQuestion)
 TEST(NameCache, RemembersForTheTtlButAtLeastAMinuteAndEvictsTheOldestWhenFull) {
   NameCache c(2);
   auto t0 = NameCache::Clock::now();
-  c.remember("10.0.0.1", "a.test", 5, t0);
-  EXPECT_EQ(c.name_of("10.0.0.1", t0 + std::chrono::seconds(59)), "a.test");
-  EXPECT_FALSE(c.name_of("10.0.0.1", t0 + std::chrono::seconds(61)));
-  c.remember("10.0.0.2", "b.test", 600, t0);
-  c.remember("10.0.0.3", "c.test", 600, t0);
+  c.remember(7, "10.0.0.1", "a.test", 5, t0);
+  EXPECT_EQ(c.name_of(7, "10.0.0.1", t0 + std::chrono::seconds(59)), "a.test");
+  EXPECT_FALSE(c.name_of(7, "10.0.0.1", t0 + std::chrono::seconds(61)));
+  c.remember(7, "10.0.0.2", "b.test", 600, t0);
+  c.remember(7, "10.0.0.3", "c.test", 600, t0);
   EXPECT_EQ(c.size(), 2u);
-  EXPECT_FALSE(c.name_of("10.0.0.1", t0));
-  EXPECT_EQ(c.name_of("10.0.0.3", t0), "c.test");
+  EXPECT_FALSE(c.name_of(7, "10.0.0.1", t0));
+  EXPECT_EQ(c.name_of(7, "10.0.0.3", t0), "c.test");
+}
+
+TEST(NameCache, ANameIsGivenOnlyToTheClientThatLookedItUp) {
+  NameCache c;
+  auto t0 = NameCache::Clock::now();
+  c.remember(1, "10.0.0.1", "a.test", 600, t0);
+  EXPECT_EQ(c.name_of(1, "10.0.0.1", t0), "a.test");
+  EXPECT_FALSE(c.name_of(2, "10.0.0.1", t0)) << "client 2 never looked 10.0.0.1 up";
+  // Each client keeps its own name for one address, and its own lifetime.
+  c.remember(2, "10.0.0.1", "b.test", 60, t0);
+  EXPECT_EQ(c.name_of(1, "10.0.0.1", t0), "a.test");
+  EXPECT_EQ(c.name_of(2, "10.0.0.1", t0), "b.test");
+  EXPECT_EQ(c.size(), 2u);
+  EXPECT_EQ(c.name_of(1, "10.0.0.1", t0 + std::chrono::seconds(120)), "a.test");
+  EXPECT_FALSE(c.name_of(2, "10.0.0.1", t0 + std::chrono::seconds(120)));
 }
 
 uint32_t ip(const char* text) {

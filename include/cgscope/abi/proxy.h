@@ -29,6 +29,10 @@
  * UDP socket, whose own port is not bound yet at connect, needs no lookup by it. */
 #define CGS_PROXY_DNS_SLOTS 8
 #define CGS_PROXY_DNS_PORT 53
+/* Datagrams to the forwarder the cgroup's egress hook has written down at once
+ * (LRU: a record is only read within CGS_PROXY_DNS_FRESH_NS of being written). */
+#define CGS_PROXY_DNS_CLIENTS 8192
+#define CGS_PROXY_DNS_FRESH_NS 2000000000ULL
 
 /* The one entry of `proxy_config`. No entry (or on == 0): every connect is refused. */
 struct cgs_proxy_config {
@@ -58,6 +62,22 @@ struct cgs_proxy_config {
  * with a compare-and-swap, so two CPUs never give one slot two servers. */
 struct cgs_proxy_dns_slot {
 	__u64 server;
+};
+
+/* Key of `proxy_dns_clients`: a datagram to a forwarder slot as the forwarder
+ * receives it (IPv4, all network order). Written by the cgroup's egress hook
+ * from the packet itself, so only the cgroup's sockets make records. */
+struct cgs_proxy_dns_client_key {
+	__u32 src;       /* the client's address */
+	__u32 dst;       /* the forwarder address it was sent to */
+	__u16 src_port;
+	__u16 dst_port;  /* the slot's port */
+};
+
+/* Value of `proxy_dns_clients`: whose socket sent it, and when. */
+struct cgs_proxy_dns_client {
+	__u64 cgroup_id; /* the sending socket's cgroup */
+	__u64 seen_ns;   /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last datagram */
 };
 
 /* Key of the bypass LPM tries: prefix length, then the address (mapped form for

@@ -154,17 +154,25 @@ Result<MapState> PinnedMaps::read_state() const {
                  return std::pair{load<cgs_lb_backend_key>(k).id, load<cgs_lb_backend_value>(v)};
                });
   if (!r) return fail_with("lb_backend", r.error());
-  r = read_map(name_.get(), sizeof(cgs_lb_service_key), sizeof(cgs_lb_name_value), s.names,
-               [](const uint8_t* k, const uint8_t* v) {
-                 auto val = load<cgs_lb_name_value>(v);
-                 val.name[sizeof(val.name) - 1] = 0;
-                 return std::pair{load<cgs_lb_service_key>(k).id, std::string(val.name)};
-               });
-  if (!r) return fail_with("lb_name", r.error());
+  auto names = read_names();
+  if (!names) return fail_with(names.error());
+  s.names = std::move(*names);
   r = dump(counters_.get(), sizeof(cgs_lb_service_key), percpu_size(sizeof(cgs_lb_counters)),
            [&](const uint8_t* k, const uint8_t*) { s.counters.insert(load<cgs_lb_service_key>(k).id); });
   if (!r) return fail_with("lb_counters", r.error());
   return s;
+}
+
+Result<std::map<uint32_t, std::string>> PinnedMaps::read_names() const {
+  std::map<uint32_t, std::string> names;
+  auto r = read_map(name_.get(), sizeof(cgs_lb_service_key), sizeof(cgs_lb_name_value), names,
+                    [](const uint8_t* k, const uint8_t* v) {
+                      auto val = load<cgs_lb_name_value>(v);
+                      val.name[sizeof(val.name) - 1] = 0;
+                      return std::pair{load<cgs_lb_service_key>(k).id, std::string(val.name)};
+                    });
+  if (!r) return fail_with("lb_name", r.error());
+  return names;
 }
 
 Result<std::map<uint32_t, cgs_lb_counters>> PinnedMaps::read_counters() const {

@@ -45,6 +45,8 @@ class PinnedMaps {
   // Everything the planner needs, read back from the maps.
   Result<MapState> read_state() const;
   // Per-service counters summed over CPUs, by service id.
+  // Service id -> name alone (what a metrics scrape needs, without the rest).
+  Result<std::map<uint32_t, std::string>> read_names() const;
   Result<std::map<uint32_t, cgs_lb_counters>> read_counters() const;
   // The global stats, summed over CPUs, by enum cgs_lb_stat.
   Result<std::vector<uint64_t>> read_stats() const;

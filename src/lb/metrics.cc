@@ -33,16 +33,16 @@ std::string label(std::string_view v) {
 void service_metrics(const std::string& pin_dir, std::string& out) {
   auto maps = PinnedMaps::open(pin_dir);
   if (!maps) return;
-  auto state = maps->read_state();
+  auto names = maps->read_names();  // not the whole state: a scrape reads two maps
   auto counters = maps->read_counters();
-  if (!state || !counters) return;
+  if (!names || !counters) return;
   // Outcomes that partition the connects to a service address: sockops counts
   // what became of a balanced one; `pending` is the rest (in progress, or a
   // service that keeps no original destination, whose outcome is not tracked).
   out += "# HELP cgscope_lb_connects_total Connects to a service address by outcome: established, failed (refused "
          "by the endpoint, timed out or given up), refused (no endpoint), pending (in progress, or not tracked).\n"
          "# TYPE cgscope_lb_connects_total counter\n";
-  for (const auto& [id, name] : state->names) {
+  for (const auto& [id, name] : *names) {
     auto c = counters->find(id);
     const cgs_lb_counters n = c == counters->end() ? cgs_lb_counters{} : c->second;
     const uint64_t known = n.established + n.failed;

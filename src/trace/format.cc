@@ -7,6 +7,7 @@
 #include "core/base64.h"
 #include "trace/arg_value.h"
 #include "trace/containers.h"
+#include "trace/decode_fcntl.h"
 #include "trace/flags.h"
 #include "trace/sockaddr.h"
 
@@ -97,11 +98,11 @@ bool append_json_value(std::string& out, const ArgValue& v) {
       out += "null";
       return false;
     case ArgValue::Kind::number:
-      append_scalar_text(out, v.format, v.raw);
+      append_scalar_text(out, v.format, v.raw, v.ctx);
       return false;
     case ArgValue::Kind::scalar:
       out += '"';
-      append_scalar_text(out, v.format, v.raw);
+      append_scalar_text(out, v.format, v.raw, v.ctx);
       out += '"';
       return false;
     case ArgValue::Kind::string: {
@@ -136,7 +137,7 @@ void append_table_value(std::string& out, const ArgValue& v) {
       return;
     case ArgValue::Kind::number:
     case ArgValue::Kind::scalar:
-      append_scalar_text(out, v.format, v.raw);
+      append_scalar_text(out, v.format, v.raw, v.ctx);
       return;
     case ArgValue::Kind::string:
       out += '"';
@@ -164,9 +165,26 @@ void for_each_arg(const EventView& ev, Fn&& fn) {
     ArgDesc a = ev.desc ? ev.desc->args[i] : ArgDesc{};
     std::string_view name = a.name;
     if (!ev.desc) name = std::string_view(generic, size_t(fmt::format_to(generic, "arg{}", i) - generic));
-    fn(name, arg_value(a, h->args[i], ev.rec->vars[i]));
+    uint64_t ctx = a.ctx_arg < CGS_NARGS ? h->args[a.ctx_arg] : 0;
+    fn(name, arg_value(a, h->args[i], ev.rec->vars[i], ctx));
   }
   for (const NamedValue& extra : ev.extra) fn(extra.name, extra.value);
+}
+
+bool is_error(const EventView& ev) {
+  return ev.ret < 0 && ev.ret >= -4095 && ev.rec->hdr->nr < CGS_MAX_SYSCALLS;
+}
+
+// Whether the call's return may have a name (its command decides): the one test
+// every other event pays.
+bool has_ret_name(const EventView& ev) { return ev.desc && ev.desc->ret == RetFormat::fcntl; }
+
+// A successful return by name (fcntl's F_GETFL: "O_RDWR|O_APPEND"); false, with
+// nothing appended, where the return is a plain number.
+bool append_ret_name(std::string& out, const EventView& ev) {
+  if (!has_ret_name(ev) || is_error(ev)) return false;
+  uint8_t cmd = ev.desc->ret_ctx_arg;
+  return cmd < CGS_NARGS && format_fcntl_ret(out, ev.rec->hdr->args[cmd], ev.ret);
 }
 
 std::string_view comm_of(const cgs_record* h) {
@@ -284,7 +302,13 @@ void append_json(std::string& out, const EventView& ev) {
     out += "null";
   } else {
     append_int(out, ev.ret);
-    if (ev.ret < 0 && ev.ret >= -4095 && h->nr < CGS_MAX_SYSCALLS) {
+    if (has_ret_name(ev)) {
+      size_t at = out.size();
+      out += ",\"ret_text\":\"";
+      if (append_ret_name(out, ev)) out += '"';
+      else out.resize(at);
+    }
+    if (is_error(ev)) {
       out += ",\"error\":\"";
       out += errno_name(static_cast<int>(-ev.ret));
       out += '"';
@@ -304,6 +328,30 @@ void append_left(std::string& out, std::string_view s, size_t width) {
   out += s;
   if (s.size() < width) out.append(width - s.size(), ' ');
   out += ' ';
+}
+
+void append_hex_ret(std::string& out, int64_t v) {
+  char buf[24];
+  auto end = fmt::format_to(buf, "0x{:x}", static_cast<uint64_t>(v));
+  out.append(buf, end);
+}
+
+// A return that has a name shows its number in hex and the name, as strace does
+// ("0x802 (O_RDWR|O_APPEND)"); any other, the decimal.
+void append_ret_text(std::string& out, const EventView& ev) {
+  if (!has_ret_name(ev)) {
+    append_int(out, ev.ret);
+    return;
+  }
+  size_t at = out.size();
+  append_hex_ret(out, ev.ret);
+  out += " (";
+  if (append_ret_name(out, ev)) {
+    out += ')';
+  } else {
+    out.resize(at);
+    append_int(out, ev.ret);
+  }
 }
 
 void append_right(std::string& out, uint64_t v, size_t width) {
@@ -376,8 +424,9 @@ void append_table_row(std::string& out, const EventView& ev) {
   });
   out += " = ";
   if (!ev.has_ret) out += '?';
-  else if (ev.ret < 0 && ev.ret >= -4095 && h->nr < CGS_MAX_SYSCALLS) format_errno(out, ev.ret);
-  else append_int(out, ev.ret);
+  else if (is_error(ev)) format_errno(out, ev.ret);
+  else if (ev.desc && ev.desc->ret == RetFormat::address) append_hex_ret(out, ev.ret);
+  else append_ret_text(out, ev);
   out += '\n';
 }
 

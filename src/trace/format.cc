@@ -317,12 +317,40 @@ void append_json(std::string& out, const EventView& ev) {
   out += "}\n";
 }
 
+size_t text_columns(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  return n;
+}
+
+void fit_row(std::string& out, size_t row_start, size_t cut_from, size_t keep_from, size_t width) {
+  if (width == 0) return;
+  std::string_view row(out.data() + row_start, out.size() - row_start);
+  if (!row.empty() && row.back() == '\n') row.remove_suffix(1);
+  size_t total = text_columns(row);
+  if (total <= width) return;
+  size_t fixed = total - text_columns(std::string_view(out.data() + cut_from, keep_from - cut_from));
+  // What the cut part may keep, less a column for the "…".
+  size_t room = fixed + 1 < width ? width - fixed - 1 : 0;
+  size_t end = cut_from;
+  for (size_t cols = 0; end < keep_from; end++) {
+    bool lead = (static_cast<unsigned char>(out[end]) & 0xc0) != 0x80;
+    if (lead && cols++ == room) break;  // the character that would not fit starts here
+  }
+  out.replace(end, keep_from - end, "\u2026");
+}
+
 namespace {
 
 // The table's columns: TIME (HH:MM:SS.mmm), CONTAINER (a short id, as docker ps
 // shows), COMM (the kernel keeps 15 bytes), PID, TID, EVENT; 75 columns before
-// the arguments.
+// the arguments. A terminal narrower than kCompactBelow gets the compact layout:
+// TIME, COMM, TID (the thread, as strace -f names it), EVENT; 54 columns, so that
+// 80 leave ARGS 26.
 constexpr size_t kContainerWidth = 12, kCommWidth = 15, kPidWidth = 7, kEventWidth = 16;
+constexpr size_t kCompactBelow = 120;
+
+bool compact_layout(size_t width) { return width > 0 && width < kCompactBelow; }
 
 void append_left(std::string& out, std::string_view s, size_t width) {
   out += s;
@@ -383,29 +411,38 @@ void append_clock(std::string& out, uint64_t wall_ns) {
 
 }  // namespace
 
-void append_table_header(std::string& out) {
+void append_table_header(std::string& out, size_t width) {
+  size_t row = out.size();
+  bool compact = compact_layout(width);
   append_left(out, "TIME", 12);
-  append_left(out, "CONTAINER", kContainerWidth);
+  if (!compact) append_left(out, "CONTAINER", kContainerWidth);
   append_left(out, "COMM", kCommWidth);
-  out.append(kPidWidth - 3, ' ');
-  out += "PID ";
+  if (!compact) {
+    out.append(kPidWidth - 3, ' ');
+    out += "PID ";
+  }
   out.append(kPidWidth - 3, ' ');
   out += "TID ";
   append_left(out, "EVENT", kEventWidth);
+  size_t args = out.size();
   out += "ARGS = RET\n";
+  fit_row(out, row, args, out.size() - 1, width);
 }
 
-void append_table_row(std::string& out, const EventView& ev) {
+void append_table_row(std::string& out, const EventView& ev, size_t width) {
   const cgs_record* h = ev.rec->hdr;
+  size_t row = out.size();
+  bool compact = compact_layout(width);
   append_clock(out, ev.wall_ns);
-  append_left(out, ev.container ? std::string_view(ev.container->id).substr(0, kContainerWidth) : "host",
-              kContainerWidth);
+  if (!compact)
+    append_left(out, ev.container ? std::string_view(ev.container->id).substr(0, kContainerWidth) : "host",
+                kContainerWidth);
   // A program names itself (PR_SET_NAME): escaped, so that it cannot drive the terminal.
   size_t at = out.size();
   append_json_escaped(out, comm_of(h));
   if (out.size() - at < kCommWidth) out.append(kCommWidth - (out.size() - at), ' ');
   out += ' ';
-  append_right(out, h->pid, kPidWidth);
+  if (!compact) append_right(out, h->pid, kPidWidth);
   append_right(out, h->tid, kPidWidth);
   if (ev.desc) {
     append_left(out, ev.desc->name, kEventWidth);
@@ -414,6 +451,7 @@ void append_table_row(std::string& out, const EventView& ev) {
     auto end = fmt::format_to(generic, "syscall_{}", h->nr);
     append_left(out, std::string_view(generic, size_t(end - generic)), kEventWidth);
   }
+  size_t args = out.size();
   bool first = true;
   for_each_arg(ev, [&](std::string_view name, const ArgValue& v) {
     if (!first) out += ' ';
@@ -422,12 +460,14 @@ void append_table_row(std::string& out, const EventView& ev) {
     out += '=';
     append_table_value(out, v);
   });
+  size_t ret = out.size();
   out += " = ";
   if (!ev.has_ret) out += '?';
   else if (is_error(ev)) format_errno(out, ev.ret);
   else if (ev.desc && ev.desc->ret == RetFormat::address) append_hex_ret(out, ev.ret);
   else append_ret_text(out, ev);
   out += '\n';
+  fit_row(out, row, args, ret, width);
 }
 
 }  // namespace cgscope::trace

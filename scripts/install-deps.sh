@@ -16,9 +16,10 @@ build_pkgs=(
   graphviz  # trace --flows -o dot: the tests render the graph with dot -Tsvg
   docker.io  # proxy_docker_test: a real `docker build --cgroup-parent` (the test runs its own dockerd)
   python3    # proxy_test: a Python client with no proxy setting, and a quiet client for the idle timeout
+  strace     # trace_strace_test: the same programs under strace and cgscope trace, counts and names compared
 )
 bench_pkgs=(
-  bpftrace libbpf-tools strace stress-ng iptables wrk iperf3 hyperfine bc
+  bpftrace libbpf-tools stress-ng iptables wrk iperf3 hyperfine bc
   proxychains4  # bench/proxy_bench.sh: the LD_PRELOAD peer of cgscope proxy
 )
 

@@ -215,8 +215,54 @@ std::optional<ArgSpec> classify_capture(std::string_view syscall, std::string_vi
   return raw(ArgFormat::pointer);
 }
 
+// Calls whose `flags` are MSG_* bits.
+constexpr std::array kMsgFlagSyscalls = {
+    "send"sv, "sendto"sv, "sendmsg"sv, "sendmmsg"sv, "recv"sv, "recvfrom"sv, "recvmsg"sv, "recvmmsg"sv,
+};
+
+constexpr std::array kRlimitSyscalls = {"getrlimit"sv, "setrlimit"sv, "prlimit64"sv, "ugetrlimit"sv};
+
+constexpr std::array kAccessSyscalls = {"access"sv, "faccessat"sv, "faccessat2"sv};
+
+constexpr std::array kAddressResultSyscalls = {"mmap"sv, "mmap2"sv, "mremap"sv, "brk"sv, "shmat"sv};
+
+// One (syscall, argument) pair that is one enum or flag word (decode_*.h).
+struct NamedArgRule {
+  std::string_view syscall, name;
+  ArgFormat format;
+};
+constexpr std::array kNamedArgRules = {
+    NamedArgRule{"fcntl", "cmd", ArgFormat::fcntl_cmd},
+    NamedArgRule{"fcntl", "arg", ArgFormat::fcntl_arg},
+    NamedArgRule{"ioctl", "cmd", ArgFormat::ioctl_request},
+    NamedArgRule{"futex", "op", ArgFormat::futex_op},
+    NamedArgRule{"lseek", "whence", ArgFormat::seek_whence},
+    NamedArgRule{"rt_sigprocmask", "how", ArgFormat::sigprocmask_how},
+    NamedArgRule{"sigprocmask", "how", ArgFormat::sigprocmask_how},
+    NamedArgRule{"arch_prctl", "option", ArgFormat::arch_prctl_option},
+    NamedArgRule{"setsockopt", "level", ArgFormat::sockopt_level},
+    NamedArgRule{"getsockopt", "level", ArgFormat::sockopt_level},
+    NamedArgRule{"setsockopt", "optname", ArgFormat::sockopt_name},
+    NamedArgRule{"getsockopt", "optname", ArgFormat::sockopt_name},
+    NamedArgRule{"accept4", "flags", ArgFormat::sock_flags},
+    NamedArgRule{"pipe2", "flags", ArgFormat::fd_flags},
+    NamedArgRule{"dup3", "flags", ArgFormat::fd_flags},
+    NamedArgRule{"mremap", "flags", ArgFormat::mremap_flags},
+    NamedArgRule{"faccessat2", "flags", ArgFormat::at_flags_eaccess},
+};
+
+std::optional<ArgFormat> classify_named(std::string_view syscall, std::string_view name) {
+  for (const NamedArgRule& r : kNamedArgRules)
+    if (r.syscall == syscall && r.name == name) return r.format;
+  if (name == "flags" && one_of(syscall, kMsgFlagSyscalls)) return ArgFormat::msg_flags;
+  if (name == "resource" && one_of(syscall, kRlimitSyscalls)) return ArgFormat::rlimit_resource;
+  if (name == "mode" && one_of(syscall, kAccessSyscalls)) return ArgFormat::access_mode;
+  return std::nullopt;
+}
+
 ArgFormat classify_value(std::string_view syscall, std::string_view canon, std::string_view name) {
   if (one_of(canon, kPointerTypedefs)) return ArgFormat::pointer;
+  if (auto named = classify_named(syscall, name)) return *named;
   // The tcp_state pseudo event (event_table.cc).
   if (syscall == "tcp_state" && (name == "oldstate" || name == "newstate")) return ArgFormat::tcp_state;
   if (syscall == "tcp_state" && name == "context") return ArgFormat::tcp_context;
@@ -263,6 +309,20 @@ ArgSpec classify_arg(std::string_view syscall, std::string_view type, std::strin
   return raw(classify_value(syscall, canon, name));
 }
 
+std::string_view context_arg_name(ArgFormat f) {
+  switch (f) {
+    case ArgFormat::fcntl_arg: return "cmd";
+    case ArgFormat::sockopt_name: return "level";
+    default: return {};
+  }
+}
+
+RetFormat classify_ret(std::string_view syscall) {
+  if (one_of(syscall, kAddressResultSyscalls)) return RetFormat::address;
+  if (syscall == "fcntl") return RetFormat::fcntl;
+  return RetFormat::dec;
+}
+
 std::string_view arg_format_name(ArgFormat f) {
   switch (f) {
     case ArgFormat::signed_dec: return "signed_dec";
@@ -286,6 +346,22 @@ std::string_view arg_format_name(ArgFormat f) {
     case ArgFormat::pointer: return "pointer";
     case ArgFormat::tcp_state: return "tcp_state";
     case ArgFormat::tcp_context: return "tcp_context";
+    case ArgFormat::at_flags_eaccess: return "at_flags_eaccess";
+    case ArgFormat::fd_flags: return "fd_flags";
+    case ArgFormat::fcntl_cmd: return "fcntl_cmd";
+    case ArgFormat::fcntl_arg: return "fcntl_arg";
+    case ArgFormat::ioctl_request: return "ioctl_request";
+    case ArgFormat::futex_op: return "futex_op";
+    case ArgFormat::seek_whence: return "seek_whence";
+    case ArgFormat::rlimit_resource: return "rlimit_resource";
+    case ArgFormat::sigprocmask_how: return "sigprocmask_how";
+    case ArgFormat::arch_prctl_option: return "arch_prctl_option";
+    case ArgFormat::access_mode: return "access_mode";
+    case ArgFormat::sockopt_level: return "sockopt_level";
+    case ArgFormat::sockopt_name: return "sockopt_name";
+    case ArgFormat::msg_flags: return "msg_flags";
+    case ArgFormat::sock_flags: return "sock_flags";
+    case ArgFormat::mremap_flags: return "mremap_flags";
   }
   return "unknown";
 }

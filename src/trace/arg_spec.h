@@ -33,6 +33,31 @@ enum class ArgFormat : uint8_t {
   pointer,
   tcp_state,    // TCP_ESTABLISHED... by name (tcp_states.h)
   tcp_context,  // who made a TCP transition: "task" or "softirq"
+  // Enums and flag words of particular calls (decode_*.h):
+  at_flags_eaccess,   // faccessat2's AT_* flags, where 0x200 is AT_EACCESS
+  fd_flags,           // pipe2/dup3: O_CLOEXEC|O_NONBLOCK..., no access mode
+  fcntl_cmd,
+  fcntl_arg,          // read by the value of the "cmd" argument
+  ioctl_request,
+  futex_op,
+  seek_whence,
+  rlimit_resource,
+  sigprocmask_how,
+  arch_prctl_option,
+  access_mode,
+  sockopt_level,
+  sockopt_name,       // read by the value of the "level" argument
+  msg_flags,
+  sock_flags,         // accept4: SOCK_CLOEXEC|SOCK_NONBLOCK
+  mremap_flags,
+};
+
+// How a syscall's return value reads, when it succeeded (an error is always
+// "-2 (ENOENT)").
+enum class RetFormat : uint8_t {
+  dec,      // a count, an fd, a pid
+  address,  // mmap, mremap, brk, shmat: hex
+  fcntl,    // by fcntl's command: flags for F_GETFL, F_GETFD ..., else decimal
 };
 
 struct ArgSpec {
@@ -48,6 +73,13 @@ struct ArgSpec {
 // raw value shown by its C type: pointers in hex, integers in decimal.
 ArgSpec classify_arg(std::string_view syscall, std::string_view type, std::string_view name,
                      std::span<const std::string_view> all_arg_names);
+
+// The argument whose value a format is read by ("cmd" for fcntl_arg, "level"
+// for sockopt_name), or empty for a format that stands alone.
+std::string_view context_arg_name(ArgFormat f);
+
+// How `syscall`'s successful return value reads.
+RetFormat classify_ret(std::string_view syscall);
 
 // Short name of a format ("open_flags"), for the generated table and messages.
 std::string_view arg_format_name(ArgFormat f);

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include "trace/decode_enums.h"
+#include "trace/decode_fcntl.h"
+#include "trace/decode_ioctl.h"
+#include "trace/decode_sock.h"
 #include "trace/flags.h"
 #include "trace/schema.h"
 #include "trace/tcp_states.h"
@@ -28,8 +32,11 @@ bool is_pointer_data(ArgFormat f) {
          f == ArgFormat::buffer;
 }
 
-bool is_number(ArgFormat f) {
-  return f == ArgFormat::signed_dec || f == ArgFormat::unsigned_dec || f == ArgFormat::fd;
+// A JSON number, not a string: fcntl's argument is one when its command takes a
+// count or an fd (F_DUPFD), flags otherwise.
+bool is_number(ArgFormat f, uint64_t ctx) {
+  return f == ArgFormat::signed_dec || f == ArgFormat::unsigned_dec || f == ArgFormat::fd ||
+         (f == ArgFormat::fcntl_arg && fcntl_arg_kind(ctx) == FcntlArg::number);
 }
 
 std::string_view bytes_of(const VarSection& var) {
@@ -38,9 +45,10 @@ std::string_view bytes_of(const VarSection& var) {
 
 }  // namespace
 
-ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var) {
+ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64_t ctx) {
   ArgValue v;
   v.raw = raw;
+  v.ctx = ctx;
   v.format = a.format;
   if (var.present) {
     switch (var.kind) {
@@ -68,11 +76,11 @@ ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var) {
   }
   // A dirfd is a number like any fd, but for AT_FDCWD, which has a name.
   if (v.format == ArgFormat::dirfd && static_cast<int32_t>(raw) != kAtFdcwd) v.format = ArgFormat::fd;
-  v.kind = is_number(v.format) ? ArgValue::Kind::number : ArgValue::Kind::scalar;
+  v.kind = is_number(v.format, ctx) ? ArgValue::Kind::number : ArgValue::Kind::scalar;
   return v;
 }
 
-void append_scalar_text(std::string& out, ArgFormat f, uint64_t v) {
+void append_scalar_text(std::string& out, ArgFormat f, uint64_t v, uint64_t ctx) {
   switch (f) {
     case ArgFormat::signed_dec: append_dec(out, static_cast<int64_t>(v)); break;
     case ArgFormat::unsigned_dec: append_dec(out, v); break;
@@ -92,6 +100,22 @@ void append_scalar_text(std::string& out, ArgFormat f, uint64_t v) {
     case ArgFormat::socket_type: format_socket_type(out, v); break;
     case ArgFormat::tcp_state: format_tcp_state(out, v); break;
     case ArgFormat::tcp_context: format_tcp_context(out, v); break;
+    case ArgFormat::at_flags_eaccess: format_at_flags(out, v, "faccessat2"); break;
+    case ArgFormat::fd_flags: format_fd_flags(out, v); break;
+    case ArgFormat::fcntl_cmd: format_fcntl_cmd(out, v); break;
+    case ArgFormat::fcntl_arg: format_fcntl_arg(out, ctx, v); break;
+    case ArgFormat::ioctl_request: format_ioctl_request(out, v); break;
+    case ArgFormat::futex_op: format_futex_op(out, v); break;
+    case ArgFormat::seek_whence: format_seek_whence(out, v); break;
+    case ArgFormat::rlimit_resource: format_rlimit_resource(out, v); break;
+    case ArgFormat::sigprocmask_how: format_sigprocmask_how(out, v); break;
+    case ArgFormat::arch_prctl_option: format_arch_prctl_option(out, v); break;
+    case ArgFormat::access_mode: format_access_mode(out, v); break;
+    case ArgFormat::sockopt_level: format_sockopt_level(out, v); break;
+    case ArgFormat::sockopt_name: format_sockopt_name(out, ctx, v); break;
+    case ArgFormat::msg_flags: format_msg_flags(out, v); break;
+    case ArgFormat::sock_flags: format_sock_flags(out, v); break;
+    case ArgFormat::mremap_flags: format_mremap_flags(out, v); break;
     default: append_hex(out, v); break;
   }
 }

@@ -28,6 +28,7 @@ struct ArgValue {
   Kind kind = Kind::null;
   ArgFormat format = ArgFormat::hex;  // number/scalar: how `raw` reads
   uint64_t raw = 0;
+  uint64_t ctx = 0;                   // number/scalar: the argument `format` is read by (fcntl's cmd)
   std::string_view str;               // string
   const VarSection* var = nullptr;    // strings, sockaddr: the section
   bool truncated = false;             // string: cut short (shown with a trailing "...")
@@ -48,12 +49,13 @@ struct NamedValue {
 };
 
 // The value of argument `a` whose register held `raw` and whose section is `var`
-// (present or not): a section always wins over the raw value.
-ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var);
+// (present or not): a section always wins over the raw value. `ctx` is the raw
+// value of the argument a.ctx_arg names, for formats read by another argument.
+ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64_t ctx = 0);
 
 // The text of a number or scalar value (unquoted): "3", "O_RDONLY|O_CLOEXEC",
-// "AT_FDCWD", "0x7ffd...".
-void append_scalar_text(std::string& out, ArgFormat f, uint64_t v);
+// "AT_FDCWD", "0x7ffd..."; `ctx` as for arg_value.
+void append_scalar_text(std::string& out, ArgFormat f, uint64_t v, uint64_t ctx = 0);
 
 // The elements of an argv/envp section, at most CGS_ARGV_MAX_ELEMS of them.
 // Returns whether anything was cut, here or in the kernel.

@@ -4,6 +4,8 @@
 // Debian 12 headers lack are defined below with the kernel UAPI value.
 #include "trace/flags.h"
 
+#include "trace/named.h"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -18,12 +20,7 @@
 namespace cgscope::trace {
 namespace {
 
-#define NAMED(x) Named { static_cast<uint64_t>(x), #x }
-
-struct Named {
-  uint64_t value;
-  std::string_view name;
-};
+using namespace named;
 
 // Missing from glibc 2.36's <sched.h>; values from <linux/sched.h>.
 #ifndef CLONE_NEWTIME
@@ -51,48 +48,6 @@ constexpr uint64_t kLargefile = 0400000;
 #else
 constexpr uint64_t kLargefile = O_LARGEFILE;  // 0 here means: no entry (skipped)
 #endif
-
-void append_dec(std::string& out, int64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-void append_hex(std::string& out, uint64_t v) {
-  char buf[20];
-  auto r = std::to_chars(buf, buf + sizeof buf, v, 16);
-  out += "0x";
-  out.append(buf, r.ptr);
-}
-
-void append_sep(std::string& out, bool& first) {
-  if (!first) out += '|';
-  first = false;
-}
-
-// Appends the name of each entry whose bits are all set in `rest`, in table order,
-// and clears them. Multi-bit entries (O_SYNC, O_TMPFILE) precede their sub-bits.
-void append_bits(std::string& out, uint64_t& rest, bool& first, const Named* table, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const Named& e = table[i];
-    if (e.value != 0 && (rest & e.value) == e.value) {
-      append_sep(out, first);
-      out += e.name;
-      rest &= ~e.value;
-    }
-  }
-}
-
-template <size_t N>
-void append_bits(std::string& out, uint64_t& rest, bool& first, const std::array<Named, N>& table) {
-  append_bits(out, rest, first, table.data(), N);
-}
-
-void append_rest(std::string& out, uint64_t rest, bool& first) {
-  if (rest == 0) return;
-  append_sep(out, first);
-  append_hex(out, rest);
-}
 
 constexpr std::array kOpenBits = {
     NAMED(O_CREAT),     NAMED(O_EXCL),      NAMED(O_NOCTTY),    NAMED(O_TRUNC),   NAMED(O_APPEND),
@@ -265,6 +220,8 @@ void format_open_flags(std::string& out, uint64_t v) {
   append_bits(out, rest, first, kOpenBits);
   append_rest(out, rest, first);
 }
+
+void format_fd_flags(std::string& out, uint64_t v) { append_flags(out, v, kOpenBits); }
 
 void format_at_flags(std::string& out, uint64_t v, std::string_view syscall) {
   if (v == 0) {

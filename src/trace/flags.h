@@ -17,6 +17,10 @@ namespace cgscope::trace {
 // e.g. "O_RDONLY|O_CLOEXEC", "O_WRONLY|O_CREAT|O_TRUNC".
 void format_open_flags(std::string& out, uint64_t v);
 
+// O_* flags where there is no access mode (pipe2, dup3): "O_NONBLOCK|O_CLOEXEC";
+// 0 gives "0".
+void format_fd_flags(std::string& out, uint64_t v);
+
 // AT_* flags of the *at syscalls; 0 gives "0". Bit 0x200 means AT_EACCESS for
 // faccessat/faccessat2 and AT_REMOVEDIR everywhere else: pass the syscall's name
 // to get the right one (without it, AT_REMOVEDIR).

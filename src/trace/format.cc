@@ -7,6 +7,7 @@
 #include "core/base64.h"
 #include "trace/arg_value.h"
 #include "trace/containers.h"
+#include "trace/decode_fcntl.h"
 #include "trace/flags.h"
 #include "trace/sockaddr.h"
 
@@ -97,11 +98,11 @@ bool append_json_value(std::string& out, const ArgValue& v) {
       out += "null";
       return false;
     case ArgValue::Kind::number:
-      append_scalar_text(out, v.format, v.raw);
+      append_scalar_text(out, v.format, v.raw, v.ctx);
       return false;
     case ArgValue::Kind::scalar:
       out += '"';
-      append_scalar_text(out, v.format, v.raw);
+      append_scalar_text(out, v.format, v.raw, v.ctx);
       out += '"';
       return false;
     case ArgValue::Kind::string: {
@@ -136,7 +137,7 @@ void append_table_value(std::string& out, const ArgValue& v) {
       return;
     case ArgValue::Kind::number:
     case ArgValue::Kind::scalar:
-      append_scalar_text(out, v.format, v.raw);
+      append_scalar_text(out, v.format, v.raw, v.ctx);
       return;
     case ArgValue::Kind::string:
       out += '"';
@@ -164,9 +165,26 @@ void for_each_arg(const EventView& ev, Fn&& fn) {
     ArgDesc a = ev.desc ? ev.desc->args[i] : ArgDesc{};
     std::string_view name = a.name;
     if (!ev.desc) name = std::string_view(generic, size_t(fmt::format_to(generic, "arg{}", i) - generic));
-    fn(name, arg_value(a, h->args[i], ev.rec->vars[i]));
+    uint64_t ctx = a.ctx_arg < CGS_NARGS ? h->args[a.ctx_arg] : 0;
+    fn(name, arg_value(a, h->args[i], ev.rec->vars[i], ctx));
   }
   for (const NamedValue& extra : ev.extra) fn(extra.name, extra.value);
+}
+
+bool is_error(const EventView& ev) {
+  return ev.ret < 0 && ev.ret >= -4095 && ev.rec->hdr->nr < CGS_MAX_SYSCALLS;
+}
+
+// Whether the call's return may have a name (its command decides): the one test
+// every other event pays.
+bool has_ret_name(const EventView& ev) { return ev.desc && ev.desc->ret == RetFormat::fcntl; }
+
+// A successful return by name (fcntl's F_GETFL: "O_RDWR|O_APPEND"); false, with
+// nothing appended, where the return is a plain number.
+bool append_ret_name(std::string& out, const EventView& ev) {
+  if (!has_ret_name(ev) || is_error(ev)) return false;
+  uint8_t cmd = ev.desc->ret_ctx_arg;
+  return cmd < CGS_NARGS && format_fcntl_ret(out, ev.rec->hdr->args[cmd], ev.ret);
 }
 
 std::string_view comm_of(const cgs_record* h) {
@@ -284,7 +302,13 @@ void append_json(std::string& out, const EventView& ev) {
     out += "null";
   } else {
     append_int(out, ev.ret);
-    if (ev.ret < 0 && ev.ret >= -4095 && h->nr < CGS_MAX_SYSCALLS) {
+    if (has_ret_name(ev)) {
+      size_t at = out.size();
+      out += ",\"ret_text\":\"";
+      if (append_ret_name(out, ev)) out += '"';
+      else out.resize(at);
+    }
+    if (is_error(ev)) {
       out += ",\"error\":\"";
       out += errno_name(static_cast<int>(-ev.ret));
       out += '"';
@@ -293,17 +317,69 @@ void append_json(std::string& out, const EventView& ev) {
   out += "}\n";
 }
 
+size_t text_columns(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  return n;
+}
+
+void fit_row(std::string& out, size_t row_start, size_t cut_from, size_t keep_from, size_t width) {
+  if (width == 0) return;
+  std::string_view row(out.data() + row_start, out.size() - row_start);
+  if (!row.empty() && row.back() == '\n') row.remove_suffix(1);
+  size_t total = text_columns(row);
+  if (total <= width) return;
+  size_t fixed = total - text_columns(std::string_view(out.data() + cut_from, keep_from - cut_from));
+  // What the cut part may keep, less a column for the "…".
+  size_t room = fixed + 1 < width ? width - fixed - 1 : 0;
+  size_t end = cut_from;
+  for (size_t cols = 0; end < keep_from; end++) {
+    bool lead = (static_cast<unsigned char>(out[end]) & 0xc0) != 0x80;
+    if (lead && cols++ == room) break;  // the character that would not fit starts here
+  }
+  out.replace(end, keep_from - end, "\u2026");
+}
+
 namespace {
 
 // The table's columns: TIME (HH:MM:SS.mmm), CONTAINER (a short id, as docker ps
 // shows), COMM (the kernel keeps 15 bytes), PID, TID, EVENT; 75 columns before
-// the arguments.
+// the arguments. A terminal narrower than kCompactBelow gets the compact layout:
+// TIME, COMM, TID (the thread, as strace -f names it), EVENT; 54 columns, so that
+// 80 leave ARGS 26.
 constexpr size_t kContainerWidth = 12, kCommWidth = 15, kPidWidth = 7, kEventWidth = 16;
+constexpr size_t kCompactBelow = 120;
+
+bool compact_layout(size_t width) { return width > 0 && width < kCompactBelow; }
 
 void append_left(std::string& out, std::string_view s, size_t width) {
   out += s;
   if (s.size() < width) out.append(width - s.size(), ' ');
   out += ' ';
+}
+
+void append_hex_ret(std::string& out, int64_t v) {
+  char buf[24];
+  auto end = fmt::format_to(buf, "0x{:x}", static_cast<uint64_t>(v));
+  out.append(buf, end);
+}
+
+// A return that has a name shows its number in hex and the name, as strace does
+// ("0x802 (O_RDWR|O_APPEND)"); any other, the decimal.
+void append_ret_text(std::string& out, const EventView& ev) {
+  if (!has_ret_name(ev)) {
+    append_int(out, ev.ret);
+    return;
+  }
+  size_t at = out.size();
+  append_hex_ret(out, ev.ret);
+  out += " (";
+  if (append_ret_name(out, ev)) {
+    out += ')';
+  } else {
+    out.resize(at);
+    append_int(out, ev.ret);
+  }
 }
 
 void append_right(std::string& out, uint64_t v, size_t width) {
@@ -335,29 +411,38 @@ void append_clock(std::string& out, uint64_t wall_ns) {
 
 }  // namespace
 
-void append_table_header(std::string& out) {
+void append_table_header(std::string& out, size_t width) {
+  size_t row = out.size();
+  bool compact = compact_layout(width);
   append_left(out, "TIME", 12);
-  append_left(out, "CONTAINER", kContainerWidth);
+  if (!compact) append_left(out, "CONTAINER", kContainerWidth);
   append_left(out, "COMM", kCommWidth);
-  out.append(kPidWidth - 3, ' ');
-  out += "PID ";
+  if (!compact) {
+    out.append(kPidWidth - 3, ' ');
+    out += "PID ";
+  }
   out.append(kPidWidth - 3, ' ');
   out += "TID ";
   append_left(out, "EVENT", kEventWidth);
+  size_t args = out.size();
   out += "ARGS = RET\n";
+  fit_row(out, row, args, out.size() - 1, width);
 }
 
-void append_table_row(std::string& out, const EventView& ev) {
+void append_table_row(std::string& out, const EventView& ev, size_t width) {
   const cgs_record* h = ev.rec->hdr;
+  size_t row = out.size();
+  bool compact = compact_layout(width);
   append_clock(out, ev.wall_ns);
-  append_left(out, ev.container ? std::string_view(ev.container->id).substr(0, kContainerWidth) : "host",
-              kContainerWidth);
+  if (!compact)
+    append_left(out, ev.container ? std::string_view(ev.container->id).substr(0, kContainerWidth) : "host",
+                kContainerWidth);
   // A program names itself (PR_SET_NAME): escaped, so that it cannot drive the terminal.
   size_t at = out.size();
   append_json_escaped(out, comm_of(h));
   if (out.size() - at < kCommWidth) out.append(kCommWidth - (out.size() - at), ' ');
   out += ' ';
-  append_right(out, h->pid, kPidWidth);
+  if (!compact) append_right(out, h->pid, kPidWidth);
   append_right(out, h->tid, kPidWidth);
   if (ev.desc) {
     append_left(out, ev.desc->name, kEventWidth);
@@ -366,6 +451,7 @@ void append_table_row(std::string& out, const EventView& ev) {
     auto end = fmt::format_to(generic, "syscall_{}", h->nr);
     append_left(out, std::string_view(generic, size_t(end - generic)), kEventWidth);
   }
+  size_t args = out.size();
   bool first = true;
   for_each_arg(ev, [&](std::string_view name, const ArgValue& v) {
     if (!first) out += ' ';
@@ -374,11 +460,14 @@ void append_table_row(std::string& out, const EventView& ev) {
     out += '=';
     append_table_value(out, v);
   });
+  size_t ret = out.size();
   out += " = ";
   if (!ev.has_ret) out += '?';
-  else if (ev.ret < 0 && ev.ret >= -4095 && h->nr < CGS_MAX_SYSCALLS) format_errno(out, ev.ret);
-  else append_int(out, ev.ret);
+  else if (is_error(ev)) format_errno(out, ev.ret);
+  else if (ev.desc && ev.desc->ret == RetFormat::address) append_hex_ret(out, ev.ret);
+  else append_ret_text(out, ev);
   out += '\n';
+  fit_row(out, row, args, ret, width);
 }
 
 }  // namespace cgscope::trace

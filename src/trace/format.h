@@ -27,8 +27,23 @@ struct EventView {
 };
 
 void append_json(std::string& out, const EventView& ev);
-void append_table_header(std::string& out);
-void append_table_row(std::string& out, const EventView& ev);
+// `width`: the columns a row may take (a terminal's), 0 for no limit (a file, a
+// pipe). A row too wide loses the end of its ARGS, marked "…", and keeps
+// " = RET"; the header is cut the same way. Below 120 columns the layout is the
+// compact one: no CONTAINER and no PID column (TID stays).
+void append_table_header(std::string& out, size_t width = 0);
+void append_table_row(std::string& out, const EventView& ev, size_t width = 0);
+
+// The columns `s` takes on a terminal: one per character (UTF-8 continuation
+// bytes take none; the table escapes control bytes, and a wide character is
+// counted as one).
+size_t text_columns(std::string_view s);
+
+// Fits the row out[row_start..] (ending in '\n') into `width` columns by cutting
+// the part out[cut_from, keep_from) at a character boundary and putting "…" in
+// its place; what is before cut_from and from keep_from on stays whole. No
+// change if the row fits or width is 0.
+void fit_row(std::string& out, size_t row_start, size_t cut_from, size_t keep_from, size_t width);
 
 // JSON string body (no quotes): escapes what JSON requires and keeps the result
 // strict UTF-8 whatever the bytes (a path can be any bytes). A byte that is not

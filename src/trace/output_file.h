@@ -21,6 +21,7 @@ class OutputFile {
   bool write(std::string_view data, size_t& written);
   int error() const { return error_; }
   bool is_terminal() const;
+  int fd() const { return fd_; }
 
  private:
   UniqueFd file_;

@@ -19,6 +19,17 @@ EventDesc describe(const EventInfo& ev) {
     ArgSpec spec = classify_arg(ev.name, ev.args[i].type, ev.args[i].name, all);
     d.args[i] = ArgDesc{ev.args[i].name, spec.format, ev.is_syscall ? spec.kind_byte : uint8_t{CGS_ARG_RAW}};
   }
+  auto index = [&](std::string_view name) {
+    for (unsigned j = 0; j < ev.nargs && j < CGS_NARGS; j++)
+      if (names[j] == name) return static_cast<uint8_t>(j);
+    return static_cast<uint8_t>(CGS_NARGS);
+  };
+  for (unsigned i = 0; i < ev.nargs && i < CGS_NARGS; i++)
+    if (std::string_view ctx = context_arg_name(d.args[i].format); !ctx.empty()) d.args[i].ctx_arg = index(ctx);
+  if (ev.is_syscall) {
+    d.ret = classify_ret(ev.name);
+    if (d.ret == RetFormat::fcntl) d.ret_ctx_arg = index("cmd");
+  }
   // The files an fd or path argument names (file_syscalls.h): sections on the
   // fd's own index, or on indexes past the arguments (the cwd, a new fd).
   if (ev.is_syscall)

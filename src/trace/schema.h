@@ -18,6 +18,7 @@ struct ArgDesc {
   std::string_view name;
   ArgFormat format = ArgFormat::hex;
   uint8_t kind_byte = CGS_ARG_RAW;
+  uint8_t ctx_arg = CGS_NARGS;  // the argument the format is read by (context_arg_name), or none
 };
 
 struct EventDesc {
@@ -25,6 +26,8 @@ struct EventDesc {
   std::string_view name;
   uint8_t nargs = 0;
   std::array<ArgDesc, CGS_NARGS> args{};
+  RetFormat ret = RetFormat::dec;
+  uint8_t ret_ctx_arg = CGS_NARGS;  // RetFormat::fcntl: the index of "cmd"
 };
 
 class Schema {

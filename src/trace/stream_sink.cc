@@ -1,7 +1,11 @@
 #include "trace/stream_sink.h"
 
+#include <sys/ioctl.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 namespace cgscope::trace {
@@ -9,8 +13,21 @@ namespace {
 constexpr size_t kFlushBytes = 256 << 10;
 }
 
+size_t terminal_columns(int fd) {
+  struct winsize ws {};
+  if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  // A terminal that does not say (a serial console): the shell's idea, else 80.
+  if (const char* c = std::getenv("COLUMNS")) {
+    size_t n = 0;
+    auto [end, ec] = std::from_chars(c, c + std::strlen(c), n);
+    if (ec == std::errc() && *end == '\0' && n > 0) return n;
+  }
+  return 80;
+}
+
 void StreamSink::start() {
-  if (form_ == Form::table) append_table_header(buf_);
+  if (form_ == Form::table && out_.is_terminal()) width_ = terminal_columns(out_.fd());
+  if (form_ == Form::table) append_table_header(buf_, width_);
   header_bytes_ = buf_.size();
 }
 
@@ -19,7 +36,7 @@ void StreamSink::on_event(const EventView& ev, bool selected) {
   given_++;
   if (broken_) return;
   if (form_ == Form::json) append_json(buf_, ev);
-  else append_table_row(buf_, ev);
+  else append_table_row(buf_, ev, width_);
   buffered_++;
   if (buf_.size() >= kFlushBytes) flush();
 }
@@ -39,6 +56,8 @@ bool StreamSink::flush() {
   buf_.clear();
   header_bytes_ = 0;
   buffered_ = 0;
+  // The terminal may have been resized (one ioctl a flush, not an event).
+  if (width_) width_ = terminal_columns(out_.fd());
   return !broken_;
 }
 

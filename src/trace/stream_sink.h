@@ -2,6 +2,8 @@
 // and written in large pieces (the hot path allocates nothing once the buffer has
 // grown). It counts the events that reached its output, so that the summary says
 // what a reader got, not what was made (| head closes the pipe mid-buffer).
+// A table on a terminal fits its width (rows cut in their ARGS); in a file or a
+// pipe every row is whole.
 #pragma once
 
 #include <cerrno>
@@ -34,6 +36,10 @@ class StreamSink final : public TraceSink {
   uint64_t written_ = 0;     // ... of which the whole line reached the output
   uint64_t buffered_ = 0;    // ... of which the line is in buf_
   bool broken_ = false;
+  size_t width_ = 0;         // table on a terminal: its columns; else 0 (rows whole)
 };
+
+// The columns of the terminal `fd` (TIOCGWINSZ), else of $COLUMNS, else 80.
+size_t terminal_columns(int fd);
 
 }  // namespace cgscope::trace

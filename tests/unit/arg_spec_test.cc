@@ -54,7 +54,7 @@ TEST(ArgSpec, FlagsOfOtherSyscallsAreNotOpenFlags) {
   std::vector<Arg> dup3 = {{"unsigned int", "oldfd"}, {"unsigned int", "newfd"}, {"int", "flags"}};
   expect_raw(classify("dup3", dup3, 0), ArgFormat::fd);
   expect_raw(classify("dup3", dup3, 1), ArgFormat::fd);
-  expect_raw(classify("dup3", dup3, 2), ArgFormat::hex);
+  expect_raw(classify("dup3", dup3, 2), ArgFormat::fd_flags);  // O_CLOEXEC, no access mode
 }
 
 TEST(ArgSpec, ExecveStringsAndArrays) {
@@ -114,7 +114,7 @@ TEST(ArgSpec, SendtoBufferAndAddress) {
   EXPECT_EQ(buf.kind_byte, CGS_KIND_BYTE(CGS_ARG_BUF, 2));
   EXPECT_EQ(buf.format, ArgFormat::buffer);
   expect_raw(classify("sendto", a, 2), ArgFormat::unsigned_dec);
-  expect_raw(classify("sendto", a, 3), ArgFormat::hex);
+  expect_raw(classify("sendto", a, 3), ArgFormat::msg_flags);
   EXPECT_EQ(classify("sendto", a, 4).kind_byte, CGS_KIND_BYTE(CGS_ARG_SOCKADDR, 5));
 }
 
@@ -205,8 +205,8 @@ TEST(ArgSpec, AtFlagsOfAtSyscalls) {
   expect_raw(classify("fchownat", fchownat, 2), ArgFormat::unsigned_dec);
   expect_raw(classify("fchownat", fchownat, 4), ArgFormat::at_flags);
   std::vector<Arg> fa2 = {{"int", "dfd"}, {"const char *", "filename"}, {"int", "mode"}, {"int", "flags"}};
-  expect_raw(classify("faccessat2", fa2, 2), ArgFormat::hex);  // R_OK|W_OK, not permission bits
-  expect_raw(classify("faccessat2", fa2, 3), ArgFormat::at_flags);
+  expect_raw(classify("faccessat2", fa2, 2), ArgFormat::access_mode);  // R_OK|W_OK, not permission bits
+  expect_raw(classify("faccessat2", fa2, 3), ArgFormat::at_flags_eaccess);
   std::vector<Arg> statx = {{"int", "dfd"}, {"const char *", "filename"}, {"unsigned", "flags"},
                             {"unsigned int", "mask"}, {"struct statx *", "buffer"}};
   expect_raw(classify("statx", statx, 2), ArgFormat::at_flags);
@@ -246,7 +246,7 @@ TEST(ArgSpec, MemoryMapping) {
   expect_raw(classify("mprotect", mprotect, 2), ArgFormat::mmap_prot);
   std::vector<Arg> mremap = {{"unsigned long", "addr"}, {"unsigned long", "old_len"}, {"unsigned long", "new_len"},
                              {"unsigned long", "flags"}, {"unsigned long", "new_addr"}};
-  expect_raw(classify("mremap", mremap, 3), ArgFormat::hex);  // MREMAP_*, not MAP_*
+  expect_raw(classify("mremap", mremap, 3), ArgFormat::mremap_flags);  // MREMAP_*, not MAP_*
 }
 
 TEST(ArgSpec, ProcessesAndSignals) {
@@ -302,6 +302,8 @@ TEST(ArgSpec, ModesAndFallbacks) {
              ArgFormat::pointer);
   expect_raw(classify("prctl", {{"int", "option"}, {"unsigned long", "arg2"}}, 1), ArgFormat::hex);
   expect_raw(classify("ioctl", {{"unsigned int", "fd"}, {"unsigned int", "cmd"}, {"unsigned long", "arg"}}, 1),
+             ArgFormat::ioctl_request);
+  expect_raw(classify("ioctl", {{"unsigned int", "fd"}, {"unsigned int", "cmd"}, {"unsigned long", "arg"}}, 2),
              ArgFormat::hex);
   // Unknown syscalls and types still get a sensible raw format.
   expect_raw(classify("frobnicate", {{"struct frob *", "f"}, {"u64", "n"}, {"long", "k"}}, 0), ArgFormat::pointer);

@@ -5,16 +5,10 @@
 #include <cstdint>
 #include <string>
 
+#include "appended.h"
+
 namespace cgscope::trace {
 namespace {
-
-// Runs a formatter on a fresh string and returns what it appended.
-template <class F, class... A>
-std::string fmt(F f, A... args) {
-  std::string out;
-  f(out, args...);
-  return out;
-}
 
 std::string at(uint64_t v, std::string_view syscall = {}) {
   std::string out;

@@ -171,19 +171,24 @@ static __always_inline void fsum_arm(struct task_struct *task, __u32 tgid, __u32
 	e->file = file;
 }
 
-/* close(fd), dup2/dup3 onto fd, at exit: the slots of fd go out and stop. */
+static __always_inline void fsum_slot_gone(struct task_struct *task, __u32 tgid, __s32 fd, __u32 dir)
+{
+	struct cgs_fsum_key k = {.tgid = tgid, .fd = fd, .dir = dir};
+	struct cgs_fsum *e = bpf_map_lookup_elem(&fsums, &k);
+
+	if (!e || !e->file)
+		return;
+	e->file = 0;
+	fsum_send_totals(task, &k, e);
+}
+
+/* close(fd), dup2/dup3 onto fd, at exit: the slots of fd go out and stop. Two
+ * calls, not a loop over the direction: 6.1's verifier sees a loop counter kept
+ * in the key on the stack as an infinite loop. */
 static __always_inline void fsum_fd_gone(struct task_struct *task, __u32 tgid, __s32 fd)
 {
-	struct cgs_fsum_key k = {.tgid = tgid, .fd = fd};
-	struct cgs_fsum *e;
-
-	for (k.dir = 0; k.dir <= 1; k.dir++) {
-		e = bpf_map_lookup_elem(&fsums, &k);
-		if (!e || !e->file)
-			continue;
-		e->file = 0;
-		fsum_send_totals(task, &k, e);
-	}
+	fsum_slot_gone(task, tgid, fd, 0);
+	fsum_slot_gone(task, tgid, fd, 1);
 }
 
 /* The slots of one process whose fd is in [lo, hi]: for a close_range, or for an

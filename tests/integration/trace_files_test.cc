@@ -344,6 +344,35 @@ TEST(TraceFiles, FileWriteSumsCountedInTheKernelEndAtExec) {
   EXPECT_EQ(found[0]["closed_by"], "exec") << found[0].dump();
 }
 
+// Reads counted in the kernel the same way: 100 reads of 10 bytes, then the
+// read at the end of the file (0 bytes: no call of the sum).
+int counted_reader(const std::string& path) {
+  char buf[10];
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return 10;
+  for (int i = 0; i < 100; i++)
+    if (::read(fd, buf, sizeof buf) != 10) return 11;
+  if (::read(fd, buf, sizeof buf) != 0 || ::close(fd) != 0) return 12;
+  return 0;
+}
+
+TEST(TraceFiles, FileReadSumsCountedInTheKernelAreExact) {
+  ContainerTrace ct;
+  ASSERT_TRUE(ct.make()) << ct.error;
+  TempPath file("fsumread");
+  std::ofstream(file.path) << std::string(1000, 'r');
+  int status = -1;
+  TraceRun run = trace_in_container(ct, "file_read", [&] { return counted_reader(file.path); }, status);
+  ASSERT_EQ(status, 0) << "the reader failed at step " << status;
+  std::vector<nlohmann::json> found;
+  for (const auto& e : mine(run, "file_read"))
+    if (e["args"]["path"] == file.path) found.push_back(e["args"]);
+  ASSERT_EQ(found.size(), 1u) << run.stderr_text;
+  EXPECT_EQ(found[0]["bytes"], 1000) << found[0].dump();
+  EXPECT_EQ(found[0]["calls"], 100) << found[0].dump();
+  EXPECT_EQ(found[0]["closed_by"], "close") << found[0].dump();
+}
+
 // The path of each write is the file's at that moment: after a rename of the
 // file itself while open, and after a close and an open of another file that
 // got the same fd number.

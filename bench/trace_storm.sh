@@ -16,7 +16,8 @@
 #     lost. (The issue's target: cgscope at most 1.3x bare, nothing lost.)
 #
 # Usage (as root): bench/trace_storm.sh [BUILD_DIR]
-#   env: PAIRS, CALLS, WRITES, ROUNDS; ONLY=open|filter|write; RT=1 runs the storms
+#   env: PAIRS, CALLS, WRITES, ROUNDS; ONLY=open|filter|write; PEERS=0 skips the other
+#   tracers (opensnoop, bpftrace); RT=1 runs the storms
 #   and the tracers at SCHED_FIFO 5 (steadier figures on a busy machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -95,7 +96,7 @@ lost=$(sed -n 's/.* events, \([0-9]*\) lost.*/\1/p' "$work/cg.log")
 report "cgscope trace (openat+close, json)" "$ns" "$cap/$pairs" "${lost:-?}"
 
 # libbpf-tools opensnoop
-if command -v opensnoop >/dev/null; then
+if [[ ${PEERS:-1} != 0 ]] && command -v opensnoop >/dev/null; then
   times=()
   for _ in $(seq "$rounds"); do
     start_tracer "$work/os.log" 'PID' opensnoop
@@ -109,7 +110,7 @@ if command -v opensnoop >/dev/null; then
 fi
 
 # bpftrace opensnoop.bt
-if command -v bpftrace >/dev/null && [[ -f /usr/sbin/opensnoop.bt ]]; then
+if [[ ${PEERS:-1} != 0 ]] && command -v bpftrace >/dev/null && [[ -f /usr/sbin/opensnoop.bt ]]; then
   times=()
   for _ in $(seq "$rounds"); do
     start_tracer "$work/bt.log" 'Tracing open' bpftrace /usr/sbin/opensnoop.bt
@@ -181,7 +182,7 @@ ns=$(storm_under 'cgscope: tracing' "$cgscope" trace -e file_write -o json --out
 sum=$(grep "\"path\":\"$wtarget\"" "$work/fw.json" | sed -n 's/.*"bytes":\([0-9]*\).*/\1/p' | head -1)
 report "cgscope trace -e file_write" "$ns" "${sum:-0} B" "$(cg_lost)"
 
-if command -v bpftrace >/dev/null; then
+if [[ ${PEERS:-1} != 0 ]] && command -v bpftrace >/dev/null; then
   # What bpftrace can name from a tracepoint (no bpf_d_path there): four dentry
   # names up from the file, no mount crossing; its own writes left out, as
   # cgscope's are.

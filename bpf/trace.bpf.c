@@ -67,6 +67,7 @@ static __always_inline int send_scratch(struct scratch *s, __u32 end, __u32 drop
 }
 
 #include "lib/trace_close.bpf.h"
+#include "lib/trace_fsum.bpf.h"
 
 /* close with the path its entry resolved (trace_close.bpf.h), taken into the
  * scratch slot at `size` bytes: the exit's part of the header, then sent. */
@@ -190,7 +191,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task;
 	struct cgs_record *r;
 	struct scratch *s;
-	__u32 nr, tgid, close_size = 0;
+	__u32 nr, tgid, end, close_size = 0;
 
 	/* Cheapest rejections first: an unselected syscall costs two loads. */
 	nr = regs->orig_ax;
@@ -216,6 +217,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (tgid == self_tgid || !task_scope_ok(task, tgid) || task_in_compat_syscall(task))
 		return 0;
 
+	if (fsum_calls[nr] && fsum_count(task, tgid, nr, ret, regs) == 0)
+		return 0;
+	if (fsum_on)
+		fsum_exit(task, tgid, nr, ret, regs);
+
 	if (!has_sections[nr]) {
 		r = reserve_fixed(task, nr);
 		if (!r)
@@ -237,7 +243,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	fill_task_header(r, task, nr);
 	r->ret = ret;
 	read_regs_args(r->args, regs);
-	send_scratch(s, capture_args(s, r, nr, ret), CGS_DROP_RINGBUF_FULL);
+	end = capture_args(s, r, nr, ret);
+	if (fsum_calls[nr])
+		fsum_arm(task, tgid, nr, ret, s);
+	send_scratch(s, end, CGS_DROP_RINGBUF_FULL);
 	return 0;
 }
 
@@ -433,6 +442,8 @@ int BPF_PROG(on_process_exec, struct task_struct *p, pid_t old_pid, struct linux
 
 	if (!in_scope(task, task->tgid))
 		return 0;
+	if (fsum_on)
+		fsum_range_gone(task->tgid, 0, 0x7fffffff);
 	r = lifecycle_start(&s, task, CGS_EV_PROCESS_EXEC, wanted_exec);
 	if (!r)
 		return 0;

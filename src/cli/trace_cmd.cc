@@ -71,7 +71,7 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
                   "At the end, write to FILE a seccomp profile (Docker/OCI JSON) allowing exactly the syscalls seen");
   sub->add_option("--duration", req->duration, "Stop after SECONDS")->check(CLI::NonNegativeNumber);
   sub->add_option("--max-events", req->max_events, "Stop after N events");
-  sub->add_option("--on-stop", *on_stop,
+  CLI::Option* on_stop_opt = sub->add_option("--on-stop", *on_stop,
                   "When --duration, --max-events or a closed output stop the trace of -- CMD: 'detach' (default, as "
                   "strace: CMD goes on untraced, cgscope exits with its status when it ends) or 'kill' (CMD and what "
                   "it started are killed)")
@@ -80,7 +80,7 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
   sub->add_flag("-v,--verbose", req->verbose, "Show libbpf's messages (verifier log on failure)");
   req->command = command;
 
-  sub->callback([&exit_code, req, output, buffer, list, on_stop]() {
+  sub->callback([&exit_code, req, output, buffer, list, on_stop, on_stop_opt]() {
     if (*list) {
       std::fputs(trace::format_event_list().c_str(), stdout);
       exit_code = 0;
@@ -88,6 +88,14 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
     }
     if (auto bad = flows_conflict(*req, *output); !bad.empty()) {
       std::fprintf(stderr, "cgscope trace: %s\n", bad.c_str());
+      exit_code = 2;
+      return;
+    }
+    // It says what happens to CMD; without one it would change nothing, silently.
+    if (on_stop_opt->count() > 0 && req->command.empty()) {
+      std::fprintf(stderr,
+                   "cgscope trace: --on-stop is about the command after --, and none was given; drop --on-stop, or "
+                   "add -- CMD [ARGS]\n");
       exit_code = 2;
       return;
     }

@@ -29,6 +29,15 @@ void FileActivity::on_transfer(const cgs_record& h, bool write, FileId id, std::
   s.deleted = deleted;
 }
 
+void FileActivity::on_counted(uint32_t pid, bool write, FileId id, uint64_t bytes, uint64_t calls) {
+  auto it = open_.find(pid);
+  if (it == open_.end()) return;
+  auto s = it->second.find(Key{id, write});
+  if (s == it->second.end()) return;  // never: the kernel counts only after a full record
+  s->second.bytes += bytes;
+  s->second.calls += calls;
+}
+
 void FileActivity::emit(const Key& key, const Sum& sum, uint64_t ts_ns, std::string_view why) {
   FileEvent ev;
   ev.hdr = sum.last;

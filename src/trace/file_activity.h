@@ -44,6 +44,9 @@ class FileActivity {
 
   // A call moved `bytes` to (write) or from the regular file `id`, now at `path`.
   void on_transfer(const cgs_record& h, bool write, FileId id, std::string_view path, bool deleted, uint64_t bytes);
+  // Calls the kernel counted without a record each (file_sums.h): added to the
+  // file's sum, whose name and last header came with the call that began it.
+  void on_counted(uint32_t pid, bool write, FileId id, uint64_t bytes, uint64_t calls);
   // Process `pid` has no fd left on file (dev, ino) (closed, or closed by exec) at `ts_ns`.
   void on_closed(uint32_t pid, uint32_t dev, uint64_t ino, uint64_t ts_ns, std::string_view why);
   // Process `pid` ended.

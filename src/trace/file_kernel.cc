@@ -48,6 +48,18 @@ Result<void> configure_file_paths(trace_bpf* skel, const std::bitset<CGS_MAX_SYS
   return {};
 }
 
+Result<void> configure_file_sums(trace_bpf* skel, const std::array<uint8_t, CGS_MAX_SYSCALLS>& calls) {
+  bool any = false;
+  for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
+    skel->rodata->fsum_calls[nr] = calls[nr];
+    any |= calls[nr] != 0;
+  }
+  skel->rodata->fsum_on = any;
+  if (!any)
+    if (int err = bpf_map__set_max_entries(skel->maps.fsums, 1); err) return fail_errno("sizing the file sums", -err);
+  return {};
+}
+
 PathGeneration read_path_generation(const trace_bpf* skel) {
   PathGeneration g;
   // Generation first, as the BPF readers do: a move that begins in between shows

@@ -2,6 +2,7 @@
 // which syscalls count as path moves, and reading the generation back.
 #pragma once
 
+#include <array>
 #include <bitset>
 #include <cstdint>
 
@@ -20,6 +21,10 @@ namespace cgscope::trace {
 // program does not load and its slots shrink to one.
 Result<void> configure_file_paths(trace_bpf* skel, const std::bitset<CGS_MAX_SYSCALLS>& moves, bool via_sys_enter,
                                   bool modes, bool close_at_entry);
+
+// Before load: the calls whose file sums the kernel makes (CGS_FSUM_* by
+// syscall, trace_fsum.bpf.h); with none, its slots shrink to one.
+Result<void> configure_file_sums(trace_bpf* skel, const std::array<uint8_t, CGS_MAX_SYSCALLS>& calls);
 
 struct PathGeneration {
   uint32_t gen = 0;

@@ -43,10 +43,32 @@ std::bitset<CGS_MAX_SYSCALLS> FileTracker::kernel_syscalls() const {
 
 std::bitset<CGS_MAX_SYSCALLS> FileTracker::path_move_syscalls() const {
   std::bitset<CGS_MAX_SYSCALLS> b;
-  if (!needs_.close_paths) return b;
+  // Sums made in the kernel stand on the generation too (trace_fsum.bpf.h).
+  if (!needs_.close_paths && !needs_.file_write && !needs_.file_read) return b;
   for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++)
     if (file_call(nr).moves_paths) b.set(nr);
   return b;
+}
+
+std::array<uint8_t, CGS_MAX_SYSCALLS> FileTracker::kernel_sums(const std::bitset<CGS_MAX_SYSCALLS>& shown) const {
+  std::array<uint8_t, CGS_MAX_SYSCALLS> a{};
+  for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
+    const FileCall& fc = file_call(nr);
+    // One fd, argument 0, moving ret bytes one way; a call shown keeps its records.
+    if (shown.test(nr) || fc.op != FdOp::none || fc.nfds != 1 || (fc.written_fd >= 0) == (fc.read_fd >= 0)) continue;
+    if (needs_.file_write && fc.written_fd == 0) a[nr] = CGS_FSUM_WRITE;
+    if (needs_.file_read && fc.read_fd == 0) a[nr] = CGS_FSUM_READ;
+  }
+  return a;
+}
+
+void FileTracker::count(const std::vector<FileSums::Credit>& credits) {
+  for (const FileSums::Credit& c : credits) activity_.on_counted(c.pid, c.write, c.file, c.bytes, c.calls);
+}
+
+void FileTracker::finish() {
+  count(sums_.pull_all());
+  activity_.finish(last_ts_);
 }
 
 std::string& FileTracker::text() {
@@ -296,10 +318,16 @@ void FileTracker::on_lifecycle(const RecordView& rec) {
     case CGS_EV_PROCESS_FORK:
       table_.on_fork(h->pid, h->tid, uint32_t(h->args[0]), uint32_t(h->args[1]), h->args[4] != 0);
       break;
+    case CGS_EV_FILE_SUMS:
+      count(sums_.on_record(*h));
+      break;
     case CGS_EV_PROCESS_EXEC:
       for (const FdEntry& e : table_.on_exec(h->pid, uint32_t(h->args[2]))) closed(*h, e, "exec");
       break;
     case CGS_EV_PROCESS_EXIT:
+      // Every record of the process came before this one: what its slots hold
+      // beyond them belongs to their last files.
+      if (sums_.on()) count(sums_.pull(h->pid));
       activity_.on_exit(h->pid, h->ts_ns);
       table_.on_exit(h->pid);
       break;

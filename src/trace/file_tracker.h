@@ -19,6 +19,7 @@
 #include "trace/fd_table.h"
 #include "trace/file_activity.h"
 #include "trace/file_path.h"
+#include "trace/file_sums.h"
 #include "trace/file_syscalls.h"
 
 namespace cgscope::trace {
@@ -40,6 +41,11 @@ class FileTracker {
   // here, not shown), and whether it counts path-moving calls (CGS_WANT_PATHGEN).
   std::bitset<CGS_MAX_SYSCALLS> kernel_syscalls() const;
   std::bitset<CGS_MAX_SYSCALLS> path_move_syscalls() const;
+  // The calls whose file_write/file_read sums the kernel may make itself
+  // (bpf/lib/trace_fsum.bpf.h): CGS_FSUM_* by syscall, for those not `shown`.
+  std::array<uint8_t, CGS_MAX_SYSCALLS> kernel_sums(const std::bitset<CGS_MAX_SYSCALLS>& shown) const;
+  // The kernel's slots of those sums (a bpf map fd), once loaded.
+  void set_kernel_sums(int map_fd) { sums_.set_map(map_fd); }
 
   // An fd a process had when the trace began (file_snapshot.h).
   void seed(uint32_t pid, int fd, FdEntry e) { table_.set(pid, pid, fd, std::move(e)); }
@@ -51,7 +57,7 @@ class FileTracker {
   // File events completed by the calls so far; the caller empties it.
   std::vector<FileEvent>& ready() { return activity_.ready(); }
   // The end of the trace: files still open become events.
-  void finish() { activity_.finish(last_ts_); }
+  void finish();
 
   const FdTable& table() const { return table_; }
 
@@ -67,10 +73,12 @@ class FileTracker {
   void learn(const RecordView& rec, int fd, const FdPath& p, Cloexec cloexec);
   void closed(const cgs_record& h, const FdEntry& e, std::string_view why);
   Cloexec new_fd_cloexec(const FileCall& fc, const cgs_record& h) const;
+  void count(const std::vector<FileSums::Credit>& credits);
 
   Needs needs_;
   FdTable table_;
   FileActivity activity_;
+  FileSums sums_;
   std::array<std::string, 16> texts_;  // the strings of the current event's fields
   unsigned used_ = 0;
   std::vector<NamedValue> fields_;

@@ -369,7 +369,10 @@ int Session::run() {
   files_ = std::make_unique<FileTracker>(FileTracker::needs_of(selection_));
   cfg.syscalls |= files_->kernel_syscalls();  // the fd table's calls, shown only if selected
   cfg.path_moves = files_->path_move_syscalls();
+  cfg.close_paths = files_->needs().close_paths;
   cfg.file_modes = files_->needs().file_write || files_->needs().file_read;
+  // A seccomp profile needs every call's record: no sums in the kernel then.
+  if (!every_syscall_wanted()) cfg.file_sums = files_->kernel_sums(selection_.syscalls);
   cfg.fork = selection_.fork;
   cfg.exec = selection_.exec;
   cfg.exit = selection_.exit;
@@ -401,6 +404,7 @@ int Session::run() {
   });
   if (!tracer) return error(tracer.error());
   tracer_ = std::move(*tracer);
+  files_->set_kernel_sums(tracer_->file_sums_fd());
   for (auto [id, level] : scope_cgroups_)
     if (auto r = tracer_->add_scope_cgroup(id, level); !r) return error(r.error());
   for (pid_t p : req_.pids)

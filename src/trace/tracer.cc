@@ -117,11 +117,13 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
     bpf_program__set_autoload(p, !cfg.entry_via_sys_enter);
   bpf_program__set_autoload(progs->on_sys_enter, cfg.entry_via_sys_enter);
   if (auto r = configure_tcp_state(skel_, cfg.tcp_state); !r) return r;
-  // close's paths are tracked (path_moves) only when close is shown: then its
-  // entry resolves them.
-  bool close_at_entry = cfg.path_moves.any() && cfg.syscalls.test(CGS_NR_CLOSE);
+  // close's entry resolves its path only when close is shown (path_moves also
+  // serve the file sums, which need no close paths).
+  bool close_at_entry = cfg.close_paths && cfg.path_moves.any() && cfg.syscalls.test(CGS_NR_CLOSE);
   if (auto r = configure_file_paths(skel_, cfg.path_moves, cfg.entry_via_sys_enter, cfg.file_modes, close_at_entry); !r)
     return r;
+
+  if (auto r = configure_file_sums(skel_, cfg.file_sums); !r) return r;
 
   if (int err = trace_bpf__load(skel_); err) return Failure{load_error(-err)};
   if (int err = trace_bpf__attach(skel_); err)
@@ -164,6 +166,8 @@ Result<void> Tracer::add_scope_pid(uint32_t tgid) {
 }
 
 PathGeneration Tracer::path_generation() const { return read_path_generation(skel_); }
+
+int Tracer::file_sums_fd() const { return skel_->rodata->fsum_on ? bpf_map__fd(skel_->maps.fsums) : -1; }
 
 void Tracer::set_hold_tgid(uint32_t tgid) { __atomic_store_n(&skel_->bss->hold_tgid, tgid, __ATOMIC_RELEASE); }
 

@@ -43,7 +43,11 @@ struct KernelConfig {
   // Syscalls that move paths (rename, mount...), counted for close's path when
   // it is shown (bpf/lib/trace_fd.bpf.h, src/trace/file_kernel.h).
   std::bitset<CGS_MAX_SYSCALLS> path_moves;
+  bool close_paths = false;  // close is shown: its path is resolved at its entry
   bool file_modes = false;  // file_write/file_read: each file's mode (regular or not)
+  // file_write/file_read summed in the kernel (bpf/lib/trace_fsum.bpf.h):
+  // CGS_FSUM_* by syscall, all 0 for none.
+  std::array<uint8_t, CGS_MAX_SYSCALLS> file_sums{};
 };
 
 using RecordFn = std::function<void(std::span<const uint8_t>)>;
@@ -61,6 +65,8 @@ class Tracer {
   void set_hold_tgid(uint32_t tgid);
   // The path generation now (file_kernel.h), for fds resolved from /proc.
   PathGeneration path_generation() const;
+  // The kernel's file_write/file_read slots (a map fd), -1 when it makes none.
+  int file_sums_fd() const;
 
   // Waits up to timeout_ms for a wake-up, then drains every record there is
   // (records sent without a wake-up included). Returns how many were handled.

@@ -253,3 +253,152 @@ TEST(TraceFiles, FileWriteSumsTheBytesOfAKnownWriterExactly) {
 
 }  // namespace
 }  // namespace cgscope::testing
+
+namespace cgscope::testing {
+namespace {
+
+// Many small writes, which the kernel counts without a record each once the
+// first has named the file (bpf/lib/trace_fsum.bpf.h), through everything that
+// must end or re-arm such a count: a close and a reopen of another file at the
+// same fd number, a dup2 over the fd, an unlink, and a file left open at exit.
+int counted_writer(const std::string& dir) {
+  static char buf[16];
+  int fd = ::open((dir + "/first").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return 10;
+  for (int i = 0; i < 500; i++)
+    if (::write(fd, buf, 3) != 3) return 11;
+  if (::close(fd) != 0) return 12;
+  int again = ::open((dir + "/second").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (again != fd) return 13;  // the same fd number, another file
+  for (int i = 0; i < 200; i++)
+    if (::write(fd, buf, 5) != 5) return 14;
+  int third = ::open((dir + "/third").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (third < 0 || ::dup2(third, fd) != fd || ::close(third) != 0) return 15;
+  for (int i = 0; i < 100; i++)
+    if (::write(fd, buf, 7) != 7) return 16;
+  if (::unlink((dir + "/third").c_str()) != 0 || ::write(fd, buf, 11) != 11) return 17;
+  if (::close(fd) != 0) return 18;
+  int left = ::open((dir + "/left-open").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (left < 0) return 19;
+  for (int i = 0; i < 1000; i++)
+    if (::write(left, buf, 1) != 1) return 20;
+  return 0;
+}
+
+TEST(TraceFiles, FileWriteSumsCountedInTheKernelEndAtCloseDup2UnlinkAndExit) {
+  ContainerTrace ct;
+  ASSERT_TRUE(ct.make()) << ct.error;
+  TempPath dir("fsums");
+  std::filesystem::create_directories(dir.path);
+  int status = -1;
+  TraceRun run = trace_in_container(ct, "file_write", [&] { return counted_writer(dir.path); }, status);
+  ASSERT_EQ(status, 0) << "the writer failed at step " << status;
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  EXPECT_NE(run.stderr_text.find(", 0 lost"), std::string::npos) << run.stderr_text;
+  std::map<std::string, nlohmann::json> by_path;
+  for (const auto& e : mine(run, "file_write")) {
+    std::string p = e["args"]["path"].get<std::string>();
+    EXPECT_FALSE(by_path.count(p)) << "one event per file: " << e.dump();
+    by_path[p] = e["args"];
+  }
+  auto expect = [&](const std::string& name, uint64_t bytes, uint64_t calls, const char* by) {
+    ASSERT_TRUE(by_path.count(dir.path + "/" + name)) << name << " missing; " << run.stderr_text;
+    const auto& a = by_path[dir.path + "/" + name];
+    EXPECT_EQ(a["bytes"], bytes) << a.dump();
+    EXPECT_EQ(a["calls"], calls) << a.dump();
+    EXPECT_EQ(a["closed_by"], by) << a.dump();
+  };
+  expect("first", 1500, 500, "close");
+  expect("second", 1000, 200, "close");  // ended by the dup2 over its fd
+  expect("third", 711, 101, "close");
+  EXPECT_EQ(by_path[dir.path + "/third"].value("path_deleted", 0), 1) << "its last write came after the unlink";
+  expect("left-open", 1000, 1000, "exit");
+  EXPECT_EQ(by_path.size(), 4u);
+}
+
+// Writes counted in the kernel to a close-on-exec fd, then an exec: the exec
+// closes the fd with no syscall of its own, and its count ends there.
+int exec_writer(const std::string& dir) {
+  int fd = ::open((dir + "/cloexec").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return 10;
+  for (int i = 0; i < 300; i++)
+    if (::write(fd, "ab", 2) != 2) return 11;
+  ::execl("/bin/true", "true", nullptr);
+  return 12;
+}
+
+TEST(TraceFiles, FileWriteSumsCountedInTheKernelEndAtExec) {
+  ContainerTrace ct;
+  ASSERT_TRUE(ct.make()) << ct.error;
+  TempPath dir("fsumexec");
+  std::filesystem::create_directories(dir.path);
+  int status = -1;
+  TraceRun run = trace_in_container(ct, "file_write", [&] { return exec_writer(dir.path); }, status);
+  ASSERT_EQ(status, 0) << "the writer failed at step " << status;
+  std::vector<nlohmann::json> found;
+  for (const auto& e : mine(run, "file_write"))
+    if (e["args"]["path"] == dir.path + "/cloexec") found.push_back(e["args"]);
+  ASSERT_EQ(found.size(), 1u) << run.stderr_text;
+  EXPECT_EQ(found[0]["bytes"], 600) << found[0].dump();
+  EXPECT_EQ(found[0]["calls"], 300) << found[0].dump();
+  EXPECT_EQ(found[0]["closed_by"], "exec") << found[0].dump();
+}
+
+// Reads counted in the kernel the same way: 100 reads of 10 bytes, then the
+// read at the end of the file (0 bytes: no call of the sum).
+int counted_reader(const std::string& path) {
+  char buf[10];
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return 10;
+  for (int i = 0; i < 100; i++)
+    if (::read(fd, buf, sizeof buf) != 10) return 11;
+  if (::read(fd, buf, sizeof buf) != 0 || ::close(fd) != 0) return 12;
+  return 0;
+}
+
+TEST(TraceFiles, FileReadSumsCountedInTheKernelAreExact) {
+  ContainerTrace ct;
+  ASSERT_TRUE(ct.make()) << ct.error;
+  TempPath file("fsumread");
+  std::ofstream(file.path) << std::string(1000, 'r');
+  int status = -1;
+  TraceRun run = trace_in_container(ct, "file_read", [&] { return counted_reader(file.path); }, status);
+  ASSERT_EQ(status, 0) << "the reader failed at step " << status;
+  std::vector<nlohmann::json> found;
+  for (const auto& e : mine(run, "file_read"))
+    if (e["args"]["path"] == file.path) found.push_back(e["args"]);
+  ASSERT_EQ(found.size(), 1u) << run.stderr_text;
+  EXPECT_EQ(found[0]["bytes"], 1000) << found[0].dump();
+  EXPECT_EQ(found[0]["calls"], 100) << found[0].dump();
+  EXPECT_EQ(found[0]["closed_by"], "close") << found[0].dump();
+}
+
+// The path of each write is the file's at that moment: after a rename of the
+// file itself while open, and after a close and an open of another file that
+// got the same fd number.
+int renaming_writer(const std::string& dir) {
+  int fd = ::open((dir + "/before").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || ::write(fd, "1", 1) != 1) return 10;
+  if (::rename((dir + "/before").c_str(), (dir + "/after").c_str()) != 0) return 11;
+  if (::write(fd, "22", 2) != 2 || ::close(fd) != 0) return 12;
+  int other = ::open((dir + "/other").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (other != fd || ::write(other, "333", 3) != 3) return 13;
+  return 0;
+}
+
+TEST(TraceFiles, WritesAreNamedAfterARenameOfTheFileAndAReuseOfTheFdNumber) {
+  ContainerTrace ct;
+  ASSERT_TRUE(ct.make()) << ct.error;
+  TempPath dir("renamed");
+  std::filesystem::create_directories(dir.path);
+  int status = -1;
+  TraceRun run = trace_in_container(ct, "write", [&] { return renaming_writer(dir.path); }, status);
+  ASSERT_EQ(status, 0) << "the writer failed at step " << status;
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  EXPECT_EQ(write_path(run, 1), dir.path + "/before");
+  EXPECT_EQ(write_path(run, 2), dir.path + "/after") << "renamed while open";
+  EXPECT_EQ(write_path(run, 3), dir.path + "/other") << "the same fd number, another file";
+}
+
+}  // namespace
+}  // namespace cgscope::testing

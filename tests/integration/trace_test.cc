@@ -241,6 +241,14 @@ TEST(TraceCommand, CommUidAndMaxEventsFilter) {
   EXPECT_NE(few.stderr_text.find("--on-stop kill"), std::string::npos) << "said, not silent: " << few.stderr_text;
 }
 
+TEST(TraceCommand, OnStopWithoutACommandIsRefused) {
+  RunResult res = run({CGSCOPE_BIN, "trace", "-e", "openat", "--duration", "1", "--on-stop", "kill"});
+  ASSERT_TRUE(res.code) << res.output;
+  EXPECT_EQ(*res.code, 2) << res.output;
+  EXPECT_NE(res.output.find("--on-stop is about the command after --"), std::string::npos) << res.output;
+  EXPECT_EQ(res.output.find("cgscope: tracing"), std::string::npos) << "refused before tracing: " << res.output;
+}
+
 TEST(TraceFollow, ForkExecExitOfAChildTree) {
   // A shell that waits for a line, then starts a child that exits 3 and an echo.
   TempPath fifo("fifo");

@@ -213,7 +213,35 @@ struct cgs_scope_value {
 	__u8 pad[7];
 };
 
+/* file_write/file_read summed in the kernel (bpf/lib/trace_fsum.bpf.h). */
+#define CGS_FSUM_READ 1  /* fsum_calls[nr]: a read of its fd argument 0 */
+#define CGS_FSUM_WRITE 2 /* fsum_calls[nr]: a write to its fd argument 0 */
+/* Not an event: a slot's totals, for user space's sums only (flagged UNSELECTED).
+ * args: [0] bytes, [1] calls (both since the slot was made), [2] dev, [3] ino of
+ * the file they belong to, [4] 1 for writes, [5] the fd. */
+#define CGS_EV_FILE_SUMS 1100
+
+struct cgs_fsum_key {
+	__u32 tgid;
+	__s32 fd;
+	__u32 dir; /* 1: writes, 0: reads */
+};
+
+struct cgs_fsum {
+	__u64 file;       /* the struct file the slot stands for; 0: none (stopped) */
+	__u64 dentry;     /* its f_path.dentry */
+	__u64 bytes;      /* bytes of the calls counted, since the slot was made */
+	__u64 calls;      /* calls counted here (not those sent as full records) */
+	__u64 sent_calls; /* calls when the last CGS_EV_FILE_SUMS went out */
+	__u64 ino;        /* the file, as its full record named it */
+	__u32 dev;
+	__u32 gen;        /* the path generation its full record was stamped with */
+	__u32 deleted;    /* 1: already unlinked then */
+	__u32 pad;
+};
+
 #ifdef __cplusplus
+static_assert(sizeof(struct cgs_fsum) == 64, "cgs_fsum layout is part of the ABI");
 static_assert(sizeof(struct cgs_record) == 120, "cgs_record layout is part of the ABI");
 static_assert(sizeof(struct cgs_var) == 8, "cgs_var layout is part of the ABI");
 static_assert(sizeof(struct cgs_tcp_info) == 24, "cgs_tcp_info layout is part of the ABI");

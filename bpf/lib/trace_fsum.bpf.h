@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * file_write/file_read summed in the kernel: when a write (read) is sent only
+ * for those sums (-e does not show it), the first one to a regular file goes out
+ * as a full record with its path, as before, and arms a slot for (tgid, fd,
+ * direction); the writes after it only add their bytes to the slot, with no
+ * ring record, as long as nothing could have changed what that record said:
+ *
+ *  - the fd still holds the same struct file, whose f_path.dentry is the same
+ *    (a file's f_path never changes while it is open);
+ *  - no path-moving syscall began since (the path generation, trace_fd.bpf.h,
+ *    is the one the record was stamped with) and none is in flight;
+ *  - the file was not unlinked since (the dentry is still hashed).
+ *
+ * Otherwise the write goes out as a full record again and re-arms the slot, so
+ * the event's name is still the one of its last write. Each time a slot is
+ * re-armed, and when its fd is closed or replaced (close, dup2, dup3 at exit),
+ * and at close_range and exec (close-on-exec fds) for the process's slots in
+ * range, a CGS_EV_FILE_SUMS record carries the slot's totals: its counters only
+ * grow, and user space credits what it has not credited yet to the file the
+ * record names (src/trace/file_sums.h). At exit and at the end of the trace
+ * user space reads the slots itself: by the exit record every record of the
+ * process is behind it, so what a slot holds beyond them is its last file's.
+ *
+ * The counters are never reset, so a racing add is never lost: a thread of the
+ * same process adding to the slot while another re-arms it has its bytes
+ * credited with the next totals (to the slot's next file). One thread per fd,
+ * the common case, is exact. (Atomic exchange needs -mcpu=v3, which the 6.1
+ * baseline build does not assume; BPF spin locks are refused in tracing.)
+ */
+#ifndef CGSCOPE_BPF_TRACE_FSUM_H
+#define CGSCOPE_BPF_TRACE_FSUM_H
+
+/* Set before load: per syscall, 0 or CGS_FSUM_READ/WRITE (its fd is argument 0);
+ * fsum_on when any is set. */
+const volatile __u8 fsum_calls[CGS_MAX_SYSCALLS] = {};
+const volatile __u8 fsum_on = 0;
+
+#define CGS_NR_DUP2 33
+#define CGS_NR_DUP3 292
+
+#define CGS_S_IFMT 0170000
+#define CGS_S_IFREG 0100000
+/* What makes a resolved section unfit to stand for the writes after it. */
+#define CGS_FSUM_UNFIT                                                                                  \
+	(CGS_FDPATH_F_NOT_OPEN | CGS_FDPATH_F_PSEUDO | CGS_FDPATH_F_TOO_LONG | CGS_FDPATH_F_RACED |    \
+	 CGS_FDPATH_F_MOVING | CGS_FDPATH_F_FAULT | CGS_FDPATH_F_DETACHED)
+
+/* Sized by user space (1 when the sums are not made here); a full map only
+ * means more full records, never a lost byte. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct cgs_fsum_key);
+	__type(value, struct cgs_fsum);
+} fsums SEC(".maps");
+
+/* The file at fd and its dentry, as the slot remembers them. */
+static __always_inline int fsum_identity(struct task_struct *task, __s32 fd, __u64 *file, __u64 *dentry)
+{
+	struct file *f = fd_file(task, fd);
+
+	if (!f)
+		return -1;
+	*file = (__u64)f;
+	*dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
+	return 0;
+}
+
+/* Adds the call to its armed slot; 0 when it was counted (no record to send). */
+static __always_inline int fsum_count(struct task_struct *task, __u32 tgid, __u32 nr, long ret,
+				      struct pt_regs *regs)
+{
+	__u8 how = fsum_calls[nr];
+	struct cgs_fsum_key k = {.tgid = tgid, .dir = how == CGS_FSUM_WRITE};
+	struct cgs_fsum *e;
+	__u64 file, dentry;
+	__u32 gen = fd_path_gen;
+
+	if (ret <= 0)
+		return -1;
+	k.fd = (__s32)regs->di;
+	e = bpf_map_lookup_elem(&fsums, &k);
+	if (!e || !e->file || e->gen != gen || fd_path_moving)
+		return -1;
+	if (fsum_identity(task, k.fd, &file, &dentry) != 0 || file != e->file || dentry != e->dentry)
+		return -1;
+	if (!e->deleted && !BPF_CORE_READ((struct dentry *)dentry, d_hash.pprev))
+		return -1;
+	__sync_fetch_and_add(&e->bytes, ret);
+	__sync_fetch_and_add(&e->calls, 1);
+	return 0;
+}
+
+/* The slot's totals, when calls were counted since the last such record. */
+static __always_inline void fsum_send_totals(struct task_struct *task, const struct cgs_fsum_key *k,
+					     struct cgs_fsum *e)
+{
+	struct cgs_record *r;
+	__u64 calls = e->calls;
+
+	if (calls == e->sent_calls)
+		return;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_drop(CGS_DROP_RINGBUF_FULL);
+		return; /* user space reads the slot itself at exit or at the end */
+	}
+	e->sent_calls = calls;
+	fill_task_header(r, task, CGS_EV_FILE_SUMS);
+	r->size = sizeof(*r);
+	r->flags |= CGS_REC_F_UNSELECTED;
+	r->ret = 0;
+	r->args[0] = e->bytes;
+	r->args[1] = calls;
+	r->args[2] = e->dev;
+	r->args[3] = e->ino;
+	r->args[4] = k->dir;
+	r->args[5] = (__u32)k->fd;
+	bpf_ringbuf_submit(r, wake_flag());
+}
+
+/* After a full record of a summed call was built in the scratch slot (its one
+ * section first): its totals so far go out, then the slot stands for this file. */
+static __always_inline void fsum_arm(struct task_struct *task, __u32 tgid, __u32 nr, long ret, struct scratch *s)
+{
+	struct cgs_record *r = (struct cgs_record *)s->data;
+	struct cgs_fd_path *fp = (struct cgs_fd_path *)at(s, sizeof(*r) + sizeof(struct cgs_var));
+	__u8 how = fsum_calls[nr];
+	struct cgs_fsum_key k = {.tgid = tgid, .dir = how == CGS_FSUM_WRITE};
+	struct cgs_fsum fresh = {}, *e;
+	__u64 file, dentry;
+	struct file *f;
+
+	if (ret <= 0 || r->nvar != 1)
+		return;
+	k.fd = fp->fd;
+	e = bpf_map_lookup_elem(&fsums, &k);
+	if (e)
+		fsum_send_totals(task, &k, e);
+	if ((fp->flags & CGS_FSUM_UNFIT) || (fp->mode & CGS_S_IFMT) != CGS_S_IFREG || fp->gen != fd_path_gen ||
+	    fd_path_moving || fsum_identity(task, k.fd, &file, &dentry) != 0) {
+		if (e)
+			e->file = 0;
+		return;
+	}
+	/* The fd may have been replaced since the walk: the slot must stand for the
+	 * file the record named. */
+	f = (struct file *)file;
+	if (BPF_CORE_READ(f, f_inode, i_ino) != fp->ino || BPF_CORE_READ(f, f_inode, i_sb, s_dev) != fp->dev) {
+		if (e)
+			e->file = 0;
+		return;
+	}
+	if (!e) {
+		fresh.file = file;
+		fresh.dentry = dentry;
+		fresh.ino = fp->ino;
+		fresh.dev = fp->dev;
+		fresh.gen = fp->gen;
+		fresh.deleted = (fp->flags & CGS_FDPATH_F_DELETED) != 0;
+		bpf_map_update_elem(&fsums, &k, &fresh, BPF_NOEXIST);
+		return;
+	}
+	e->file = 0; /* no add matches while the slot changes */
+	e->dentry = dentry;
+	e->ino = fp->ino;
+	e->dev = fp->dev;
+	e->gen = fp->gen;
+	e->deleted = (fp->flags & CGS_FDPATH_F_DELETED) != 0;
+	e->file = file;
+}
+
+static __always_inline void fsum_slot_gone(struct task_struct *task, __u32 tgid, __s32 fd, __u32 dir)
+{
+	struct cgs_fsum_key k = {.tgid = tgid, .fd = fd, .dir = dir};
+	struct cgs_fsum *e = bpf_map_lookup_elem(&fsums, &k);
+
+	if (!e || !e->file)
+		return;
+	e->file = 0;
+	fsum_send_totals(task, &k, e);
+}
+
+/* close(fd), dup2/dup3 onto fd, at exit: the slots of fd go out and stop. Two
+ * calls, not a loop over the direction: 6.1's verifier sees a loop counter kept
+ * in the key on the stack as an infinite loop. */
+static __always_inline void fsum_fd_gone(struct task_struct *task, __u32 tgid, __s32 fd)
+{
+	fsum_slot_gone(task, tgid, fd, 0);
+	fsum_slot_gone(task, tgid, fd, 1);
+}
+
+/* The slots of one process whose fd is in [lo, hi]: for a close_range, or for an
+ * exec (close-on-exec fds close without a syscall of their own). */
+struct fsum_range {
+	__u32 tgid;
+	__s32 lo, hi;
+};
+
+static long fsum_range_cb(struct bpf_map *map, struct cgs_fsum_key *k, struct cgs_fsum *e, struct fsum_range *r)
+{
+	if (k->tgid != r->tgid || k->fd < r->lo || k->fd > r->hi || !e->file)
+		return 0;
+	e->file = 0;
+	fsum_send_totals(bpf_get_current_task_btf(), k, e);
+	return 0;
+}
+
+static __always_inline void fsum_range_gone(__u32 tgid, __s32 lo, __s32 hi)
+{
+	struct fsum_range r = {.tgid = tgid, .lo = lo, .hi = hi};
+
+	bpf_for_each_map_elem(&fsums, fsum_range_cb, &r, 0);
+}
+
+#define CGS_NR_CLOSE_RANGE 436
+
+/* At every exit in scope while the sums are made here: the calls that end an fd. */
+static __always_inline void fsum_exit(struct task_struct *task, __u32 tgid, __u32 nr, long ret,
+				      struct pt_regs *regs)
+{
+	if (nr == CGS_NR_CLOSE)
+		fsum_fd_gone(task, tgid, (__s32)regs->di); /* released even when close fails */
+	else if ((nr == CGS_NR_DUP2 || nr == CGS_NR_DUP3) && ret >= 0 && regs->di != regs->si)
+		fsum_fd_gone(task, tgid, (__s32)regs->si);
+	else if (nr == CGS_NR_CLOSE_RANGE && ret == 0)
+		fsum_range_gone(tgid, (__s32)regs->di, regs->si > 0x7fffffff ? 0x7fffffff : (__s32)regs->si);
+}
+
+#endif

@@ -345,9 +345,11 @@ namespace {
 // The table's columns: TIME (HH:MM:SS.mmm), CONTAINER (a short id, as docker ps
 // shows), COMM (the kernel keeps 15 bytes), PID, TID, EVENT; 75 columns before
 // the arguments. A terminal narrower than kCompactBelow gets the compact layout:
-// TIME, COMM, TID (the thread, as strace -f names it), EVENT; 54 columns, so that
-// 80 leave ARGS 26.
-constexpr size_t kContainerWidth = 12, kCommWidth = 15, kPidWidth = 7, kEventWidth = 16;
+// TIME without the hour (MM:SS.mmm), the container by 6 characters of its id (a
+// container tracer that drops the container at 80 columns loses its point), COMM,
+// TID (the thread, as strace -f names it), EVENT; 58 columns, so that 80 leave
+// ARGS 22.
+constexpr size_t kContainerWidth = 12, kShortContainerWidth = 6, kCommWidth = 15, kPidWidth = 7, kEventWidth = 16;
 constexpr size_t kCompactBelow = 120;
 
 bool compact_layout(size_t width) { return width > 0 && width < kCompactBelow; }
@@ -391,7 +393,7 @@ void append_right(std::string& out, uint64_t v, size_t width) {
 
 // HH:MM:SS.mmm of the local clock. localtime_r takes a lock and reads the zone
 // each call: it is called once a second of events, not once an event.
-void append_clock(std::string& out, uint64_t wall_ns) {
+void append_clock(std::string& out, uint64_t wall_ns, bool without_hour) {
   thread_local time_t last = -1;
   thread_local char hms[16];
   time_t secs = static_cast<time_t>(wall_ns / 1000000000);
@@ -401,7 +403,8 @@ void append_clock(std::string& out, uint64_t wall_ns) {
     std::snprintf(hms, sizeof hms, "%02d:%02d:%02d.", tm.tm_hour, tm.tm_min, tm.tm_sec);
     last = secs;
   }
-  out.append(hms, 9);
+  if (without_hour) out.append(hms + 3, 6);
+  else out.append(hms, 9);
   unsigned ms = unsigned(wall_ns / 1000000 % 1000);
   out += char('0' + ms / 100);
   out += char('0' + ms / 10 % 10);
@@ -414,8 +417,9 @@ void append_clock(std::string& out, uint64_t wall_ns) {
 void append_table_header(std::string& out, size_t width) {
   size_t row = out.size();
   bool compact = compact_layout(width);
-  append_left(out, "TIME", 12);
-  if (!compact) append_left(out, "CONTAINER", kContainerWidth);
+  append_left(out, "TIME", compact ? 9 : 12);
+  if (compact) append_left(out, "CTR ID", kShortContainerWidth);
+  else append_left(out, "CONTAINER", kContainerWidth);
   append_left(out, "COMM", kCommWidth);
   if (!compact) {
     out.append(kPidWidth - 3, ' ');
@@ -433,10 +437,10 @@ void append_table_row(std::string& out, const EventView& ev, size_t width) {
   const cgs_record* h = ev.rec->hdr;
   size_t row = out.size();
   bool compact = compact_layout(width);
-  append_clock(out, ev.wall_ns);
-  if (!compact)
-    append_left(out, ev.container ? std::string_view(ev.container->id).substr(0, kContainerWidth) : "host",
-                kContainerWidth);
+  append_clock(out, ev.wall_ns, compact);
+  const size_t container_width = compact ? kShortContainerWidth : kContainerWidth;
+  append_left(out, ev.container ? std::string_view(ev.container->id).substr(0, container_width) : "host",
+              container_width);
   // A program names itself (PR_SET_NAME): escaped, so that it cannot drive the terminal.
   size_t at = out.size();
   append_json_escaped(out, comm_of(h));

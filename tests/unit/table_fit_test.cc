@@ -82,19 +82,21 @@ TEST(FormatTableFit, HeaderOfEachLayout) {
   EXPECT_EQ(whole, wide) << "a wide terminal has every column and every row whole";
   EXPECT_NE(whole.find("CONTAINER"), std::string::npos);
   EXPECT_EQ(text_columns(whole.substr(0, whole.size() - 1)), 85u);
-  // Below 120 columns: TIME, COMM, TID, EVENT, and room for ARGS.
+  // Below 120 columns: TIME without the hour, a 6-character container id, COMM,
+  // TID, EVENT, and room for ARGS.
   EXPECT_EQ(narrow.find("CONTAINER"), std::string::npos);
+  EXPECT_EQ(narrow.substr(0, 17), "TIME      CTR ID ");
   EXPECT_EQ(narrow.find(" PID "), std::string::npos);
   EXPECT_NE(narrow.find(" TID "), std::string::npos);
   EXPECT_EQ(narrow.substr(narrow.size() - 11), "ARGS = RET\n");
-  EXPECT_EQ(text_columns(narrow.substr(0, narrow.size() - 1)), 64u);
+  EXPECT_EQ(text_columns(narrow.substr(0, narrow.size() - 1)), 68u);
   EXPECT_EQ(cut, whole) << "85 columns fit in 122";
 }
 
 TEST(FormatTableFit, HeaderCutToANarrowWidth) {
   std::string h;
-  append_table_header(h, 58);  // compact: 54 columns before ARGS
-  EXPECT_EQ(text_columns(h.substr(0, h.size() - 1)), 58u);
+  append_table_header(h, 62);  // compact: 58 columns before ARGS
+  EXPECT_EQ(text_columns(h.substr(0, h.size() - 1)), 62u);
   EXPECT_EQ(h.substr(h.size() - 7), "ARG\xe2\x80\xa6\n");
 }
 

@@ -191,9 +191,11 @@ static __always_inline void lb_publish(struct bpf_sock_ops *skops, const struct 
 
 static __always_inline void lb_outcome(struct bpf_sock_ops *skops, struct cgs_lb_sock *ls, int established)
 {
-	ls->orig.flags &= ~CGS_LB_SOCK_F_OUTCOME;
 	lb_count_outcome(ls->service_id, established);
-	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_STATE_CB_FLAG);
+	/* Off again only if lb turned it on: another sockops program may want it. */
+	if (ls->orig.flags & CGS_LB_SOCK_F_OWN_STATE_CB)
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_STATE_CB_FLAG);
+	ls->orig.flags &= ~(CGS_LB_SOCK_F_OUTCOME | CGS_LB_SOCK_F_OWN_STATE_CB);
 }
 
 SEC("sockops")
@@ -213,8 +215,12 @@ int lb_sockops(struct bpf_sock_ops *skops)
 	if (!ls)
 		return 1;
 	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
-		if (ls->orig.flags & CGS_LB_SOCK_F_OUTCOME)
-			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		__u32 cb = skops->bpf_sock_ops_cb_flags;
+
+		if ((ls->orig.flags & CGS_LB_SOCK_F_OUTCOME) && !(cb & BPF_SOCK_OPS_STATE_CB_FLAG)) {
+			ls->orig.flags |= CGS_LB_SOCK_F_OWN_STATE_CB;
+			bpf_sock_ops_cb_flags_set(skops, cb | BPF_SOCK_OPS_STATE_CB_FLAG);
+		}
 		return 1;
 	}
 	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {

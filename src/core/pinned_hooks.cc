@@ -50,7 +50,7 @@ Result<ProgIdentity> prog_identity(int prog_fd) {
 }
 
 // Whether the program with id `old_id` is the same code on the same maps as the
-// one at `new_fd`. The same code on a map that was replaced (unpin_if_redefined)
+// one at `new_fd`. The same code on a map that was replaced (core/pin_swap.h)
 // is not: the hook must move to the new map.
 bool same_program(uint32_t old_id, int new_fd) {
   UniqueFd old(bpf_prog_get_fd_by_id(old_id));
@@ -93,21 +93,6 @@ Result<void> pin_maps_in(bpf_object* obj, const std::string& dir) {
     if (bpf_map__set_pin_path(m, p.c_str()) != 0) return fail_errno(fmt::format("setting pin path {}", p), errno);
   }
   return {};
-}
-
-Result<bool> unpin_if_redefined(bpf_map* m, const std::string& dir) {
-  const std::string p = join(dir, bpf_map__name(m));
-  UniqueFd pinned(bpf_obj_get(p.c_str()));
-  if (!pinned) return false;
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(pinned.get(), &info, &len) != 0) return fail_errno(fmt::format("reading {}", p), errno);
-  if (info.type == static_cast<uint32_t>(bpf_map__type(m)) && info.key_size == bpf_map__key_size(m) &&
-      info.value_size == bpf_map__value_size(m) && info.max_entries == bpf_map__max_entries(m) &&
-      info.map_flags == bpf_map__map_flags(m))
-    return false;
-  if (::unlink(p.c_str()) != 0) return fail_errno(fmt::format("unpinning {}", p), errno);
-  return true;
 }
 
 Result<void> attach_pinned_hooks(const std::string& dir, const std::string& cgroup_path,

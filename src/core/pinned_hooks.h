@@ -12,7 +12,6 @@
 
 #include "core/result.h"
 
-struct bpf_map;
 struct bpf_object;
 struct bpf_program;
 
@@ -38,13 +37,6 @@ Result<void> make_pin_dir(const std::string& dir);
 // Gives every map of `obj` (opened, not loaded) its pin path in `dir`, so that
 // load reuses the pinned maps or creates and pins them.
 Result<void> pin_maps_in(bpf_object* obj, const std::string& dir);
-
-// For a map whose contents the programs can do without (per-socket records,
-// counters, caches): when the map pinned in `dir` under its name was made with
-// another definition (another version, another size), unpins it, so that load
-// makes a new one in its place instead of failing. The old map lives on with
-// the programs that use it until they are swapped out. Says whether it did.
-Result<bool> unpin_if_redefined(bpf_map* m, const std::string& dir);
 
 // Attaches each hook to `cgroup_path` and pins its link, or, where the link is
 // pinned already, swaps in this program if its tag differs. Every pinned link is

@@ -17,10 +17,12 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "core/pin_swap.h"
 #include "lb.skel.h"
 
 #ifndef SO_COOKIE
@@ -277,6 +279,7 @@ std::vector<LinkInfo> read_links(const std::string& dir) {
 struct Loader::Impl {
   lb_bpf* skel = nullptr;
   std::string dir;
+  std::optional<PinSwap> swap;  // put back unless attach commits it
   ~Impl() {
     if (skel) lb_bpf__destroy(skel);
   }
@@ -290,21 +293,26 @@ namespace {
 
 // The maps whose contents are the programs' own, and soft: per-socket records,
 // affinity, counters. One made by another version (or at another size) is
-// replaced instead of failing the apply: an upgrade keeps balancing, and loses
-// only getpeername answers of sockets already connected, affinity and counts.
+// replaced instead of failing the apply (core/pin_swap.h): an upgrade keeps
+// balancing, and loses only getpeername answers of sockets already connected,
+// affinity and counts. The others hold what the user applied: one of those
+// that no longer fits fails the apply before anything changes.
 //
 // lb_affinity is an LRU map, which the kernel allocates whole when it makes it
 // (6.5 MiB at CGS_LB_MAX_AFFINITY entries): it is made at full size only while
 // some service asks for affinity, else with one entry, and so replaced whenever
 // that changes.
-Result<void> prepare_soft_maps(lb_bpf* skel, const std::string& dir, bool affinity) {
+Result<PinSwap> prepare_maps(lb_bpf* skel, const std::string& dir, bool affinity) {
   if (bpf_map__set_max_entries(skel->maps.lb_affinity, affinity ? CGS_LB_MAX_AFFINITY : 1) != 0)
     return fail_errno("sizing lb_affinity", errno);
-  bpf_map* soft[] = {skel->maps.lb_orig,     skel->maps.lb_affinity, skel->maps.lb_counters,
-                     skel->maps.lb_stats,    skel->maps.lb_waypoint_orig};
-  for (bpf_map* m : soft)
-    if (auto r = unpin_if_redefined(m, dir); !r) return fail_with(r.error());
-  return {};
+  bpf_map* const soft[] = {skel->maps.lb_orig, skel->maps.lb_affinity, skel->maps.lb_counters, skel->maps.lb_stats,
+                           skel->maps.lb_waypoint_orig};
+  std::vector<bpf_map*> hard;
+  bpf_map* m;
+  bpf_object__for_each_map(m, skel->obj) {
+    if (std::find(std::begin(soft), std::end(soft), m) == std::end(soft)) hard.push_back(m);
+  }
+  return PinSwap::prepare(dir, soft, hard, "cgscope lb reset");
 }
 
 }  // namespace
@@ -317,7 +325,9 @@ Result<Loader> Loader::load(const std::string& dir, bool affinity) {
   if (auto r = make_pin_dir(dir); !r) return fail_with(r.error());
   l.impl_->skel = lb_bpf__open();
   if (!l.impl_->skel) return fail_errno("opening the lb BPF object", errno);
-  if (auto r = prepare_soft_maps(l.impl_->skel, dir, affinity); !r) return fail_with(r.error());
+  auto swap = prepare_maps(l.impl_->skel, dir, affinity);
+  if (!swap) return fail_with(swap.error());
+  l.impl_->swap.emplace(std::move(*swap));
   if (auto r = pin_maps_in(l.impl_->skel->obj, dir); !r) return fail_with(r.error());
   if (lb_bpf__load(l.impl_->skel) != 0) {
     int e = errno;
@@ -337,7 +347,13 @@ Result<void> Loader::attach(const std::string& cgroup_path, std::vector<std::str
                               {kLinkNames[3], s->progs.lb_getpeername6},
                               {kLinkNames[4], s->progs.lb_sockops}};
   static_assert(std::size(hooks) == std::size(kLinkNames));
-  return attach_pinned_hooks(impl_->dir, cgroup_path, hooks, "cgscope lb reset", notes);
+  auto r = attach_pinned_hooks(impl_->dir, cgroup_path, hooks, "cgscope lb reset", notes);
+  if (!r) return r;
+  if (notes)
+    for (const std::string& name : impl_->swap->replaced())
+      notes->push_back(fmt::format("replaced {} (made by another version with another definition)", name));
+  impl_->swap->commit();
+  return {};
 }
 
 Result<std::vector<std::string>> remove_pins(const std::string& dir) {

@@ -211,7 +211,9 @@ std::string status_text(const Status& s) {
       out += fmt::format("  tier {}: {}\n", t, eps);
     }
     if (!any) out += "  no endpoints: connects are refused\n";
-    out += counters_text(c == s.counters.end() ? cgs_lb_counters{} : c->second, v.flags & CGS_LB_SERVICE_F_NO_ORIG);
+    // A waypoint's connects keep their record whatever keep_original says.
+    out += counters_text(c == s.counters.end() ? cgs_lb_counters{} : c->second,
+                         (v.flags & CGS_LB_SERVICE_F_NO_ORIG) && !v.wp_port);
   }
   for (const auto& [a, f] : s.state.frontends)
     if (f.kind == CGS_LB_KIND_BACKEND) out += fmt::format("workload {} -> {}\n", format_addr(a), backend_text(s.state, f.id));

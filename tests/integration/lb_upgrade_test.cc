@@ -38,6 +38,8 @@ TEST_F(LbTest, CountersPinnedByAnOlderVersionAreReplacedAndBalancingGoesOn) {
   ASSERT_EQ(apply(kWeb), 0) << err_;
   repin_as_older(pin_dir_, "lb_counters", BPF_MAP_TYPE_PERCPU_HASH, 16);
   ASSERT_EQ(apply(kWeb), 0) << err_;
+  EXPECT_NE(out_.find("replaced lb_counters (made by another version"), std::string::npos) << out_;
+  EXPECT_FALSE(std::filesystem::exists(pin_dir_ + "/lb_counters_old"));
   EXPECT_EQ(value_size_of(pin_dir_ + "/lb_counters"), sizeof(cgs_lb_counters));
   auto m = by_name(connects("10.96.0.10", 80, 20));
   EXPECT_EQ(m, (std::map<std::string, int>{{"b2", 20}})) << ::testing::PrintToString(m);
@@ -50,9 +52,14 @@ TEST_F(LbTest, AServiceMapPinnedByAnOlderVersionIsRefusedAndNothingChanges) {
   serve("b2", "127.0.0.2", 8080);
   ASSERT_EQ(apply(kWeb), 0) << err_;
   repin_as_older(pin_dir_, "lb_service", BPF_MAP_TYPE_HASH, 8);
+  // A soft map of another shape too: it must not be replaced by an apply that fails.
+  repin_as_older(pin_dir_, "lb_counters", BPF_MAP_TYPE_PERCPU_HASH, 16);
   const std::string before = state_json();
   EXPECT_EQ(apply(kWeb + std::string("  - name: api\n    addresses: [10.96.0.11]\n    ports: [80]\n")), 1);
   EXPECT_NE(err_.find("cgscope lb reset"), std::string::npos) << err_;
+  EXPECT_NE(err_.find("lb_service was made by an incompatible version"), std::string::npos) << err_;
   EXPECT_EQ(value_size_of(pin_dir_ + "/lb_service"), 8u);
+  EXPECT_EQ(value_size_of(pin_dir_ + "/lb_counters"), 16u);
+  EXPECT_FALSE(std::filesystem::exists(pin_dir_ + "/lb_counters_old"));
   EXPECT_EQ(state_json(), before);
 }

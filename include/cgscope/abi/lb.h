@@ -153,6 +153,8 @@ struct cgs_lb_config {
  * published by client address:port (lb_waypoint_orig, orig_dst.h too). */
 /* orig.flags, besides CGS_ORIG_F_*: sockops still owes this connect an outcome. */
 #define CGS_LB_SOCK_F_OUTCOME 0x10000
+/* lb asked for the state callback (nobody had): lb turns it off again. */
+#define CGS_LB_SOCK_F_OWN_STATE_CB 0x20000
 struct cgs_lb_sock {
 	struct cgs_orig_dst orig;
 	__u32 service_id; /* with CGS_LB_SOCK_F_OUTCOME */

@@ -29,6 +29,12 @@ struct StraceCall {
   std::string name;
   std::vector<std::string> args;  // top-level arguments as strace printed them
   std::string ret;                // after " = ", empty for an unfinished call
+  // What it adds to the call count: 0 for a call the kernel restarts ("= ?
+  // ERESTARTNOINTR (To be restarted)": a fork that a signal interrupted, say;
+  // its restart is the call the program made), -1 for the resumed end of an
+  // unfinished one that was restarted. Whether a signal lands inside a fork is
+  // timing, so it is not compared; cgscope's counts leave such returns out too.
+  int count = 1;
 };
 
 // The top-level arguments of "a, [b, c], {d=e, f}, \"g, h\"": commas inside
@@ -70,7 +76,12 @@ std::vector<StraceCall> parse_strace(const std::string& path) {
   std::ifstream in(path);
   std::string line;
   std::smatch m;
+  static const std::regex resumed(R"(^\d+\s+<\.\.\. ([a-z_0-9]+) resumed>.*= \? ERESTART.*$)");
   while (std::getline(in, line)) {
+    if (std::regex_match(line, m, resumed)) {
+      out.push_back(StraceCall{m[1], {}, "?", -1});
+      continue;
+    }
     if (!std::regex_match(line, m, call)) continue;
     StraceCall c;
     c.name = m[1];
@@ -80,6 +91,7 @@ std::vector<StraceCall> parse_strace(const std::string& path) {
     } else if (std::smatch d; std::regex_match(rest, d, done)) {
       c.args = split_args(d[1]);
       c.ret = d[2];  // "?" for exit_group and exit
+      if (c.ret.starts_with("? ERESTART")) c.count = 0;
     }
     out.push_back(std::move(c));
   }
@@ -89,7 +101,8 @@ std::vector<StraceCall> parse_strace(const std::string& path) {
 std::map<std::string, int> strace_counts(const std::vector<StraceCall>& calls) {
   std::map<std::string, int> n;
   for (const auto& c : calls)
-    if (!kNotCompared.count(c.name)) n[c.name]++;
+    if (!kNotCompared.count(c.name)) n[c.name] += c.count;
+  for (auto it = n.begin(); it != n.end();) it = it->second == 0 ? n.erase(it) : std::next(it);
   return n;
 }
 
@@ -97,6 +110,8 @@ std::map<std::string, int> cgscope_counts(const TraceRun& run) {
   std::map<std::string, int> n;
   for (const auto& e : run.events) {
     if (e["id"].get<int>() >= 1000) continue;  // lifecycle events are not syscalls
+    // -ERESTARTSYS .. -ERESTART_RESTARTBLOCK: restarted by the kernel (see StraceCall::count).
+    if (e["ret"].is_number() && e["ret"].get<int64_t>() <= -512 && e["ret"].get<int64_t>() >= -516) continue;
     std::string name = e["event"];
     if (!kNotCompared.count(name)) n[name]++;
   }

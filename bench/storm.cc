@@ -1,6 +1,6 @@
 // A syscall storm for benchmarks and tests:
 //   bench_storm open N [PATH]   N open+close pairs of PATH (default /etc/hostname)
-//   bench_storm getppid N       N getppid calls
+//   bench_storm getppid N [T]   N getppid calls, split over T threads (default 1)
 //   bench_storm write N PATH    N writes of 4 KiB to PATH (created), back to its
 //                               start every 256 writes: 1 MiB in the page cache,
 //                               so that no writeback storm muddies the figures
@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -47,7 +49,19 @@ int main(int argc, char** argv) {
     }
     close(fd);
   } else if (std::strcmp(argv[1], "getppid") == 0) {
-    for (long i = 0; i < n; i++) syscall(SYS_getppid);  // not the libc wrapper: no caching
+    long threads = argc > 3 ? std::strtol(argv[3], nullptr, 10) : 1;
+    if (threads < 1 || threads > 64) {
+      std::fprintf(stderr, "threads must be 1..64\n");
+      return 2;
+    }
+    // Not the libc wrapper: no caching. The first share runs on the main thread.
+    auto storm = [](long calls) {
+      for (long i = 0; i < calls; i++) syscall(SYS_getppid);
+    };
+    std::vector<std::thread> others;
+    for (long t = 1; t < threads; t++) others.emplace_back(storm, n / threads);
+    storm(n - (threads - 1) * (n / threads));
+    for (auto& t : others) t.join();
   } else {
     std::fprintf(stderr, "unknown mode %s\n", argv[1]);
     return 2;

@@ -99,6 +99,8 @@ std::span<const NamedValue> FileTracker::on_syscall(const RecordView& rec, int64
   if (h->nr >= CGS_MAX_SYSCALLS) return {};
   last_ts_ = std::max<uint64_t>(last_ts_, h->ts_ns);
   const FileCall& fc = file_call(h->nr);
+  // Most events of a storm (getppid, futex...) have no file part: no sections to parse.
+  if (h->nvar == 0 && fc.op == FdOp::none && fc.npaths == 0) return {};
   Sections sec;
   bool any = false;
   for (unsigned i = 0; i < CGS_NARGS; i++) {

@@ -8,6 +8,7 @@
 #include "trace/arg_value.h"
 #include "trace/containers.h"
 #include "trace/decode_fcntl.h"
+#include "trace/fast_out.h"
 #include "trace/flags.h"
 #include "trace/sockaddr.h"
 
@@ -22,13 +23,7 @@ void append_dec(std::string& out, T v) {
   fmt::format_int f(v);
   out.append(f.data(), f.size());
 }
-void append_uint(std::string& out, uint64_t v) { append_dec(out, v); }
 void append_int(std::string& out, int64_t v) { append_dec(out, v); }
-// `"key":value,` pieces of the fixed JSON header.
-void append_field(std::string& out, std::string_view key_with_quotes_and_colon, uint64_t v) {
-  out += key_with_quotes_and_colon;
-  append_uint(out, v);
-}
 
 // Length of the valid UTF-8 sequence at s[i], or 0 if the byte there starts none.
 // Strict (RFC 3629): no overlong forms (C0 AF), no surrogates (ED A0 80), nothing
@@ -246,75 +241,140 @@ bool append_json_escaped(std::string& out, std::string_view s) {
   return invalid;
 }
 
-void append_json(std::string& out, const EventView& ev) {
-  const cgs_record* h = ev.rec->hdr;
-  auto it = std::back_inserter(out);
-  append_field(out, "{\"ts\":", ev.wall_ns);
-  out += ",\"event\":\"";
-  if (ev.desc) out += ev.desc->name;
-  else fmt::format_to(it, "syscall_{}", h->nr);
-  out += '"';
-  append_field(out, ",\"id\":", h->nr);
-  append_field(out, ",\"pid\":", h->pid);
-  append_field(out, ",\"tid\":", h->tid);
-  append_field(out, ",\"ppid\":", h->ppid);
-  append_field(out, ",\"uid\":", h->uid);
-  append_field(out, ",\"gid\":", h->gid);
-  out += ",\"comm\":\"";
-  if (append_json_escaped(out, comm_of(h))) {
+namespace {
+
+// `,"cgroup_id":N,"container_id":`.
+void put_json_ids(FastOut& o, const EventView& ev) {
+  o.lit(",\"cgroup_id\":");
+  o.dec(ev.rec->hdr->cgroup_id);
+  o.lit(",\"container_id\":");
+}
+constexpr size_t kIdsMax = FastOut::kDecMax + 32;
+
+// The same from `"comm":"` on, for a comm that needs escaping.
+void append_json_odd_comm(std::string& out, const EventView& ev) {
+  std::string_view comm = comm_of(ev.rec->hdr);
+  if (append_json_escaped(out, comm)) {
     out += "\",\"comm_raw\":\"";
-    append_base64(out, comm_of(h));
+    append_base64(out, comm);
   }
-  out += '"';
-  append_field(out, ",\"cgroup_id\":", h->cgroup_id);
-  out += ",\"container_id\":";
-  if (ev.container) {
+  FastOut o(out, 1 + kIdsMax);
+  o.ch('"');
+  put_json_ids(o, ev);
+}
+
+// `,"ret":...}` and the newline.
+void append_json_ret(std::string& out, const EventView& ev) {
+  if (!ev.has_ret) {
+    append_lit(out, ",\"ret\":null}\n");
+    return;
+  }
+  {
+    FastOut o(out, FastOut::kDecMax + 8);
+    o.lit(",\"ret\":");
+    o.dec(ev.ret);
+  }
+  if (has_ret_name(ev)) {
+    size_t at = out.size();
+    append_lit(out, ",\"ret_text\":\"");
+    if (append_ret_name(out, ev)) out += '"';
+    else out.resize(at);
+  }
+  if (is_error(ev)) {
+    append_lit(out, ",\"error\":\"");
+    out += errno_name(static_cast<int>(-ev.ret));
+    out += '"';
+  }
+  append_lit(out, "}\n");
+}
+
+}  // namespace
+
+void append_json_ident(std::string& out, const EventView& ev) {
+  const cgs_record* h = ev.rec->hdr;
+  std::string_view comm = comm_of(h);
+  std::string_view name = ev.desc ? std::string_view(ev.desc->name) : std::string_view();
+  // 6 numbers, the field names (under 80 bytes), the name, a plain comm, the ids.
+  size_t bound = 6 * FastOut::kDecMax + 96 + name.size() + comm.size() + kIdsMax;
+  auto up_to_comm = [&](FastOut& o) {
+    o.lit(",\"event\":\"");
+    if (ev.desc) {
+      o.bytes(name);
+    } else {
+      o.lit("syscall_");
+      o.dec(h->nr);
+    }
+    o.lit("\",\"id\":");
+    o.dec(h->nr);
+    o.lit(",\"pid\":");
+    o.dec(h->pid);
+    o.lit(",\"tid\":");
+    o.dec(h->tid);
+    o.lit(",\"ppid\":");
+    o.dec(h->ppid);
+    o.lit(",\"uid\":");
+    o.dec(h->uid);
+    o.lit(",\"gid\":");
+    o.dec(h->gid);
+    o.lit(",\"comm\":\"");
+  };
+  if (plain_ascii(comm)) {
+    FastOut o(out, bound);
+    up_to_comm(o);
+    o.bytes(comm);
+    o.ch('"');
+    put_json_ids(o, ev);
+    return;
+  }
+  {
+    FastOut o(out, bound);
+    up_to_comm(o);
+  }
+  append_json_odd_comm(out, ev);
+}
+
+void append_json(std::string& out, const EventView& ev) {
+  {
+    FastOut o(out, 6 + FastOut::kDecMax);
+    o.lit("{\"ts\":");
+    o.dec(ev.wall_ns);
+  }
+  append_json_ident(out, ev);
+  append_json_rest(out, ev);
+}
+
+void append_json_rest(std::string& out, const EventView& ev) {
+  if (!ev.container) {
+    append_lit(out, "null");
+  } else {
     out += '"';
     append_json_escaped(out, ev.container->id);
-    out += "\",\"container_runtime\":\"";
+    append_lit(out, "\",\"container_runtime\":\"");
     append_json_escaped(out, ev.container->runtime);
     out += '"';
     if (!ev.container->pod_uid.empty()) {
-      out += ",\"pod_uid\":\"";
+      append_lit(out, ",\"pod_uid\":\"");
       append_json_escaped(out, ev.container->pod_uid);
       out += '"';
     }
-  } else {
-    out += "null";
   }
-  out += ",\"args\":{";
+  append_lit(out, ",\"args\":{");
   bool first = true;
   for_each_arg(ev, [&](std::string_view name, const ArgValue& v) {
     if (!first) out += ',';
     first = false;
     out += '"';
     out += name;
-    out += "\":";
+    append_lit(out, "\":");
     if (append_json_value(out, v)) {
-      out += ",\"";
+      append_lit(out, ",\"");
       out += name;
-      out += "_raw\":";
+      append_lit(out, "_raw\":");
       append_json_raw(out, v);
     }
   });
-  out += "},\"ret\":";
-  if (!ev.has_ret) {
-    out += "null";
-  } else {
-    append_int(out, ev.ret);
-    if (has_ret_name(ev)) {
-      size_t at = out.size();
-      out += ",\"ret_text\":\"";
-      if (append_ret_name(out, ev)) out += '"';
-      else out.resize(at);
-    }
-    if (is_error(ev)) {
-      out += ",\"error\":\"";
-      out += errno_name(static_cast<int>(-ev.ret));
-      out += '"';
-    }
-  }
-  out += "}\n";
+  out += '}';
+  append_json_ret(out, ev);
 }
 
 size_t text_columns(std::string_view s) {
@@ -352,7 +412,11 @@ namespace {
 constexpr size_t kContainerWidth = 12, kShortContainerWidth = 6, kCommWidth = 15, kPidWidth = 7, kEventWidth = 16;
 constexpr size_t kCompactBelow = 120;
 
+}  // namespace
+
 bool compact_layout(size_t width) { return width > 0 && width < kCompactBelow; }
+
+namespace {
 
 void append_left(std::string& out, std::string_view s, size_t width) {
   out += s;
@@ -433,14 +497,15 @@ void append_table_header(std::string& out, size_t width) {
   fit_row(out, row, args, out.size() - 1, width);
 }
 
-void append_table_row(std::string& out, const EventView& ev, size_t width) {
-  const cgs_record* h = ev.rec->hdr;
-  size_t row = out.size();
-  bool compact = compact_layout(width);
+void append_table_lead(std::string& out, const EventView& ev, bool compact) {
   append_clock(out, ev.wall_ns, compact);
   const size_t container_width = compact ? kShortContainerWidth : kContainerWidth;
   append_left(out, ev.container ? std::string_view(ev.container->id).substr(0, container_width) : "host",
               container_width);
+}
+
+void append_table_ident(std::string& out, const EventView& ev, bool compact) {
+  const cgs_record* h = ev.rec->hdr;
   // A program names itself (PR_SET_NAME): escaped, so that it cannot drive the terminal.
   size_t at = out.size();
   append_json_escaped(out, comm_of(h));
@@ -455,6 +520,9 @@ void append_table_row(std::string& out, const EventView& ev, size_t width) {
     auto end = fmt::format_to(generic, "syscall_{}", h->nr);
     append_left(out, std::string_view(generic, size_t(end - generic)), kEventWidth);
   }
+}
+
+void append_table_rest(std::string& out, const EventView& ev, size_t row, size_t width) {
   size_t args = out.size();
   bool first = true;
   for_each_arg(ev, [&](std::string_view name, const ArgValue& v) {
@@ -465,13 +533,21 @@ void append_table_row(std::string& out, const EventView& ev, size_t width) {
     append_table_value(out, v);
   });
   size_t ret = out.size();
-  out += " = ";
+  append_lit(out, " = ");
   if (!ev.has_ret) out += '?';
   else if (is_error(ev)) format_errno(out, ev.ret);
   else if (ev.desc && ev.desc->ret == RetFormat::address) append_hex_ret(out, ev.ret);
   else append_ret_text(out, ev);
   out += '\n';
   fit_row(out, row, args, ret, width);
+}
+
+void append_table_row(std::string& out, const EventView& ev, size_t width) {
+  size_t row = out.size();
+  bool compact = compact_layout(width);
+  append_table_lead(out, ev, compact);
+  append_table_ident(out, ev, compact);
+  append_table_rest(out, ev, row, width);
 }
 
 }  // namespace cgscope::trace

@@ -27,12 +27,25 @@ struct EventView {
 };
 
 void append_json(std::string& out, const EventView& ev);
+// The two parts of a JSON line after `{"ts":N`, for a writer that keeps the first
+// (JsonWriter): `,"event":...,"container_id":`, which only the event's task and
+// syscall decide, and the rest (the container, the arguments, the result, "}\n").
+void append_json_ident(std::string& out, const EventView& ev);
+void append_json_rest(std::string& out, const EventView& ev);
 // `width`: the columns a row may take (a terminal's), 0 for no limit (a file, a
 // pipe). A row too wide loses the end of its ARGS, marked "…", and keeps
 // " = RET"; the header is cut the same way. Below 120 columns the layout is the
 // compact one: no CONTAINER and no PID column (TID stays).
 void append_table_header(std::string& out, size_t width = 0);
 void append_table_row(std::string& out, const EventView& ev, size_t width = 0);
+// The three parts of a row, for a writer that keeps the middle one (TableWriter):
+// TIME and CONTAINER; COMM, PID, TID and EVENT, which only the event's task and
+// syscall decide; the arguments and the result, then the row fitted into `width`
+// from `row` (where it began) on.
+bool compact_layout(size_t width);
+void append_table_lead(std::string& out, const EventView& ev, bool compact);
+void append_table_ident(std::string& out, const EventView& ev, bool compact);
+void append_table_rest(std::string& out, const EventView& ev, size_t row, size_t width);
 
 // The columns `s` takes on a terminal: one per character (UTF-8 continuation
 // bytes take none; the table escapes control bytes, and a wide character is

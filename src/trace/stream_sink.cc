@@ -35,8 +35,8 @@ void StreamSink::on_event(const EventView& ev, bool selected) {
   if (!selected) return;
   given_++;
   if (broken_) return;
-  if (form_ == Form::json) append_json(buf_, ev);
-  else append_table_row(buf_, ev, width_);
+  if (form_ == Form::json) json_.append(buf_, ev);
+  else table_.append(buf_, ev, width_);
   buffered_++;
   if (buf_.size() >= kFlushBytes) flush();
 }

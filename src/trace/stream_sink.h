@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "trace/stream_writers.h"
 #include "trace/output_file.h"
 #include "trace/sink.h"
 
@@ -30,6 +31,8 @@ class StreamSink final : public TraceSink {
  private:
   OutputFile out_;
   Form form_;
+  JsonWriter json_;
+  TableWriter table_;
   std::string buf_;
   size_t header_bytes_ = 0;  // at the front of buf_: the table's header, not an event
   uint64_t given_ = 0;       // selected events handed to this sink

@@ -8,12 +8,14 @@
 #
 # Each row: the storm's elapsed time under the tracer, events written / s over that
 # time, events lost, and cgscope's own CPU time per event written (user+system of
-# the cgscope process alone, from /proc/PID/stat at its end; the storm's CPU is not
-# in it). Rows are medians of ROUNDS runs, interleaved.
+# the cgscope process alone, from /proc/PID/stat at its end, less what a run of one
+# call costs it: loading and attaching; the storm's CPU is not in it). Rows are
+# medians of ROUNDS runs, interleaved.
 #
 # Usage (as root): bench/trace_rate.sh [BUILD_DIR]
 #   env: CALLS (default 4000000), ROUNDS (default 3), THREADS (default "1 2"),
-#        FORMATS (default "json table")
+#        FORMATS (default "json table"), BASELINE=<another cgscope binary> adds its
+#        rows (marked "base"), interleaved with this build's
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -32,12 +34,12 @@ ticks=$(getconf CLK_TCK)
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# one FORMAT THREADS: prints "storm_ns written lost cpu_s".
+# one BINARY FORMAT THREADS: prints "storm_ns written lost cpu_s".
 one() {
-  local fmt=$1 threads=$2 out=$work/out err=$work/err ns pid cpu line written lost
+  local bin=$1 fmt=$2 threads=$3 out=$work/out err=$work/err ns pid cpu line written lost
   # cgscope runs the storm as its `-- CMD`; its pid is the background job's, and its
   # CPU is read from /proc just before it is reaped (a zombie's stat still has it).
-  "$cgscope" trace -e getppid -o "$fmt" --output-file "$out" -- "$storm" getppid "$calls" "$threads" \
+  "$bin" trace -e getppid -o "$fmt" --output-file "$out" -- "$storm" getppid "$calls" "$threads" \
     >"$work/ns" 2>"$err" &
   pid=$!
   cpu=0
@@ -58,21 +60,42 @@ one() {
   echo "$ns $written $lost $(echo "$cpu / $ticks" | bc -l)"
 }
 
-printf '%-8s %-7s %12s %14s %10s %16s\n' format threads "storm (s)" "written/s" lost "cgscope ns/event"
+bins=("$cgscope")
+if [[ -n ${BASELINE:-} ]]; then
+  [[ -x $BASELINE ]] || { echo "BASELINE $BASELINE is not an executable" >&2; exit 1; }
+  bins+=("$BASELINE")
+fi
+
+# The CPU a run costs cgscope whatever it traces (load, attach, /proc walk, exit).
+declare -A setup=()
+for b in "${!bins[@]}"; do
+  for fmt in $formats; do
+    setup[$fmt.$b]=$(for ((r = 0; r < rounds; r++)); do calls=1 one "${bins[$b]}" "$fmt" 1 | awk '{print $4}'; done | median)
+  done
+done
+
+printf '%-13s %-7s %12s %14s %10s %16s\n' format threads "storm (s)" "written/s" lost "cgscope ns/event"
 for threads in $threads_list; do
   declare -A rows=()
   for ((r = 0; r < rounds; r++)); do
     for fmt in $formats; do
-      rows[$fmt]+="$(one "$fmt" "$threads")"$'\n'
+      for b in "${!bins[@]}"; do
+        rows[$fmt.$b]+="$(one "${bins[$b]}" "$fmt" "$threads")"$'\n'
+      done
     done
   done
   for fmt in $formats; do
-    ns=$(awk 'NF {print $1}' <<<"${rows[$fmt]}" | median)
-    rate=$(awk 'NF {printf "%.0f\n", $2 / ($1 / 1e9)}' <<<"${rows[$fmt]}" | median)
-    lost=$(awk 'NF {print $3}' <<<"${rows[$fmt]}" | median)
-    per=$(awk 'NF && $2 > 0 {printf "%.0f\n", $4 * 1e9 / $2}' <<<"${rows[$fmt]}" | median)
-    printf '%-8s %-7s %12.3f %14s %10s %16s\n' "$fmt" "$threads" "$(awk -v n="$ns" 'BEGIN {print n / 1e9}')" \
-      "$rate" "$lost" "$per"
+    for b in "${!bins[@]}"; do
+      r=${rows[$fmt.$b]}
+      ns=$(awk 'NF {print $1}' <<<"$r" | median)
+      rate=$(awk 'NF {printf "%.0f\n", $2 / ($1 / 1e9)}' <<<"$r" | median)
+      lost=$(awk 'NF {print $3}' <<<"$r" | median)
+      per=$(awk -v s="${setup[$fmt.$b]}" 'NF && $2 > 0 {printf "%.0f\n", ($4 - s) * 1e9 / $2}' <<<"$r" | median)
+      label=$fmt
+      ((b > 0)) && label="$fmt (base)"
+      printf '%-13s %-7s %12.3f %14s %10s %16s\n' "$label" "$threads" "$(awk -v n="$ns" 'BEGIN {print n / 1e9}')" \
+        "$rate" "$lost" "$per"
+    done
   done
   unset rows
 done

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -29,10 +30,27 @@ Result<bool> redefined(const std::string& pin, bpf_map* m) {
            info.map_flags == bpf_map__map_flags(m));
 }
 
+// A NAME_old left by an apply that was killed between moving the pin aside and
+// committing: with no NAME, the old map is the state and goes back; with a NAME
+// (the new load had pinned), the leftover is stale and goes.
+Result<void> recover_leftover(const std::string& pin) {
+  const std::string old = pin + "_old";
+  if (::access(old.c_str(), F_OK) != 0) return {};
+  if (::access(pin.c_str(), F_OK) != 0) {
+    if (::rename(old.c_str(), pin.c_str()) != 0)
+      return fail_errno(fmt::format("putting back {} (left by an apply that did not finish)", pin), errno);
+  } else if (::unlink(old.c_str()) != 0) {
+    return fail_errno(fmt::format("removing {} (left by an apply that did not finish)", old), errno);
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<PinSwap> PinSwap::prepare(const std::string& dir, std::span<bpf_map* const> soft,
                                  std::span<bpf_map* const> hard, const std::string& reset_command) {
+  for (bpf_map* m : soft)
+    if (auto r = recover_leftover(pin_of(dir, m)); !r) return fail_with(r.error());
   for (bpf_map* m : hard) {
     auto r = redefined(pin_of(dir, m), m);
     if (!r) return fail_with(r.error());
@@ -61,10 +79,14 @@ void PinSwap::commit() {
 
 PinSwap::~PinSwap() {
   // Not committed: whatever load pinned in the old ones' place goes, and they come back.
+  // A rename that fails here (the pin dir gone, read-only) cannot be returned:
+  // said, with what the next apply does about it (recover_leftover).
   for (const std::string& name : moved_) {
     const std::string pin = dir_ + "/" + name;
     ::unlink(pin.c_str());
-    ::rename((pin + "_old").c_str(), pin.c_str());
+    if (::rename((pin + "_old").c_str(), pin.c_str()) != 0 && errno != ENOENT)
+      fmt::print(stderr, "cgscope: warning: could not put {}_old back as {}: {}; the next apply does\n", pin, pin,
+                 std::strerror(errno));
   }
 }
 

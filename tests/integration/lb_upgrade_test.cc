@@ -63,3 +63,26 @@ TEST_F(LbTest, AServiceMapPinnedByAnOlderVersionIsRefusedAndNothingChanges) {
   EXPECT_FALSE(std::filesystem::exists(pin_dir_ + "/lb_counters_old"));
   EXPECT_EQ(state_json(), before);
 }
+
+// An apply killed between moving a pin aside and committing leaves NAME_old:
+// the next apply puts it back when nothing took its place (the counters go on
+// from where they were), and removes it when a new map did.
+TEST_F(LbTest, APinLeftAsideByAKilledApplyIsPutBackOrRemovedByTheNext) {
+  serve("b2", "127.0.0.2", 8080);
+  ASSERT_EQ(apply(kWeb), 0) << err_;
+  ASSERT_EQ(by_name(connects("10.96.0.10", 80, 5)), (std::map<std::string, int>{{"b2", 5}}));
+  const std::string pin = pin_dir_ + "/lb_counters";
+  ASSERT_EQ(::rename(pin.c_str(), (pin + "_old").c_str()), 0);
+  ASSERT_EQ(apply(kWeb), 0) << err_;
+  EXPECT_FALSE(std::filesystem::exists(pin + "_old"));
+  ASSERT_EQ(by_name(connects("10.96.0.10", 80, 5)), (std::map<std::string, int>{{"b2", 5}}));
+  EXPECT_EQ(services_by_name().at("web")["balanced"].get<int>(), 10) << "the old counters were not put back";
+
+  // Both there: the leftover is stale.
+  UniqueFd stale(bpf_map_create(BPF_MAP_TYPE_HASH, "cgs_stale", 4, 4, 4, nullptr));
+  ASSERT_TRUE(stale);
+  ASSERT_EQ(bpf_obj_pin(stale.get(), (pin + "_old").c_str()), 0) << std::strerror(errno);
+  ASSERT_EQ(apply(kWeb), 0) << err_;
+  EXPECT_FALSE(std::filesystem::exists(pin + "_old"));
+  EXPECT_EQ(services_by_name().at("web")["balanced"].get<int>(), 10);
+}

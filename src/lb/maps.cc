@@ -23,14 +23,8 @@
 #include <fmt/format.h>
 
 #include "core/pin_swap.h"
+#include "core/sock_cookie.h"
 #include "lb.skel.h"
-
-#ifndef SO_COOKIE
-#define SO_COOKIE 57
-#endif
-#ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE 71
-#endif
 
 namespace cgscope::lb {
 
@@ -391,9 +385,9 @@ Result<std::vector<std::string>> remove_pins(const std::string& dir) {
 }
 
 Result<void> exempt_socket(const std::string& dir, int sock_fd) {
-  uint64_t cookie = 0;
-  socklen_t len = sizeof(cookie);
-  if (getsockopt(sock_fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) return fail_errno("reading SO_COOKIE", errno);
+  auto sc = socket_cookie(sock_fd);
+  if (!sc) return fail_with(sc.error());
+  uint64_t cookie = *sc;
   std::string p = join(dir, "lb_exempt");
   UniqueFd fd(bpf_obj_get(p.c_str()));
   if (!fd) return errno == ENOENT ? Result<void>() : Result<void>(fail_errno(fmt::format("opening {}", p), errno));
@@ -417,20 +411,16 @@ Result<uint64_t> netns_cookie(const std::string& path) {
   UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!ns) return fail_errno(fmt::format("opening network namespace {}", path), errno);
   int err = 0;
-  uint64_t cookie = 0;
+  Result<uint64_t> cookie = 0;
   // setns on a thread of its own: the rest of the process stays where it is.
   std::thread t([&] {
-    if (setns(ns.get(), CLONE_NEWNET) != 0) {
-      err = errno;
-      return;
-    }
-    UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    socklen_t len = sizeof(cookie);
-    if (!s || getsockopt(s.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0) err = errno;
+    if (setns(ns.get(), CLONE_NEWNET) != 0) err = errno;
+    else cookie = current_netns_cookie();
   });
   t.join();
-  if (err) return fail_errno(fmt::format("reading the cookie of network namespace {}", path), err);
-  return cookie;
+  if (err) return fail_errno(fmt::format("entering network namespace {}", path), err);
+  if (!cookie) return fail(fmt::format("network namespace {}: {}", path, cookie.error().message), cookie.error().code);
+  return *cookie;
 }
 
 Result<uint64_t> map_memory_bytes(const std::string& dir) {

@@ -19,15 +19,9 @@
 #include "core/cgroup2.h"
 #include "core/dir_lock.h"
 #include "core/pinned_hooks.h"
+#include "core/sock_cookie.h"
 #include "core/unique_fd.h"
 #include "proxy.skel.h"
-
-#ifndef SO_COOKIE
-#define SO_COOKIE 57
-#endif
-#ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE 71
-#endif
 
 namespace cgscope::proxy {
 namespace {
@@ -79,17 +73,6 @@ sockaddr_storage from_abi(const cgs_addr& addr, uint16_t host_port) {
 }  // namespace
 
 std::string pin_dir_for(uint64_t cgroup_id) { return fmt::format("/sys/fs/bpf/cgscope/proxy-{}", cgroup_id); }
-
-// The cookie of cgscope's own network namespace: sockets of other namespaces
-// are told apart by theirs.
-Result<uint64_t> own_netns_cookie() {
-  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  uint64_t cookie = 0;
-  socklen_t len = sizeof cookie;
-  if (!s || getsockopt(s.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0)
-    return fail_errno("reading this network namespace's cookie (SO_NETNS_COOKIE, Linux 5.14)", errno);
-  return cookie;
-}
 
 struct ProxyHooks::Impl {
   proxy_bpf* skel = nullptr;
@@ -166,7 +149,7 @@ Result<void> ProxyHooks::configure(const HookConfig& cfg) {
   if (cfg.relay4_ns) to_abi(*cfg.relay4_ns, c.relay4_ns, c.relay4_ns_port);
   if (cfg.relay6) to_abi(*cfg.relay6, c.relay6, c.relay6_port);
   if (cfg.upstream) to_abi(*cfg.upstream, c.upstream, c.upstream_port);
-  auto netns = own_netns_cookie();
+  auto netns = current_netns_cookie();
   if (!netns) return fail_with(netns.error());
   c.host_netns = *netns;
   if (cfg.dns_ports.size() > CGS_PROXY_DNS_SLOTS || cfg.dns_ns_ports.size() > CGS_PROXY_DNS_SLOTS)
@@ -219,9 +202,9 @@ std::optional<Original> ProxyHooks::take(const sockaddr_storage& peer) const {
 }
 
 Result<void> ProxyHooks::exempt(int sock_fd) const {
-  uint64_t cookie = 0;
-  socklen_t len = sizeof(cookie);
-  if (getsockopt(sock_fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) return fail_errno("reading SO_COOKIE", errno);
+  auto sc = socket_cookie(sock_fd);
+  if (!sc) return fail_with(sc.error());
+  uint64_t cookie = *sc;
   cgs_proxy_exempt_value v{1, 0};
   if (bpf_map_update_elem(bpf_map__fd(impl_->skel->maps.proxy_exempt), &cookie, &v, BPF_ANY) != 0)
     return fail_errno("exempting a relay socket", errno);

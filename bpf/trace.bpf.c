@@ -473,6 +473,8 @@ int BPF_PROG(on_process_exit, struct task_struct *p)
 	/* One record per process: when its last thread goes. */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
+	if (fsum_on)
+		fsum_process_gone(tgid);
 	/* Whatever the other filters say: a reused pid must not inherit the scope. */
 	if (filter_pid_on && follow_children) {
 		int in = bpf_map_lookup_elem(&scope_pids, &tgid) != NULL;

@@ -55,6 +55,19 @@ struct {
 	__type(value, struct cgs_fsum);
 } fsums SEC(".maps");
 
+/* The processes that have (or had) a slot, by tgid: an exec or a close_range
+ * walks the whole slot map (every bucket, 16k, about 50 us), so only the
+ * processes found here walk it; most execs in a build come from processes that
+ * never wrote a summed file. A process gets its entry before its first slot
+ * (no entry, no slot: its writes go as full records), and loses it when its
+ * last thread exits. Sized as fsums. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} fsum_procs SEC(".maps");
+
 /* The file at fd and its dentry, as the slot remembers them. */
 static __always_inline int fsum_identity(struct task_struct *task, __s32 fd, __u64 *file, __u64 *dentry)
 {
@@ -153,6 +166,14 @@ static __always_inline void fsum_arm(struct task_struct *task, __u32 tgid, __u32
 		return;
 	}
 	if (!e) {
+		__u32 one = 1;
+		long err;
+
+		if (!bpf_map_lookup_elem(&fsum_procs, &tgid)) {
+			err = bpf_map_update_elem(&fsum_procs, &tgid, &one, BPF_NOEXIST);
+			if (err && err != -17 /* EEXIST: another thread of it, just now */)
+				return;
+		}
 		fresh.file = file;
 		fresh.dentry = dentry;
 		fresh.ino = fp->ino;
@@ -211,6 +232,8 @@ static __always_inline void fsum_range_gone(__u32 tgid, __s32 lo, __s32 hi)
 {
 	struct fsum_range r = {.tgid = tgid, .lo = lo, .hi = hi};
 
+	if (!bpf_map_lookup_elem(&fsum_procs, &tgid))
+		return; /* it never had a slot */
 	bpf_for_each_map_elem(&fsums, fsum_range_cb, &r, 0);
 }
 
@@ -226,6 +249,13 @@ static __always_inline void fsum_exit(struct task_struct *task, __u32 tgid, __u3
 		fsum_fd_gone(task, tgid, (__s32)regs->si);
 	else if (nr == CGS_NR_CLOSE_RANGE && ret == 0)
 		fsum_range_gone(tgid, (__s32)regs->di, regs->si > 0x7fffffff ? 0x7fffffff : (__s32)regs->si);
+}
+
+/* The last thread of a process exits: the entry above goes (user space takes
+ * its slots when the exit record arrives). */
+static __always_inline void fsum_process_gone(__u32 tgid)
+{
+	bpf_map_delete_elem(&fsum_procs, &tgid);
 }
 
 #endif

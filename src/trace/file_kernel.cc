@@ -56,7 +56,8 @@ Result<void> configure_file_sums(trace_bpf* skel, const std::array<uint8_t, CGS_
   }
   skel->rodata->fsum_on = any;
   if (!any)
-    if (int err = bpf_map__set_max_entries(skel->maps.fsums, 1); err) return fail_errno("sizing the file sums", -err);
+    for (bpf_map* m : {skel->maps.fsums, skel->maps.fsum_procs})
+      if (int err = bpf_map__set_max_entries(m, 1); err) return fail_errno("sizing the file sums", -err);
   return {};
 }
 

@@ -316,6 +316,18 @@ TEST(TraceFiles, FileWriteSumsCountedInTheKernelEndAtCloseDup2UnlinkAndExit) {
   EXPECT_EQ(by_path.size(), 4u);
 }
 
+// The run has exactly one file_write event for path, with these totals.
+void expect_one_sum(const TraceRun& run, const std::string& path, uint64_t bytes, uint64_t calls,
+                    const char* closed_by) {
+  std::vector<nlohmann::json> found;
+  for (const auto& e : mine(run, "file_write"))
+    if (e["args"]["path"] == path) found.push_back(e["args"]);
+  ASSERT_EQ(found.size(), 1u) << run.stderr_text;
+  EXPECT_EQ(found[0]["bytes"], bytes) << found[0].dump();
+  EXPECT_EQ(found[0]["calls"], calls) << found[0].dump();
+  EXPECT_EQ(found[0]["closed_by"], closed_by) << found[0].dump();
+}
+
 // Writes counted in the kernel to a close-on-exec fd, then an exec: the exec
 // closes the fd with no syscall of its own, and its count ends there.
 int exec_writer(const std::string& dir) {
@@ -335,13 +347,29 @@ TEST(TraceFiles, FileWriteSumsCountedInTheKernelEndAtExec) {
   int status = -1;
   TraceRun run = trace_in_container(ct, "file_write", [&] { return exec_writer(dir.path); }, status);
   ASSERT_EQ(status, 0) << "the writer failed at step " << status;
-  std::vector<nlohmann::json> found;
-  for (const auto& e : mine(run, "file_write"))
-    if (e["args"]["path"] == dir.path + "/cloexec") found.push_back(e["args"]);
-  ASSERT_EQ(found.size(), 1u) << run.stderr_text;
-  EXPECT_EQ(found[0]["bytes"], 600) << found[0].dump();
-  EXPECT_EQ(found[0]["calls"], 300) << found[0].dump();
-  EXPECT_EQ(found[0]["closed_by"], "exec") << found[0].dump();
+  expect_one_sum(run, dir.path + "/cloexec", 600, 300, "exec");
+}
+
+// Writes counted in the kernel, then close_range over the fd: the range's
+// slots end there (the walk runs only for processes that have a slot).
+int close_range_writer(const std::string& dir) {
+  int fd = ::open((dir + "/ranged").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return 10;
+  for (int i = 0; i < 250; i++)
+    if (::write(fd, "abc", 3) != 3) return 11;
+  if (::close_range(unsigned(fd), unsigned(fd), 0) != 0) return 12;
+  return 0;
+}
+
+TEST(TraceFiles, FileWriteSumsCountedInTheKernelEndAtCloseRange) {
+  ContainerTrace ct;
+  ASSERT_TRUE(ct.make()) << ct.error;
+  TempPath dir("fsumrange");
+  std::filesystem::create_directories(dir.path);
+  int status = -1;
+  TraceRun run = trace_in_container(ct, "file_write", [&] { return close_range_writer(dir.path); }, status);
+  ASSERT_EQ(status, 0) << "the writer failed at step " << status;
+  expect_one_sum(run, dir.path + "/ranged", 750, 250, "close");
 }
 
 // Reads counted in the kernel the same way: 100 reads of 10 bytes, then the

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -31,6 +32,11 @@ class FileSums {
   void set_map(int fd) { map_fd_ = fd; }
   bool on() const { return map_fd_ >= 0; }
 
+  // A full record of a summed call of (pid, fd): the kernel may have armed a
+  // slot for it, which pull(pid) then reads. Only slots named this way are read
+  // at exit (a walk of the whole map there cost two syscalls per slot of every
+  // process at each exit); one whose record was lost (ring full) is read at the end.
+  void note(uint32_t pid, int32_t fd, bool write) { known_.insert(Key{pid, fd, write ? 1u : 0u}); }
   // What a CGS_EV_FILE_SUMS record adds (nothing when all of it was credited).
   std::vector<Credit>& on_record(const cgs_record& h);
   // What the slots of `pid` hold beyond what was credited, at its exit: its
@@ -42,10 +48,11 @@ class FileSums {
  private:
   using Key = std::tuple<uint32_t, int32_t, uint32_t>;  // tgid, fd, dir
   void credit(const Key& k, FileId file, uint64_t bytes, uint64_t calls);
-  std::vector<std::pair<cgs_fsum_key, cgs_fsum>> slots(std::optional<uint32_t> pid) const;
+  std::vector<std::pair<cgs_fsum_key, cgs_fsum>> slots() const;
 
   int map_fd_ = -1;
   std::map<Key, std::pair<uint64_t, uint64_t>> credited_;  // bytes, calls
+  std::set<Key> known_;                                      // slots the kernel may hold
   std::vector<Credit> out_;
 };
 

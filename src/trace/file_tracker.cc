@@ -305,6 +305,7 @@ void FileTracker::update_table(const FileCall& fc, const RecordView& rec, int64_
   if (!activity_.on() || ret <= 0) return;
   for (int8_t idx : {fc.written_fd, fc.read_fd}) {
     if (idx < 0 || !sec[idx] || !sec[idx]->regular()) continue;
+    if (idx == 0 && fc.nfds == 1 && sums_.on()) sums_.note(pid, int32_t(h->args[0]), idx == fc.written_fd);
     std::string& path = text();
     if (!fd_path_text(*sec[idx], path))
       activity_.on_transfer(*h, idx == fc.written_fd, FileId{sec[idx]->dev, sec[idx]->ino}, path, sec[idx]->deleted(),

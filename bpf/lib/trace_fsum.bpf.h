@@ -105,20 +105,22 @@ static __always_inline int fsum_count(struct task_struct *task, __u32 tgid, __u3
 	return 0;
 }
 
-/* The slot's totals, when calls were counted since the last such record. */
-static __always_inline void fsum_send_totals(struct task_struct *task, const struct cgs_fsum_key *k,
-					     struct cgs_fsum *e)
+/* The slot's totals, when calls were counted since the last such record; -1
+ * when the ring was full. Nothing is lost then (the counters stay, and user
+ * space reads the slot itself at exit or at the end, crediting the file the slot
+ * still names), so it is not counted as a lost event: the caller must only not
+ * make the slot name another file. */
+static __always_inline int fsum_send_totals(struct task_struct *task, const struct cgs_fsum_key *k,
+					    struct cgs_fsum *e)
 {
 	struct cgs_record *r;
 	__u64 calls = e->calls;
 
 	if (calls == e->sent_calls)
-		return;
+		return 0;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		count_drop(CGS_DROP_RINGBUF_FULL);
-		return; /* user space reads the slot itself at exit or at the end */
-	}
+	if (!r)
+		return -1;
 	e->sent_calls = calls;
 	fill_task_header(r, task, CGS_EV_FILE_SUMS);
 	r->size = sizeof(*r);
@@ -131,6 +133,7 @@ static __always_inline void fsum_send_totals(struct task_struct *task, const str
 	r->args[4] = k->dir;
 	r->args[5] = (__u32)k->fd;
 	bpf_ringbuf_submit(r, wake_flag());
+	return 0;
 }
 
 /* After a full record of a summed call was built in the scratch slot (its one
@@ -149,8 +152,14 @@ static __always_inline void fsum_arm(struct task_struct *task, __u32 tgid, __u32
 		return;
 	k.fd = fp->fd;
 	e = bpf_map_lookup_elem(&fsums, &k);
-	if (e)
-		fsum_send_totals(task, &k, e);
+	/* Totals the full ring refused stay in the slot, which must then go on
+	 * naming their file: it stops instead of standing for the new one (its next
+	 * call sends a full record and tries again). Re-armed anyway, they would be
+	 * credited to the new file. */
+	if (e && fsum_send_totals(task, &k, e) != 0) {
+		e->file = 0;
+		return;
+	}
 	if ((fp->flags & CGS_FSUM_UNFIT) || (fp->mode & CGS_S_IFMT) != CGS_S_IFREG || fp->gen != fd_path_gen ||
 	    fd_path_moving || fsum_identity(task, k.fd, &file, &dentry) != 0) {
 		if (e)

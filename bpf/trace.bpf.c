@@ -341,8 +341,7 @@ static __always_inline int entry_only(__u64 error_code, __u32 nr)
 
 	if (!wanted[nr] || tgid == self_tgid || !in_scope(task, tgid))
 		return 0;
-	if (wanted[nr] & CGS_WANT_COUNT)
-		sum_count(nr, 0, 0); /* never returns: no error, no time */
+	/* Not counted by --summary: strace -c counts returns, and these never return. */
 	if (!(wanted[nr] & CGS_WANT_EMIT))
 		return 0;
 	r = reserve_fixed(task, nr);

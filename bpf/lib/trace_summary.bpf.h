@@ -60,11 +60,19 @@ static __always_inline __u64 syscall_duration(struct task_struct *task)
 	return d;
 }
 
+/* clone, fork, vfork, clone3: the child's own return (0) is not a call it made. */
+#define CGS_SUM_NR_CLONE 56
+#define CGS_SUM_NR_FORK 57
+#define CGS_SUM_NR_VFORK 58
+#define CGS_SUM_NR_CLONE3 435
+
 static __always_inline void sum_count(__u32 nr, long ret, __u64 ns)
 {
 	struct cgs_sum_stat *st;
 
 	if (nr >= CGS_SUM_MAX_NR)
+		return;
+	if (ret == 0 && (nr == CGS_SUM_NR_CLONE || nr == CGS_SUM_NR_FORK || nr == CGS_SUM_NR_VFORK || nr == CGS_SUM_NR_CLONE3))
 		return;
 	st = bpf_map_lookup_elem(&sum_stats, &nr);
 	if (!st)

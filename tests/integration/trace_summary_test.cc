@@ -127,8 +127,19 @@ TEST_F(TraceSummary, CountsStayExactWhenTheRingBufferLosesRecords) {
 }
 
 TEST_F(TraceSummary, SyscallTimesCoverASleep) {
-  auto run = trace_command({"-T", "-e", "nanosleep,clock_nanosleep,getpid", "--", "/bin/sleep", "0.05"});
+  auto run = trace_command({"-T", "-e", "nanosleep,clock_nanosleep,execve,openat,close,mmap", "--", "/bin/sleep", "0.05"});
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  // Every kind of record carries it: fixed (mmap), with sections (openat), close's
+  // own, and execve's joined entry and exit.
+  for (const char* name : {"execve", "openat", "close", "mmap"}) {
+    auto events = run.named(name);
+    ASSERT_FALSE(events.empty()) << name;
+    for (const auto& e : events) {
+      ASSERT_TRUE(e.contains("duration_ns")) << e.dump();
+      EXPECT_LT(e["duration_ns"].get<int64_t>(), 1'000'000'000) << e.dump();
+    }
+  }
+  EXPECT_GT(run.named("execve")[0]["duration_ns"].get<int64_t>(), 0) << "an exec takes time";
   std::vector<nlohmann::json> sleeps = run.named("clock_nanosleep");
   for (const auto& e : run.named("nanosleep")) sleeps.push_back(e);
   ASSERT_EQ(sleeps.size(), 1u);

@@ -29,16 +29,25 @@ struct {
 	__type(value, __u64);
 } sys_entry_ts SEC(".maps");
 
-/* Every syscall of the tasks in the cgroup scope: only the cgroup test, which
- * needs no task pointer; the rest of the scope is decided at exit. */
+/* Every syscall of the tasks in the cgroup and pid scope (so that -p does not
+ * stamp the whole machine); the rest of the scope is decided at exit. Not the
+ * hold test: the `-- CMD` child's execve begins held and must be stamped. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter_time, struct pt_regs *regs, long id)
 {
+	struct task_struct *task;
 	__u64 *ts;
 
 	if (!cgroup_scope_ok())
 		return 0;
-	ts = bpf_task_storage_get(&sys_entry_ts, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	task = bpf_get_current_task_btf();
+	if (filter_pid_on) {
+		__u32 tgid = task->tgid;
+
+		if (!bpf_map_lookup_elem(&scope_pids, &tgid))
+			return 0;
+	}
+	ts = bpf_task_storage_get(&sys_entry_ts, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (ts)
 		*ts = bpf_ktime_get_ns();
 	return 0;

@@ -108,22 +108,31 @@ TEST_F(TraceSummary, CallsAndErrorsAgreeWithStraceC) {
   }
 }
 
+// Whether a 256K ring overflows is the machine's timing (a reader that gets a CPU
+// keeps up), so larger storms are tried until one loses records; every run's
+// counts must be exact.
 TEST_F(TraceSummary, CountsStayExactWhenTheRingBufferLosesRecords) {
-  constexpr int kCalls = 400000;
-  auto run = trace_command({"-C", "-e", "getppid", "--buffer-size", "256K", "--", CGSCOPE_STORM, "getppid",
-                            std::to_string(kCalls), "2"});
-  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(run.stderr_text, m, std::regex(R"(cgscope: (\d+) events, (\d+) lost)")))
-      << run.stderr_text;
-  EXPECT_GT(std::stoll(m[2]), 0) << "the storm must overrun a 256K ring for this test to mean anything";
-  const nlohmann::json* sum = summary_of(run);
-  ASSERT_NE(sum, nullptr);
-  auto c = cgscope_summary(*sum);
-  EXPECT_EQ(c["getppid"].calls, kCalls) << "counted in the kernel, whatever the ring lost";
-  EXPECT_EQ(c["getppid"].errors, 0);
-  EXPECT_EQ(c.size(), 1u) << "-e getppid: only it is counted";
-  EXPECT_LT(int64_t(run.named("getppid").size()), kCalls) << "-C shows the events that made it";
+  bool lost_some = false;
+  for (int calls : {400000, 1000000, 3000000}) {
+    auto run = trace_command({"-C", "-e", "getppid", "--buffer-size", "256K", "--", CGSCOPE_STORM, "getppid",
+                              std::to_string(calls), "2"});
+    ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(run.stderr_text, m, std::regex(R"(cgscope: (\d+) events, (\d+) lost)")))
+        << run.stderr_text;
+    const nlohmann::json* sum = summary_of(run);
+    ASSERT_NE(sum, nullptr);
+    auto c = cgscope_summary(*sum);
+    EXPECT_EQ(c["getppid"].calls, calls) << "counted in the kernel, whatever the ring lost";
+    EXPECT_EQ(c["getppid"].errors, 0);
+    EXPECT_EQ(c.size(), 1u) << "-e getppid: only it is counted";
+    if (std::stoll(m[2]) > 0) {
+      EXPECT_LT(int64_t(run.named("getppid").size()), calls) << "-C shows the events that made it";
+      lost_some = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(lost_some) << "no storm overran a 256K ring: the test proved nothing";
 }
 
 TEST_F(TraceSummary, SyscallTimesCoverASleep) {

@@ -14,9 +14,11 @@
 #     `-e file_write` (one event with the sum); under bpftrace printing each write
 #     with the four dentry names it can reach. Slowdown, events with the right path,
 #     lost. (The issue's target: cgscope at most 1.3x bare, nothing lost.)
+#  4. A getppid storm in the traced scope: the default path, -T, --summary (all
+#     syscalls, and -e getppid) and strace -c -f. Slowdown, calls counted, lost.
 #
 # Usage (as root): bench/trace_storm.sh [BUILD_DIR]
-#   env: PAIRS, CALLS, WRITES, ROUNDS; ONLY=open|filter|write; PEERS=0 skips the other
+#   env: PAIRS, CALLS, WRITES, SUMCALLS, ROUNDS; ONLY=open|filter|write|summary; PEERS=0 skips the other
 #   tracers (opensnoop, bpftrace); RT=1 runs the storms
 #   and the tracers at SCHED_FIFO 5 (steadier figures on a busy machine)
 set -euo pipefail
@@ -149,6 +151,41 @@ printf '%s getppid calls outside the traced cgroup; bare: %.3f s\n' "$calls" "$(
 printf '%-44s %8.2fx\n' "hook attached, syscall not selected (empty)" "$(echo "$empty / $bare_pp" | bc -l)"
 printf '%-44s %8.2fx\n' "getppid selected, other cgroup (filtered)" "$(echo "$filtered / $bare_pp" | bc -l)"
 printf '%-44s %8.2fx   (target <= 1.10)\n' "filtered / empty" "$(echo "$filtered / $empty" | bc -l)"
+fi
+
+if [[ -z $only || $only == summary ]]; then
+# 4. -T and --summary on a getppid storm in the traced scope (`-- CMD`), against
+# the default path, and strace -c. The storm prints its own time; cgscope's start
+# and end are outside it.
+sumcalls=${SUMCALLS:-200000}
+echo
+bare_ns=$(for _ in $(seq "$rounds"); do "${rt[@]}" "$storm" getppid "$sumcalls"; done | median)
+printf '%s getppid calls in the traced scope; bare: %.3f s (median of %s)\n\n' "$sumcalls" \
+  "$(echo "$bare_ns / 1000000000" | bc -l)" "$rounds"
+printf '%-34s %9s %12s %10s\n' "tracer" "slowdown" "counted" "lost"
+# under NAME CMD...: the median storm time with CMD before the storm's own argv.
+under() {
+  local name=$1
+  shift
+  times=()
+  for _ in $(seq "$rounds"); do
+    times+=("$("${rt[@]}" "$@" "$storm" getppid "$sumcalls" 2>"$work/s.log")")
+  done
+  ns=$(printf '%s\n' "${times[@]}" | median)
+  lost=$(sed -n 's/.* events, \([0-9]*\) lost.*/\1/p' "$work/s.log")
+  cnt=$( (grep -o '"syscall":"getppid","calls":[0-9]*' "$work/s.out" 2>/dev/null || true) | sed 's/.*://')
+  [[ -s $work/s.out && -z $cnt ]] && cnt=$(grep -c '"event":"getppid"' "$work/s.out" || true)
+  [[ $name == strace* ]] && cnt=$(awk '$NF == "getppid" {print $4}' "$work/s.out")
+  report "$name" "$ns" "${cnt:-?}" "${lost:--}"
+  rm -f "$work/s.out"
+}
+under "cgscope -e getppid (json)" "$cgscope" trace -e getppid -o json --output-file "$work/s.out" --
+under "cgscope -T -e getppid (json)" "$cgscope" trace -T -e getppid -o json --output-file "$work/s.out" --
+under "cgscope --summary" "$cgscope" trace --summary -o json --output-file "$work/s.out" --
+under "cgscope --summary -e getppid" "$cgscope" trace --summary -e getppid -o json --output-file "$work/s.out" --
+if command -v strace >/dev/null; then
+  under "strace -c -f" strace -c -f -qq -o "$work/s.out"
+fi
 fi
 
 # 3. A write storm to a regular file, traced with paths.

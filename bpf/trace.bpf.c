@@ -71,7 +71,8 @@ static __always_inline int send_scratch(struct scratch *s, __u32 end, __u32 drop
 
 /* close with the path its entry resolved (trace_close.bpf.h), taken into the
  * scratch slot at `size` bytes: the exit's part of the header, then sent. */
-static __always_inline int send_close_taken(struct pt_regs *regs, long ret, __u32 size)
+static __always_inline __u32 put_duration(struct scratch *s, __u32 end, __u64 ns);
+static __always_inline int send_close_taken(struct pt_regs *regs, long ret, __u32 size, __u64 ns)
 {
 	struct scratch *s = get_scratch();
 	struct cgs_record *r;
@@ -82,6 +83,7 @@ static __always_inline int send_close_taken(struct pt_regs *regs, long ret, __u3
 	r->ts_ns = bpf_ktime_get_ns();
 	r->ret = ret;
 	read_regs_args(r->args, regs);
+	size = put_duration(s, size, ns);
 	send_scratch(s, size, CGS_DROP_RINGBUF_FULL);
 	return 0;
 }
@@ -167,8 +169,10 @@ static __always_inline struct cgs_record *reserve_fixed(struct task_struct *task
 	return r;
 }
 
+#include "lib/trace_summary.bpf.h"
+
 /* The exit of an execve whose entry record was sent: only its return value. */
-static __noinline int exec_exit(__u32 nr, long ret)
+static __noinline int exec_exit(__u32 nr, long ret, __u64 ns)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = task->tgid;
@@ -176,6 +180,8 @@ static __noinline int exec_exit(__u32 nr, long ret)
 
 	if (bpf_map_delete_elem(&exec_pending, &tgid) != 0)
 		return 0;
+	if (record_durations)
+		return send_exec_exit_timed(task, nr, ret, ns);
 	r = reserve_fixed(task, nr);
 	if (!r)
 		return 0;
@@ -192,6 +198,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	struct cgs_record *r;
 	struct scratch *s;
 	__u32 nr, tgid, end, close_size = 0;
+	__u64 ns;
 
 	/* Cheapest rejections first: an unselected syscall costs two loads. */
 	nr = regs->orig_ax;
@@ -199,7 +206,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	if (wanted[nr] & CGS_WANT_PATHGEN) {
 		path_move_end();
-		if (!(wanted[nr] & CGS_WANT_EMIT))
+		if (!(wanted[nr] & (CGS_WANT_EMIT | CGS_WANT_COUNT)))
 			return 0;
 	}
 	/* Before any filter: a slot left armed by a filtered exit could otherwise
@@ -208,14 +215,25 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		close_size = close_entry_take((__u32)bpf_get_current_pid_tgid(), (__s32)regs->di);
 	if (only_failed && ret >= 0)
 		return 0;
-	if (nr == CGS_NR_EXECVE || nr == CGS_NR_EXECVEAT)
-		return exec_exit(nr, ret);
+	if (nr == CGS_NR_EXECVE || nr == CGS_NR_EXECVEAT) {
+		/* Counted apart: the exit record goes by exec_pending, not the scope. */
+		ns = syscall_duration(bpf_get_current_task_btf());
+		if (wanted[nr] & CGS_WANT_COUNT)
+			sum_count_exec(nr, ret, ns);
+		return wanted[nr] & CGS_WANT_EMIT ? exec_exit(nr, ret, ns) : 0;
+	}
 	if (!cgroup_scope_ok())
 		return 0;
 	task = bpf_get_current_task_btf();
 	tgid = task->tgid;
 	if (tgid == self_tgid || !task_scope_ok(task, tgid) || task_in_compat_syscall(task))
 		return 0;
+	ns = syscall_duration(task);
+	if (wanted[nr] & CGS_WANT_COUNT) {
+		sum_count(nr, ret, ns);
+		if (!(wanted[nr] & CGS_WANT_EMIT))
+			return 0;
+	}
 
 	if (fsum_calls[nr] && fsum_count(task, tgid, nr, ret, regs) == 0)
 		return 0;
@@ -223,6 +241,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		fsum_exit(task, tgid, nr, ret, regs);
 
 	if (!has_sections[nr]) {
+		if (record_durations)
+			return send_fixed_timed(task, regs, nr, ret, ns);
 		r = reserve_fixed(task, nr);
 		if (!r)
 			return 0;
@@ -232,8 +252,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	if (close_size)
-		return send_close_taken(regs, ret, close_size);
-	if (has_sections[nr] == CGS_SECTIONS_FDCLOSE_ONLY)
+		return send_close_taken(regs, ret, close_size, ns);
+	/* -T: the scratch path below appends the duration. */
+	if (has_sections[nr] == CGS_SECTIONS_FDCLOSE_ONLY && !record_durations)
 		return send_fdclose_record(task, regs, nr, ret);
 
 	s = get_scratch();
@@ -246,6 +267,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	end = capture_args(s, r, nr, ret);
 	if (fsum_calls[nr])
 		fsum_arm(task, tgid, nr, ret, s);
+	end = put_duration(s, end, ns);
 	send_scratch(s, end, CGS_DROP_RINGBUF_FULL);
 	return 0;
 }
@@ -264,7 +286,7 @@ static __always_inline int exec_entry(__u32 nr, const char *filename, const char
 	/* The `-- CMD` child becomes CMD here, whether or not execve is selected. */
 	if (hold_tgid && tgid == hold_tgid)
 		hold_tgid = 0;
-	if (!wanted[nr % CGS_MAX_SYSCALLS] || tgid == self_tgid)
+	if (!(wanted[nr % CGS_MAX_SYSCALLS] & CGS_WANT_EMIT) || tgid == self_tgid)
 		return 0;
 	if (!in_scope(task, tgid))
 		return 0;
@@ -318,6 +340,9 @@ static __always_inline int entry_only(__u64 error_code, __u32 nr)
 	struct cgs_record *r;
 
 	if (!wanted[nr] || tgid == self_tgid || !in_scope(task, tgid))
+		return 0;
+	/* Not counted by --summary: strace -c counts returns, and these never return. */
+	if (!(wanted[nr] & CGS_WANT_EMIT))
 		return 0;
 	r = reserve_fixed(task, nr);
 	if (!r)
@@ -524,3 +549,4 @@ int BPF_PROG(on_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 	return 0;
 }
 #include "lib/trace_net.bpf.h"
+#include "lib/trace_signal.bpf.h"

@@ -22,6 +22,8 @@ std::string flows_conflict(const trace::TraceRequest& req, const std::string& ou
            "cgscope trace for the events";
   if (req.flows && req.only_failed)
     return "-x keeps failed syscalls, and --flows shows no syscalls; drop one of them";
+  if (req.flows && (req.summary != trace::SummaryMode::off || req.syscall_times))
+    return "--summary, -C and -T are about syscalls, and --flows shows none; drop one of them";
   return "";
 }
 
@@ -77,13 +79,32 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
                   "it started are killed)")
       ->check(CLI::IsMember({"detach", "kill"}));
   sub->add_option("--buffer-size", *buffer, "Ring buffer size, a power of two from 256K to 1G (default 16M)");
+  auto summary_only = std::make_shared<bool>(false);
+  auto summary_events = std::make_shared<bool>(false);
+  sub->add_flag("--summary", *summary_only,
+                "At the end, a table of calls, errors and time per syscall (strace -c), and no events");
+  sub->add_flag("-C,--summary-and-events", *summary_events, "The events, then the --summary table (strace -C)");
+  sub->add_flag("-T,--syscall-times", req->syscall_times, "Each syscall event's time in the kernel (strace -T)");
   sub->add_flag("-v,--verbose", req->verbose, "Show libbpf's messages (verifier log on failure)");
   req->command = command;
 
-  sub->callback([&exit_code, req, output, buffer, list, on_stop, on_stop_opt]() {
+  sub->callback([&exit_code, req, output, buffer, list, on_stop, on_stop_opt, summary_only, summary_events]() {
     if (*list) {
       std::fputs(trace::format_event_list().c_str(), stdout);
       exit_code = 0;
+      return;
+    }
+    req->summary = *summary_events ? trace::SummaryMode::with_events
+                   : *summary_only ? trace::SummaryMode::only
+                                   : trace::SummaryMode::off;
+    if (*summary_events && *summary_only) {
+      std::fprintf(stderr, "cgscope trace: --summary shows no events and -C shows them: give one of the two\n");
+      exit_code = 2;
+      return;
+    }
+    if (req->summary != trace::SummaryMode::off && !req->seccomp_profile.empty()) {
+      std::fprintf(stderr, "cgscope trace: --summary/-C and --seccomp-profile do not combine; run them apart\n");
+      exit_code = 2;
       return;
     }
     if (auto bad = flows_conflict(*req, *output); !bad.empty()) {

@@ -34,6 +34,14 @@ Result<RecordView> decode_record(std::span<const uint8_t> bytes) {
   size_t size = v.hdr->size;
   if (size < sizeof(cgs_record) || size > bytes.size())
     return fail(fmt::format("record claims {} bytes, has {}", size, bytes.size()));
+  // -T: the duration is the record's last 8 bytes, after the sections.
+  if (v.hdr->flags & CGS_REC_F_DURATION) {
+    if (size < sizeof(cgs_record) + sizeof(uint64_t))
+      return fail(fmt::format("record of {} bytes has no room for its duration", size));
+    size -= sizeof(uint64_t);
+    std::memcpy(&v.duration_ns, bytes.data() + size, sizeof(uint64_t));
+    v.has_duration = true;
+  }
   size_t off = sizeof(cgs_record);
   for (unsigned i = 0; i < v.hdr->nvar; i++) {
     if (off + sizeof(cgs_var) > size) return fail(fmt::format("section {} starts past the record", i));

@@ -28,6 +28,8 @@ struct VarSection {
 struct RecordView {
   const cgs_record* hdr = nullptr;
   std::array<VarSection, CGS_NARGS> vars{};  // by argument index
+  bool has_duration = false;  // -T: CGS_REC_F_DURATION
+  uint64_t duration_ns = 0;
 };
 
 Result<RecordView> decode_record(std::span<const uint8_t> bytes);

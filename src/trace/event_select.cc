@@ -25,6 +25,8 @@ void add(EventSelection& sel, uint32_t nr) {
     case CGS_EV_TCP_STATE: sel.tcp_state = true; break;
     case CGS_EV_FILE_WRITE: sel.file_write = true; break;
     case CGS_EV_FILE_READ: sel.file_read = true; break;
+    case CGS_EV_SIGNAL_GENERATE: sel.signal_generate = true; break;
+    case CGS_EV_SIGNAL_DELIVER: sel.signal_deliver = true; break;
     default: break;
   }
 }
@@ -41,7 +43,7 @@ void add_all(EventSelection& sel) {
 
 bool empty(const EventSelection& sel) {
   return sel.syscalls.none() && !sel.fork && !sel.exec && !sel.exit && !sel.cgroup_mkdir && !sel.tcp_state &&
-         !sel.file_write && !sel.file_read;
+         !sel.file_write && !sel.file_read && !sel.signal_generate && !sel.signal_deliver;
 }
 
 // `base` minus everything in `removed`.
@@ -54,6 +56,8 @@ EventSelection subtract(EventSelection base, const EventSelection& removed) {
   base.tcp_state = base.tcp_state && !removed.tcp_state;
   base.file_write = base.file_write && !removed.file_write;
   base.file_read = base.file_read && !removed.file_read;
+  base.signal_generate = base.signal_generate && !removed.signal_generate;
+  base.signal_deliver = base.signal_deliver && !removed.signal_deliver;
   return base;
 }
 
@@ -211,6 +215,8 @@ bool selected(const EventSelection& sel, uint32_t nr) {
     case CGS_EV_TCP_STATE: return sel.tcp_state;
     case CGS_EV_FILE_WRITE: return sel.file_write;
     case CGS_EV_FILE_READ: return sel.file_read;
+    case CGS_EV_SIGNAL_GENERATE: return sel.signal_generate;
+    case CGS_EV_SIGNAL_DELIVER: return sel.signal_deliver;
     default: return false;
   }
 }

@@ -30,6 +30,8 @@ struct EventSelection {
   bool tcp_state = false;                  // CGS_EV_TCP_STATE
   bool file_write = false;                 // CGS_EV_FILE_WRITE (made in user space)
   bool file_read = false;                  // CGS_EV_FILE_READ
+  bool signal_generate = false;            // CGS_EV_SIGNAL_GENERATE
+  bool signal_deliver = false;             // CGS_EV_SIGNAL_DELIVER
 };
 
 // Whether event `nr` (a syscall number or CGS_EV_*) is in the selection; false

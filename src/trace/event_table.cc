@@ -45,6 +45,15 @@ constexpr EventInfo kEvents[] = {
     // Made by user space (file_activity.h): no kernel record, no syscall.
     EventInfo{CGS_EV_FILE_WRITE, "file_write", SET_FS, 2, true, {{{"u64", "bytes"}, {"u64", "calls"}}}, false},
     EventInfo{CGS_EV_FILE_READ, "file_read", SET_FS, 2, true, {{{"u64", "bytes"}, {"u64", "calls"}}}, false},
+    // Shown by signal_text.h, not argument by argument.
+    EventInfo{CGS_EV_SIGNAL_GENERATE, "signal_generate", SET_SIGNALS, 6, true,
+              {{{"int", "signo"}, {"int", "errno"}, {"int", "code"}, {"u64", "fields0"}, {"u64", "fields1"},
+                {"pid_t", "sender_pid"}}},
+              false},
+    EventInfo{CGS_EV_SIGNAL_DELIVER, "signal_deliver", SET_SIGNALS, 6, true,
+              {{{"int", "signo"}, {"int", "errno"}, {"int", "code"}, {"u64", "fields0"}, {"u64", "fields1"},
+                {"u64", "handler"}}},
+              false},
 };
 
 #undef CGS_SYSCALL

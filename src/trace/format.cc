@@ -11,6 +11,8 @@
 #include "trace/fast_out.h"
 #include "trace/flags.h"
 #include "trace/sockaddr.h"
+#include "trace/signal_text.h"
+#include "trace/syscall_time.h"
 
 namespace cgscope::trace {
 
@@ -285,6 +287,11 @@ void append_json_ret(std::string& out, const EventView& ev) {
     out += errno_name(static_cast<int>(-ev.ret));
     out += '"';
   }
+  if (ev.rec->has_duration) {
+    FastOut o(out, FastOut::kDecMax + 16);
+    o.lit(",\"duration_ns\":");
+    o.dec(ev.rec->duration_ns);
+  }
   append_lit(out, "}\n");
 }
 
@@ -359,8 +366,9 @@ void append_json_rest(std::string& out, const EventView& ev) {
     }
   }
   append_lit(out, ",\"args\":{");
+  if (is_signal_event(ev.rec->hdr->nr)) append_signal_json_args(out, *ev.rec->hdr);
   bool first = true;
-  for_each_arg(ev, [&](std::string_view name, const ArgValue& v) {
+  if (!is_signal_event(ev.rec->hdr->nr)) for_each_arg(ev, [&](std::string_view name, const ArgValue& v) {
     if (!first) out += ',';
     first = false;
     out += '"';
@@ -524,6 +532,12 @@ void append_table_ident(std::string& out, const EventView& ev, bool compact) {
 
 void append_table_rest(std::string& out, const EventView& ev, size_t row, size_t width) {
   size_t args = out.size();
+  if (is_signal_event(ev.rec->hdr->nr)) {  // strace's "--- SIG {...} ---", no " = RET"
+    append_signal_text(out, *ev.rec->hdr);
+    out += '\n';
+    fit_row(out, row, args, out.size() - 1, width);
+    return;
+  }
   bool first = true;
   for_each_arg(ev, [&](std::string_view name, const ArgValue& v) {
     if (!first) out += ' ';
@@ -538,6 +552,7 @@ void append_table_rest(std::string& out, const EventView& ev, size_t row, size_t
   else if (is_error(ev)) format_errno(out, ev.ret);
   else if (ev.desc && ev.desc->ret == RetFormat::address) append_hex_ret(out, ev.ret);
   else append_ret_text(out, ev);
+  if (ev.rec->has_duration) append_duration_text(out, ev.rec->duration_ns);
   out += '\n';
   fit_row(out, row, args, ret, width);
 }

@@ -37,6 +37,7 @@
 #include "trace/proc_tree.h"
 #include "trace/seccomp_sink.h"
 #include "trace/stream_sink.h"
+#include "trace/summary_table.h"
 #include "trace/schema.h"
 #include "trace/trace_stop.h"
 #include "trace/tracer.h"
@@ -82,6 +83,8 @@ class Session {
   bool wanted_container(const ContainerInfo* c) const;
   StopReason trace_until_stop();
   void print_summary();
+  void write_syscall_summary();
+  bool summary_only() const { return req_.summary == SummaryMode::only; }
 
   const TraceRequest& req_;
   std::string mount_;
@@ -94,6 +97,8 @@ class Session {
   std::vector<std::pair<uint64_t, unsigned>> scope_cgroups_;
   ExecJoiner exec_join_;
   std::vector<std::unique_ptr<TraceSink>> sinks_;
+  StreamSink* stream_ = nullptr;  // the event stream among sinks_, if any (--summary writes there)
+  bool json_ = false;
   std::unique_ptr<FileTracker> files_;  // paths of fds, file_write/file_read
   bool unselected_wanted_ = false;  // a sink wants the events -e did not select
   bool entry_via_sys_enter_ = false;  // no tracefs: see prepare()
@@ -145,8 +150,12 @@ Result<void> Session::prepare() {
   bool json = req_.output == OutputFormat::json || (req_.output == OutputFormat::automatic && !out->is_terminal());
   if (req_.flows)  // the connections instead of the event stream
     sinks_.push_back(std::make_unique<FlowSink>(std::move(*out), req_.flow_output, *registry_, mount_));
-  else
-    sinks_.push_back(std::make_unique<StreamSink>(std::move(*out), json ? StreamSink::Form::json : StreamSink::Form::table));
+  else {
+    auto stream = std::make_unique<StreamSink>(std::move(*out), json ? StreamSink::Form::json : StreamSink::Form::table);
+    stream_ = stream.get();
+    sinks_.push_back(std::move(stream));
+  }
+  json_ = json;
   if (!req_.seccomp_profile.empty()) {
     auto profile = SeccompSink::open(req_.seccomp_profile);
     if (!profile) return fail_with(profile.error());
@@ -325,7 +334,23 @@ void Session::on_exec_record(std::span<const uint8_t> bytes, const RecordView& r
     emit(rec, h->ret, true, selected);  // the entry was lost: at least the result
     return;
   }
-  if (auto er = decode_record(*entry)) emit(*er, h->ret, true, selected);
+  if (auto er = decode_record(*entry)) {
+    er->has_duration = rec.has_duration;  // -T: the exit half measured the call
+    er->duration_ns = rec.duration_ns;
+    emit(*er, h->ret, true, selected);
+  }
+}
+
+// --summary/-C: the kernel's per-syscall counters, after the events, in the
+// stream's own form.
+void Session::write_syscall_summary() {
+  if (req_.summary == SummaryMode::off || !stream_ || !tracer_) return;
+  auto totals = tracer_->syscall_totals();
+  auto rows = summary_rows(totals, [](uint32_t nr) {
+    const EventDesc* d = Schema::get().find(nr);
+    return d ? std::string(d->name) : fmt::format("syscall_{}", nr);
+  });
+  stream_->append_text(json_ ? format_summary_json(rows) : format_summary_table(rows));
 }
 
 void Session::print_summary() {
@@ -366,18 +391,29 @@ int Session::run() {
   // A seccomp profile needs every syscall: the kernel sends them all, on_record
   // marks those -e did not select, and only sinks that want those get them.
   if (every_syscall_wanted()) cfg.syscalls.set().reset(CGS_NR_RT_SIGRETURN);
-  files_ = std::make_unique<FileTracker>(FileTracker::needs_of(selection_));
+  // --summary alone: the kernel counts the selected syscalls and sends no event.
+  const EventSelection shown = summary_only() ? EventSelection{} : selection_;
+  if (summary_only()) cfg.syscalls.reset();
+  // Without -e the summary counts every syscall, as strace -c does.
+  if (req_.summary != SummaryMode::off) {
+    cfg.counted = selection_.syscalls;
+    if (req_.events.empty()) cfg.counted.set().reset(CGS_NR_RT_SIGRETURN);
+  }
+  cfg.durations = req_.syscall_times;
+  files_ = std::make_unique<FileTracker>(FileTracker::needs_of(shown));
   cfg.syscalls |= files_->kernel_syscalls();  // the fd table's calls, shown only if selected
   cfg.path_moves = files_->path_move_syscalls();
   cfg.close_paths = files_->needs().close_paths;
   cfg.file_modes = files_->needs().file_write || files_->needs().file_read;
   // A seccomp profile needs every call's record: no sums in the kernel then.
-  if (!every_syscall_wanted()) cfg.file_sums = files_->kernel_sums(selection_.syscalls);
-  cfg.fork = selection_.fork;
-  cfg.exec = selection_.exec;
-  cfg.exit = selection_.exit;
-  cfg.cgroup_mkdir = selection_.cgroup_mkdir;
-  cfg.tcp_state = selection_.tcp_state;
+  if (!every_syscall_wanted()) cfg.file_sums = files_->kernel_sums(shown.syscalls);
+  cfg.fork = shown.fork;
+  cfg.exec = shown.exec;
+  cfg.exit = shown.exit;
+  cfg.cgroup_mkdir = shown.cgroup_mkdir;
+  cfg.tcp_state = shown.tcp_state;
+  cfg.signal_generate = shown.signal_generate;
+  cfg.signal_deliver = shown.signal_deliver;
   cfg.self_tgid = getpid();
   // -x with a profile: the profile needs the calls that succeeded too, so the
   // kernel cannot drop them; emit() drops them from the stream instead. That
@@ -427,7 +463,8 @@ int Session::run() {
     seed_fds(*files_, scope_processes(mount_, ids, pids, req_.follow), tracer_->path_generation());
   }
 
-  for (const auto& sink : sinks_) sink->start();
+  if (!summary_only())  // no table header above a table of no events
+    for (const auto& sink : sinks_) sink->start();
   if (command_) {
     tracer_->set_hold_tgid(uint32_t(command_->pid()));
     if (auto r = command_->start(); !r) return error(r.error(), 127);
@@ -448,6 +485,7 @@ int Session::run() {
       std::fprintf(stderr, "cgscope: %s\n", said.c_str());
   files_->finish();  // files still open when the trace ends
   emit_file_events();
+  write_syscall_summary();
   // A sink that failed says so; the exit code stays CMD's (or the trace's own).
   for (const auto& sink : sinks_)
     if (auto r = sink->finish(); !r) error(r.error());

@@ -14,6 +14,8 @@ enum class OutputFormat { automatic, table, json };
 enum class FlowOutput { text, json, dot, mermaid };  // --flows -o (flow_sink.h)
 // What --duration, --max-events or a closed output do to `-- CMD` (trace_stop.h).
 enum class OnStop { detach, kill };
+// --summary: the per-syscall table at the end, alone (strace -c) or after the events (-C).
+enum class SummaryMode { off, only, with_events };
 
 struct TraceRequest {
   std::vector<std::string> events;   // -e items, as given
@@ -37,6 +39,8 @@ struct TraceRequest {
   std::vector<std::string> command;  // after --
   bool flows = false;                // --flows: connections instead of events (with -e: events to output_file)
   FlowOutput flow_output = FlowOutput::text;
+  SummaryMode summary = SummaryMode::off;  // --summary, -C
+  bool syscall_times = false;              // -T: each syscall event's duration
 };
 
 // Runs the trace; returns the process exit code (CMD's when a command was given).

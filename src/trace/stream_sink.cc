@@ -61,6 +61,12 @@ bool StreamSink::flush() {
   return !broken_;
 }
 
+void StreamSink::append_text(std::string_view text) {
+  if (!flush()) return;
+  size_t written = 0;
+  if (!out_.write(text, written)) broken_ = true;
+}
+
 Result<void> StreamSink::finish() {
   flush();
   // A reader that went away (| head) is how a pipeline ends, not an error.

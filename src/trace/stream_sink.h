@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "trace/stream_writers.h"
 #include "trace/output_file.h"
@@ -27,6 +28,9 @@ class StreamSink final : public TraceSink {
   Result<void> finish() override;
   uint64_t unwritten() const override { return given_ - written_; }
   bool output_closed() const override { return out_.error() == EPIPE; }
+  // Text that is not an event (the --summary table).
+  // Written after what is buffered, and not counted as events.
+  void append_text(std::string_view text);
 
  private:
   OutputFile out_;

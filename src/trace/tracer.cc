@@ -49,6 +49,16 @@ Result<void> configure_tcp_state(trace_bpf* skel, bool wanted) {
   return {};
 }
 
+// The entry stamp (and its task storage) only when a time is asked for: the
+// default path keeps its one hook per syscall.
+void configure_summary(trace_bpf* skel, bool summary, bool durations) {
+  bool times = summary || durations;
+  skel->rodata->times_on = times;
+  skel->rodata->record_durations = durations;
+  bpf_program__set_autoload(skel->progs.on_sys_enter_time, times);
+  if (!summary) bpf_map__set_max_entries(skel->maps.sum_stats, 1);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Tracer>> Tracer::open(const KernelConfig& cfg, RecordFn on_record) {
@@ -65,8 +75,9 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
   auto* ro = skel_->rodata;
   const Schema& schema = Schema::get();
   for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
+    if (cfg.counted.test(nr)) ro->wanted[nr] = CGS_WANT_COUNT;
     if (!cfg.syscalls.test(nr)) continue;
-    ro->wanted[nr] = 1;
+    ro->wanted[nr] |= CGS_WANT_EMIT;
     if (nr == CGS_NR_EXECVE || nr == CGS_NR_EXECVEAT) continue;  // captured at entry; exit carries only ret
     auto kinds = schema.kernel_kinds(nr);
     bool sections = false;
@@ -117,6 +128,9 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
     bpf_program__set_autoload(p, !cfg.entry_via_sys_enter);
   bpf_program__set_autoload(progs->on_sys_enter, cfg.entry_via_sys_enter);
   if (auto r = configure_tcp_state(skel_, cfg.tcp_state); !r) return r;
+  configure_summary(skel_, cfg.counted.any(), cfg.durations);
+  bpf_program__set_autoload(progs->on_signal_generate, cfg.signal_generate);
+  bpf_program__set_autoload(progs->on_signal_deliver, cfg.signal_deliver);
   // close's entry resolves its path only when close is shown (path_moves also
   // serve the file sums, which need no close paths).
   bool close_at_entry = cfg.close_paths && cfg.path_moves.any() && cfg.syscalls.test(CGS_NR_CLOSE);
@@ -191,6 +205,26 @@ std::array<uint64_t, CGS_DROP_NR_REASONS> Tracer::drops() const {
     for (uint64_t v : per_cpu) total[reason] += v;
   }
   return total;
+}
+
+std::vector<SummaryInput> Tracer::syscall_totals() const {
+  std::vector<SummaryInput> out;
+  if (bpf_map__max_entries(skel_->maps.sum_stats) < CGS_SUM_MAX_NR) return out;
+  int ncpu = libbpf_num_possible_cpus();
+  std::vector<cgs_sum_stat> per_cpu(ncpu > 0 ? ncpu : 1);
+  for (uint32_t nr = 0; nr < CGS_SUM_MAX_NR; nr++) {
+    if (bpf_map__lookup_elem(skel_->maps.sum_stats, &nr, sizeof(nr), per_cpu.data(),
+                             per_cpu.size() * sizeof(cgs_sum_stat), 0) != 0)
+      continue;
+    SummaryInput t{nr};
+    for (const cgs_sum_stat& v : per_cpu) {
+      t.calls += v.calls;
+      t.errors += v.errors;
+      t.ns += v.ns;
+    }
+    if (t.calls) out.push_back(t);
+  }
+  return out;
 }
 
 }  // namespace cgscope::trace

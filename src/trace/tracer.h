@@ -11,10 +11,12 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "cgscope/abi/trace.h"
 #include "core/result.h"
 #include "trace/file_kernel.h"
+#include "trace/summary_table.h"
 
 struct trace_bpf;
 struct ring_buffer;
@@ -48,7 +50,13 @@ struct KernelConfig {
   // file_write/file_read summed in the kernel (bpf/lib/trace_fsum.bpf.h):
   // CGS_FSUM_* by syscall, all 0 for none.
   std::array<uint8_t, CGS_MAX_SYSCALLS> file_sums{};
+  // --summary: these syscalls are counted in the kernel (bpf/lib/trace_summary.bpf.h),
+  // whether or not they are also emitted (`syscalls`).
+  std::bitset<CGS_MAX_SYSCALLS> counted;
+  bool durations = false;  // -T: records carry CGS_REC_F_DURATION
+  bool signal_generate = false, signal_deliver = false;  // the `signals` events
 };
+
 
 using RecordFn = std::function<void(std::span<const uint8_t>)>;
 
@@ -73,6 +81,8 @@ class Tracer {
   Result<int> poll(int timeout_ms);
   // Per-reason totals over all CPUs (enum cgs_drop_reason).
   std::array<uint64_t, CGS_DROP_NR_REASONS> drops() const;
+  // --summary: the kernel's counters, summed over CPUs; syscalls never called left out.
+  std::vector<SummaryInput> syscall_totals() const;
 
  private:
   Tracer() = default;

@@ -29,7 +29,9 @@
 #define CGS_EV_TCP_STATE 1004    /* inet_sock_set_state: a TCP socket changed state */
 #define CGS_EV_FILE_WRITE 1005   /* made by user space: a process's writes to one file, at close/exit */
 #define CGS_EV_FILE_READ 1006    /* made by user space: a process's reads of one file, at close/exit */
-#define CGS_EV_LAST CGS_EV_FILE_READ /* the highest pseudo event number */
+#define CGS_EV_SIGNAL_GENERATE 1007 /* signal_generate: a signal sent to a task in scope */
+#define CGS_EV_SIGNAL_DELIVER 1008  /* signal_deliver: a task in scope takes a signal */
+#define CGS_EV_LAST CGS_EV_SIGNAL_DELIVER /* the highest pseudo event number */
 
 /* x86_64 syscalls that both sides treat specially: execve/execveat come as an
  * entry record plus an exit record; exit/exit_group never return and are sent
@@ -94,6 +96,7 @@ enum cgs_arg_kind {
 #define CGS_WANT_EMIT 0x1    /* send a record for this syscall */
 #define CGS_WANT_PATHGEN 0x2 /* it may move paths (rename, mount...): counted in the path
 			      * generation (struct cgs_fd_path.gen) at entry and exit */
+#define CGS_WANT_COUNT 0x4   /* --summary: counted in sum_stats (no record needed) */
 /* has_sections[nr] of a call whose only section is CGS_ARG_FDCLOSE (close): its
  * record is built in place in the ring, like a record without sections. */
 #define CGS_SECTIONS_FDCLOSE_ONLY 2
@@ -102,6 +105,10 @@ enum cgs_arg_kind {
 #define CGS_REC_F_ENTRY 0x1       /* captured at syscall entry (execve): ret not known yet */
 #define CGS_REC_F_UNSELECTED 0x2  /* lifecycle record sent for bookkeeping, not asked for by -e */
 #define CGS_REC_F_GROUP_DEAD 0x4  /* PROCESS_EXIT: the whole process is gone */
+/* -T: the record's last 8 bytes (after its sections; counted in size, not in
+ * nvar) are a __u64, the ns from sys_enter to sys_exit. Without -T records are
+ * unchanged. Bit 0x8 is left free. */
+#define CGS_REC_F_DURATION 0x10
 
 /* cgs_var.flags */
 #define CGS_VAR_F_TRUNCATED 0x1 /* the value was longer than the limit; decoders append "..." */
@@ -207,6 +214,31 @@ enum cgs_drop_reason {
 	CGS_DROP_NR_REASONS = 5,
 };
 
+/* --summary: per-CPU counters (map `sum_stats`) indexed by record nr, summed by
+ * user space at the end. Sized beyond the x86_64 table so that other syscall
+ * tables numbered above it (ia32) fit; larger numbers are not counted. */
+#define CGS_SUM_MAX_NR 4096
+struct cgs_sum_stat {
+	__u64 calls;
+	__u64 errors; /* returned -4095..-1 */
+	__u64 ns;     /* time between sys_enter and sys_exit, summed */
+};
+
+/* args[] of CGS_EV_SIGNAL_GENERATE / CGS_EV_SIGNAL_DELIVER. The header is the
+ * task the signal is for (generate) or the one taking it (deliver).
+ *   [0] signal number, [1] si_errno, [2] si_code,
+ *   [3], [4] the first 16 bytes of the siginfo's union (si_pid | si_uid << 32 for
+ *            kill, sigqueue and SIGCHLD; si_addr for faults; [4] low half is
+ *            si_status for SIGCHLD), 0 when the kernel sent no siginfo,
+ *   [5] generate: the sending process (tgid of the task that ran the send);
+ *       deliver: the handler (0 SIG_DFL, 1 SIG_IGN, else an address).
+ * ret: generate's result (CGS_SIG_RESULT_*), 0 for deliver. */
+#define CGS_SIG_RESULT_DELIVERED 0
+#define CGS_SIG_RESULT_IGNORED 1
+#define CGS_SIG_RESULT_ALREADY_PENDING 2
+#define CGS_SIG_RESULT_OVERFLOW_FAIL 3
+#define CGS_SIG_RESULT_LOSE_INFO 4
+
 /* Keys/values of the scope maps. */
 struct cgs_scope_value {
 	__u8 present; /* 1; a hash set needs some value */
@@ -243,6 +275,7 @@ struct cgs_fsum {
 #ifdef __cplusplus
 static_assert(sizeof(struct cgs_fsum) == 64, "cgs_fsum layout is part of the ABI");
 static_assert(sizeof(struct cgs_record) == 120, "cgs_record layout is part of the ABI");
+static_assert(sizeof(struct cgs_sum_stat) == 24, "cgs_sum_stat layout is part of the ABI");
 static_assert(sizeof(struct cgs_var) == 8, "cgs_var layout is part of the ABI");
 static_assert(sizeof(struct cgs_tcp_info) == 24, "cgs_tcp_info layout is part of the ABI");
 static_assert(sizeof(struct cgs_fd_path) == 32, "cgs_fd_path layout is part of the ABI");

@@ -26,9 +26,10 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space from the syscall table and -e before load. */
-const volatile __u8 wanted[CGS_MAX_SYSCALLS] = {};            /* 1: emit this syscall */
-const volatile __u8 arg_kinds[CGS_MAX_SYSCALLS][CGS_NARGS] = {}; /* CGS_KIND_BYTE per argument */
-const volatile __u8 has_sections[CGS_MAX_SYSCALLS] = {};      /* any kind besides RAW */
+/* Indexed by slot: the x86_64 number, or CGS_IA32_SLOT + the i386 number. */
+const volatile __u8 wanted[CGS_MAX_SLOTS] = {};            /* 1: emit this syscall */
+const volatile __u8 arg_kinds[CGS_MAX_SLOTS][CGS_NARGS] = {}; /* CGS_KIND_BYTE per argument */
+const volatile __u8 has_sections[CGS_MAX_SLOTS] = {};      /* any kind besides RAW */
 const volatile __u8 only_failed = 0;                          /* -x: only ret < 0 */
 const volatile __u32 capture_bytes = 0;                       /* BUF kinds: 0 = off */
 const volatile __u8 capture_envp = 0;
@@ -86,7 +87,7 @@ static __always_inline int send_close_taken(struct pt_regs *regs, long ret, __u3
 	return 0;
 }
 
-/* The per-argument captures of a syscall, into the scratch record. */
+/* The per-argument captures of a syscall (by its slot), into the scratch record. */
 static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *r, __u32 nr, long ret)
 {
 	__u32 off = sizeof(*r);
@@ -185,17 +186,31 @@ static __noinline int exec_exit(__u32 nr, long ret)
 	return 0;
 }
 
+static __noinline int ia32_exit(struct pt_regs *regs, __u32 nr, long ret); /* lib/trace_ia32.bpf.h */
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *task;
 	struct cgs_record *r;
 	struct scratch *s;
-	__u32 nr, tgid, end, close_size = 0;
+	__u32 nr, slot32, tgid, end, close_size = 0;
 
 	/* Cheapest rejections first: an unselected syscall costs two loads. */
 	nr = regs->orig_ax;
-	if (nr >= CGS_MAX_SYSCALLS || !wanted[nr])
+	if (nr >= CGS_MAX_SYSCALLS)
+		return 0;
+	/* The ia32 slot of the same number: masked on a copy the compiler cannot
+	 * recompute from the unbounded 64-bit orig_ax (which the verifier rejects). */
+	slot32 = nr;
+	barrier_var(slot32);
+	slot32 = CGS_IA32_SLOT + (slot32 & (CGS_IA32_MAX_SYSCALLS - 1));
+	if (!wanted[nr] && !wanted[slot32])
+		return 0;
+	/* An ia32 call's number is the i386 table's (lib/trace_ia32.bpf.h). */
+	if (task_in_compat_syscall(bpf_get_current_task_btf()))
+		return ia32_exit(regs, nr, ret);
+	if (!wanted[nr])
 		return 0;
 	if (wanted[nr] & CGS_WANT_PATHGEN) {
 		path_move_end();
@@ -214,7 +229,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	task = bpf_get_current_task_btf();
 	tgid = task->tgid;
-	if (tgid == self_tgid || !task_scope_ok(task, tgid) || task_in_compat_syscall(task))
+	if (tgid == self_tgid || !task_scope_ok(task, tgid))
 		return 0;
 
 	if (fsum_calls[nr] && fsum_count(task, tgid, nr, ret, regs) == 0)
@@ -250,10 +265,13 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* execve/execveat at entry: filename, argv and envp while their memory exists. */
-static __always_inline int exec_entry(__u32 nr, const char *filename, const char *const *argv,
-				      const char *const *envp, __u64 *raw)
+/* execve/execveat at entry: filename, argv and envp while their memory exists.
+ * raw[fi] is the filename, raw[fi + 1] argv, raw[fi + 2] envp, arrays of
+ * pointers of `psize` bytes (4 for ia32); `slot` indexes wanted. */
+static __always_inline int exec_entry(__u32 nr, __u32 slot, __u32 psize, __u32 fi, __u64 *raw)
 {
+	const char *filename = (const char *)raw[fi];
+	const void *argv = (const void *)raw[fi + 1], *envp = (const void *)raw[fi + 2];
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct cgs_record *r;
 	struct scratch *s;
@@ -264,7 +282,7 @@ static __always_inline int exec_entry(__u32 nr, const char *filename, const char
 	/* The `-- CMD` child becomes CMD here, whether or not execve is selected. */
 	if (hold_tgid && tgid == hold_tgid)
 		hold_tgid = 0;
-	if (!wanted[nr % CGS_MAX_SYSCALLS] || tgid == self_tgid)
+	if (!wanted[slot % CGS_MAX_SLOTS] || tgid == self_tgid)
 		return 0;
 	if (!in_scope(task, tgid))
 		return 0;
@@ -278,10 +296,10 @@ static __always_inline int exec_entry(__u32 nr, const char *filename, const char
 	for (i = 0; i < CGS_NARGS; i++)
 		r->args[i] = raw[i];
 	off = sizeof(*r);
-	off = put_str(s, r, off, nr == CGS_NR_EXECVE ? 0 : 1, filename, CGS_PATH_MAX, 1);
-	off = put_strarr(s, r, off, nr == CGS_NR_EXECVE ? 1 : 2, argv);
+	off = put_str(s, r, off, fi, filename, CGS_PATH_MAX, 1);
+	off = put_strarr(s, r, off, fi + 1, argv, psize);
 	if (capture_envp)
-		off = put_strarr(s, r, off, nr == CGS_NR_EXECVE ? 2 : 3, envp);
+		off = put_strarr(s, r, off, fi + 2, envp, psize);
 	if (send_scratch(s, off, CGS_DROP_ENTRY_LOST) == 0) {
 		__u8 one = 1;
 
@@ -295,8 +313,7 @@ int on_enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 raw[CGS_NARGS] = {ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0};
 
-	return exec_entry(CGS_NR_EXECVE, (const char *)ctx->args[0], (const char *const *)ctx->args[1],
-			  (const char *const *)ctx->args[2], raw);
+	return exec_entry(CGS_NR_EXECVE, CGS_NR_EXECVE, 8, 0, raw);
 }
 
 SEC("tracepoint/syscalls/sys_enter_execveat")
@@ -304,20 +321,19 @@ int on_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 raw[CGS_NARGS] = {ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4], 0};
 
-	return exec_entry(CGS_NR_EXECVEAT, (const char *)ctx->args[1], (const char *const *)ctx->args[2],
-			  (const char *const *)ctx->args[3], raw);
+	return exec_entry(CGS_NR_EXECVEAT, CGS_NR_EXECVEAT, 8, 1, raw);
 }
 
 /* Syscalls that never reach sys_exit (exit, exit_group): one record at entry,
  * no ret. (rt_sigreturn reaches sys_exit with its number gone, and the kernel
  * refuses BPF on its entry tracepoint: it cannot be traced; see session.cc.) */
-static __always_inline int entry_only(__u64 error_code, __u32 nr)
+static __always_inline int entry_only(__u64 error_code, __u32 nr, __u32 slot)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = task->tgid;
 	struct cgs_record *r;
 
-	if (!wanted[nr] || tgid == self_tgid || !in_scope(task, tgid))
+	if (!wanted[slot % CGS_MAX_SLOTS] || tgid == self_tgid || !in_scope(task, tgid))
 		return 0;
 	r = reserve_fixed(task, nr);
 	if (!r)
@@ -333,13 +349,13 @@ static __always_inline int entry_only(__u64 error_code, __u32 nr)
 SEC("tracepoint/syscalls/sys_enter_exit")
 int on_enter_exit(struct trace_event_raw_sys_enter *ctx)
 {
-	return entry_only(ctx->args[0], CGS_NR_EXIT);
+	return entry_only(ctx->args[0], CGS_NR_EXIT, CGS_NR_EXIT);
 }
 
 SEC("tracepoint/syscalls/sys_enter_exit_group")
 int on_enter_exit_group(struct trace_event_raw_sys_enter *ctx)
 {
-	return entry_only(ctx->args[0], CGS_NR_EXIT_GROUP);
+	return entry_only(ctx->args[0], CGS_NR_EXIT_GROUP, CGS_NR_EXIT_GROUP);
 }
 
 /* The same entry captures (and close's, trace_close.bpf.h) without tracefs: the per-syscall tracepoints
@@ -367,19 +383,17 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	if (id == CGS_NR_EXECVE) {
 		__u64 raw[CGS_NARGS] = {regs->di, regs->si, regs->dx, 0, 0, 0};
 
-		return exec_entry(CGS_NR_EXECVE, (const char *)regs->di, (const char *const *)regs->si,
-				  (const char *const *)regs->dx, raw);
+		return exec_entry(CGS_NR_EXECVE, CGS_NR_EXECVE, 8, 0, raw);
 	}
 	if (id == CGS_NR_EXECVEAT) {
 		__u64 raw[CGS_NARGS] = {regs->di, regs->si, regs->dx, regs->r10, regs->r8, 0};
 
-		return exec_entry(CGS_NR_EXECVEAT, (const char *)regs->si, (const char *const *)regs->dx,
-				  (const char *const *)regs->r10, raw);
+		return exec_entry(CGS_NR_EXECVEAT, CGS_NR_EXECVEAT, 8, 1, raw);
 	}
 	/* Constants, not `id`: older verifiers (6.1) do not bound it from the switch. */
 	if (id == CGS_NR_EXIT)
-		return entry_only(regs->di, CGS_NR_EXIT);
-	return entry_only(regs->di, CGS_NR_EXIT_GROUP);
+		return entry_only(regs->di, CGS_NR_EXIT, CGS_NR_EXIT);
+	return entry_only(regs->di, CGS_NR_EXIT_GROUP, CGS_NR_EXIT_GROUP);
 }
 
 /* Lifecycle records are sent even when -e did not ask for them (flagged
@@ -522,3 +536,4 @@ int BPF_PROG(on_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 	return 0;
 }
 #include "lib/trace_net.bpf.h"
+#include "lib/trace_ia32.bpf.h"

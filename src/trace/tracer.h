@@ -23,6 +23,7 @@ namespace cgscope::trace {
 
 struct KernelConfig {
   std::bitset<CGS_MAX_SYSCALLS> syscalls;  // emitted at sys_exit
+  std::bitset<CGS_IA32_MAX_SYSCALLS> ia32_syscalls;  // the same, ia32 calls by i386 number
   bool fork = false, exec = false, exit = false, cgroup_mkdir = false;  // selected pseudo events
   // The tcp_state pseudo event (bpf/lib/trace_net.bpf.h): its program is loaded
   // only when it is selected.

@@ -153,6 +153,26 @@ static __always_inline void read_regs_args(__u64 *args, struct pt_regs *regs)
 	args[5] = regs->r9;
 }
 
+/* An ia32 call's (lib/trace_ia32.bpf.h): the i386 argument registers, 32-bit
+ * values zero-extended (user space sign-extends the signed ones). */
+static __always_inline void read_ia32_args(__u64 *args, struct pt_regs *regs)
+{
+	args[0] = (__u32)regs->bx;
+	args[1] = (__u32)regs->cx;
+	args[2] = (__u32)regs->dx;
+	args[3] = (__u32)regs->si;
+	args[4] = (__u32)regs->di;
+	args[5] = (__u32)regs->bp;
+}
+
+static __always_inline void read_args(__u64 *args, struct pt_regs *regs, int ia32)
+{
+	if (ia32)
+		read_ia32_args(args, regs);
+	else
+		read_regs_args(args, regs);
+}
+
 /* A record of fixed size, built in place in the ring (no copy); NULL, counted,
  * when the ring is full. The caller sets ret/args/flags and submits. */
 static __always_inline struct cgs_record *reserve_fixed(struct task_struct *task, __u32 nr)
@@ -165,6 +185,38 @@ static __always_inline struct cgs_record *reserve_fixed(struct task_struct *task
 	}
 	fill_task_header(r, task, nr);
 	r->size = sizeof(*r);
+	return r;
+}
+
+/* A syscall without sections: its header, ret and arguments, in place. */
+static __always_inline int send_fixed(struct task_struct *task, struct pt_regs *regs, __u32 nr, long ret,
+				      int ia32)
+{
+	struct cgs_record *r = reserve_fixed(task, nr);
+
+	if (!r)
+		return 0;
+	r->ret = ret;
+	read_args(r->args, regs, ia32);
+	bpf_ringbuf_submit(r, wake_flag());
+	return 0;
+}
+
+/* A syscall's record begun in the scratch slot: header, ret and arguments;
+ * NULL when there is no slot. */
+static __always_inline struct cgs_record *start_scratch(struct scratch **sp, struct task_struct *task,
+							struct pt_regs *regs, __u32 nr, long ret, int ia32)
+{
+	struct scratch *s = get_scratch();
+	struct cgs_record *r;
+
+	if (!s)
+		return NULL;
+	r = (struct cgs_record *)s->data;
+	fill_task_header(r, task, nr);
+	r->ret = ret;
+	read_args(r->args, regs, ia32);
+	*sp = s;
 	return r;
 }
 
@@ -237,27 +289,16 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (fsum_on)
 		fsum_exit(task, tgid, nr, ret, regs);
 
-	if (!has_sections[nr]) {
-		r = reserve_fixed(task, nr);
-		if (!r)
-			return 0;
-		r->ret = ret;
-		read_regs_args(r->args, regs);
-		bpf_ringbuf_submit(r, wake_flag());
-		return 0;
-	}
+	if (!has_sections[nr])
+		return send_fixed(task, regs, nr, ret, 0);
 	if (close_size)
 		return send_close_taken(regs, ret, close_size);
 	if (has_sections[nr] == CGS_SECTIONS_FDCLOSE_ONLY)
 		return send_fdclose_record(task, regs, nr, ret);
 
-	s = get_scratch();
-	if (!s)
+	r = start_scratch(&s, task, regs, nr, ret, 0);
+	if (!r)
 		return 0;
-	r = (struct cgs_record *)s->data;
-	fill_task_header(r, task, nr);
-	r->ret = ret;
-	read_regs_args(r->args, regs);
 	end = capture_args(s, r, nr, ret);
 	if (fsum_calls[nr])
 		fsum_arm(task, tgid, nr, ret, s);

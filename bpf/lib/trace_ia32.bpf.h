@@ -15,18 +15,6 @@
 #ifndef CGSCOPE_BPF_TRACE_IA32_H
 #define CGSCOPE_BPF_TRACE_IA32_H
 
-/* The i386 argument registers, each a 32-bit value: zero-extended here, signed
- * ones are sign-extended by user space, which knows the types. */
-static __always_inline void read_ia32_args(__u64 *args, struct pt_regs *regs)
-{
-	args[0] = (__u32)regs->bx;
-	args[1] = (__u32)regs->cx;
-	args[2] = (__u32)regs->dx;
-	args[3] = (__u32)regs->si;
-	args[4] = (__u32)regs->di;
-	args[5] = (__u32)regs->bp;
-}
-
 /* sys_exit of an ia32 call; `nr` is its i386 number (orig_ax). */
 static __noinline int ia32_exit(struct pt_regs *regs, __u32 nr, long ret)
 {
@@ -53,22 +41,11 @@ static __noinline int ia32_exit(struct pt_regs *regs, __u32 nr, long ret)
 	tgid = task->tgid;
 	if (tgid == self_tgid || !task_scope_ok(task, tgid))
 		return 0;
-	if (!has_sections[slot]) {
-		r = reserve_fixed(task, rnr);
-		if (!r)
-			return 0;
-		r->ret = ret;
-		read_ia32_args(r->args, regs);
-		bpf_ringbuf_submit(r, wake_flag());
+	if (!has_sections[slot])
+		return send_fixed(task, regs, rnr, ret, 1);
+	r = start_scratch(&s, task, regs, rnr, ret, 1);
+	if (!r)
 		return 0;
-	}
-	s = get_scratch();
-	if (!s)
-		return 0;
-	r = (struct cgs_record *)s->data;
-	fill_task_header(r, task, rnr);
-	r->ret = ret;
-	read_ia32_args(r->args, regs);
 	end = capture_args(s, r, slot, ret);
 	send_scratch(s, end, CGS_DROP_RINGBUF_FULL);
 	return 0;

@@ -125,5 +125,18 @@ TEST_F(TraceIa32, FiltersNameOneTableOrBoth) {
   EXPECT_FALSE(both.named("read").empty());  // the loader's x86_64 reads
 }
 
+// A seccomp profile of the run allows the ia32 calls under SCMP_ARCH_X86.
+TEST_F(TraceIa32, SeccompProfileListsTheX86Architecture) {
+  TempPath profile("ia32-profile.json");
+  trace({"--seccomp-profile", profile.path}, token());
+  std::ifstream in(profile.path);
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_FALSE(j.is_discarded());
+  EXPECT_EQ(j["architectures"], (nlohmann::json{"SCMP_ARCH_X86", "SCMP_ARCH_X86_64"}));
+  auto names = j["syscalls"][0]["names"];
+  for (const char* n : {"open", "read", "write", "close", "execve", "sigreturn", "openat"})
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
+}
+
 }  // namespace
 }  // namespace cgscope::testing

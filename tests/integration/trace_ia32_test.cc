@@ -125,6 +125,22 @@ TEST_F(TraceIa32, FiltersNameOneTableOrBoth) {
   EXPECT_FALSE(both.named("read").empty());  // the loader's x86_64 reads
 }
 
+// A 32-bit program: all its calls are ia32 ones, exit_group (sent at entry) too.
+TEST(TraceIa32Native, AThirtyTwoBitProgramIsTracedWithTheIa32Table) {
+  if (std::string(CGSCOPE_IA32_NATIVE).empty()) GTEST_SKIP() << "the compiler cannot make i386 programs";
+  auto run = trace_command({"-e", "all", "--", CGSCOPE_IA32_NATIVE});
+  EXPECT_EQ(run.exit_code, 7) << run.stderr_text;
+  EXPECT_NE(run.stderr_text.find(" 0 lost"), std::string::npos) << run.stderr_text;
+  std::vector<std::string> names;
+  for (const auto& e : ia32_events(run)) names.push_back(e["event"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"open", "read", "write", "exit_group"}));
+  auto c = ia32_events(run);
+  ASSERT_EQ(c.size(), 4u);
+  EXPECT_EQ(c[0]["args"]["filename"], "/etc/hostname");
+  EXPECT_EQ(c[3]["args"]["error_code"], 7);
+  EXPECT_EQ(c[3]["id"], 252);
+}
+
 // A seccomp profile of the run allows the ia32 calls under SCMP_ARCH_X86.
 TEST_F(TraceIa32, SeccompProfileListsTheX86Architecture) {
   TempPath profile("ia32-profile.json");

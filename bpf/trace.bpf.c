@@ -87,8 +87,11 @@ static __always_inline int send_close_taken(struct pt_regs *regs, long ret, __u3
 	return 0;
 }
 
-/* The per-argument captures of a syscall (by its slot), into the scratch record. */
-static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *r, __u32 nr, long ret)
+/* The per-argument captures of a syscall (by its slot), into the scratch record.
+ * `files` (a constant) 0 leaves out the fd-path sections, which user space never
+ * asks of ia32 calls: less code for the verifier to walk. */
+static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *r, __u32 nr, long ret,
+					  int files)
 {
 	__u32 off = sizeof(*r);
 	int i;
@@ -133,7 +136,8 @@ static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *
 		case CGS_ARG_CWDPATH:
 		case CGS_ARG_NEWFD:
 		case CGS_ARG_FDCLOSE:
-			off = put_file_section(s, r, off, i, kb, ret);
+			if (files)
+				off = put_file_section(s, r, off, i, kb, ret);
 			break;
 		default:
 			break;
@@ -299,7 +303,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	r = start_scratch(&s, task, regs, nr, ret, 0);
 	if (!r)
 		return 0;
-	end = capture_args(s, r, nr, ret);
+	end = capture_args(s, r, nr, ret, 1);
 	if (fsum_calls[nr])
 		fsum_arm(task, tgid, nr, ret, s);
 	send_scratch(s, end, CGS_DROP_RINGBUF_FULL);

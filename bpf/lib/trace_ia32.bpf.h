@@ -46,7 +46,7 @@ static __noinline int ia32_exit(struct pt_regs *regs, __u32 nr, long ret)
 	r = start_scratch(&s, task, regs, rnr, ret, 1);
 	if (!r)
 		return 0;
-	end = capture_args(s, r, slot, ret);
+	end = capture_args(s, r, slot, ret, 0);
 	send_scratch(s, end, CGS_DROP_RINGBUF_FULL);
 	return 0;
 }

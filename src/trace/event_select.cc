@@ -130,7 +130,8 @@ std::vector<std::string_view> event_names() {
   return out;
 }
 
-Failure unknown_event(std::string_view item, std::string_view name) {
+// `abi` is the "ia32:" or "x86_64:" the item began with, given back with the hints.
+Failure unknown_event(std::string_view item, std::string_view name, std::string_view abi = {}) {
   std::vector<std::string> hints;
   std::string_view stripped = name;
   for (std::string_view prefix : {"sys_enter_", "sys_exit_", "__x64_sys_", "sys_"}) {
@@ -146,6 +147,8 @@ Failure unknown_event(std::string_view item, std::string_view name) {
     for (std::string_view n : closest(name, event_names())) hints.emplace_back(n);
   }
   std::string msg = "-e: unknown event \"" + std::string(item) + "\"";
+  for (std::string& h : hints)
+    if (!h.starts_with("set:")) h.insert(0, abi);
   if (!hints.empty()) msg += "; " + did_you_mean(hints);
   return fail(msg + " (" + std::string(kListHint) + ")");
 }
@@ -184,7 +187,7 @@ Result<void> apply_item(EventSelection& sel, std::string_view item, std::string_
   const EventInfo* e = x86_64 ? find_event(name) : nullptr;
   if (e && !e->is_syscall && !ia32) e = nullptr;  // "x86_64:" names syscalls only
   const EventInfo* e32 = ia32 ? find_ia32_event(name) : nullptr;
-  if (!e && !e32) return unknown_event(item, name);
+  if (!e && !e32) return unknown_event(item, name, body.substr(0, body.size() - name.size()));
   if (e) add(sel, e->nr);
   if (e32) add(sel, e32->nr);
   return {};

@@ -130,6 +130,9 @@ TEST(Ia32Select, SetsDefaultAndAllIncludeIa32) {
 
 TEST(Ia32Select, UnknownPrefixedNamesFail) {
   EXPECT_FALSE(parse_event_selection({"ia32:nosuch"}).has_value());
+  auto typo = parse_event_selection({"ia32:opne"});
+  ASSERT_FALSE(typo.has_value());
+  EXPECT_NE(typo.error().message.find("did you mean \"ia32:open\""), std::string::npos) << typo.error().message;
   EXPECT_FALSE(parse_event_selection({"x86_64:socketcall"}).has_value());
   EXPECT_FALSE(parse_event_selection({"x86_64:sched_process_exec"}).has_value());
   EXPECT_FALSE(parse_event_selection({"ia32:sched_process_exec"}).has_value());

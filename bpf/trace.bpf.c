@@ -26,9 +26,10 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space from the syscall table and -e before load. */
-const volatile __u8 wanted[CGS_MAX_SYSCALLS] = {};            /* 1: emit this syscall */
-const volatile __u8 arg_kinds[CGS_MAX_SYSCALLS][CGS_NARGS] = {}; /* CGS_KIND_BYTE per argument */
-const volatile __u8 has_sections[CGS_MAX_SYSCALLS] = {};      /* any kind besides RAW */
+/* Indexed by slot: the x86_64 number, or CGS_IA32_SLOT + the i386 number. */
+const volatile __u8 wanted[CGS_MAX_SLOTS] = {};            /* 1: emit this syscall */
+const volatile __u8 arg_kinds[CGS_MAX_SLOTS][CGS_NARGS] = {}; /* CGS_KIND_BYTE per argument */
+const volatile __u8 has_sections[CGS_MAX_SLOTS] = {};      /* any kind besides RAW */
 const volatile __u8 only_failed = 0;                          /* -x: only ret < 0 */
 const volatile __u32 capture_bytes = 0;                       /* BUF kinds: 0 = off */
 const volatile __u8 capture_envp = 0;
@@ -88,8 +89,11 @@ static __always_inline int send_close_taken(struct pt_regs *regs, long ret, __u3
 	return 0;
 }
 
-/* The per-argument captures of a syscall, into the scratch record. */
-static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *r, __u32 nr, long ret)
+/* The per-argument captures of a syscall (by its slot), into the scratch record.
+ * `files` (a constant) 0 leaves out the fd-path sections, which user space never
+ * asks of ia32 calls: less code for the verifier to walk. */
+static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *r, __u32 nr, long ret,
+					  int files)
 {
 	__u32 off = sizeof(*r);
 	int i;
@@ -134,7 +138,8 @@ static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *
 		case CGS_ARG_CWDPATH:
 		case CGS_ARG_NEWFD:
 		case CGS_ARG_FDCLOSE:
-			off = put_file_section(s, r, off, i, kb, ret);
+			if (files)
+				off = put_file_section(s, r, off, i, kb, ret);
 			break;
 		default:
 			break;
@@ -154,6 +159,26 @@ static __always_inline void read_regs_args(__u64 *args, struct pt_regs *regs)
 	args[5] = regs->r9;
 }
 
+/* An ia32 call's (lib/trace_ia32.bpf.h): the i386 argument registers, 32-bit
+ * values zero-extended (user space sign-extends the signed ones). */
+static __always_inline void read_ia32_args(__u64 *args, struct pt_regs *regs)
+{
+	args[0] = (__u32)regs->bx;
+	args[1] = (__u32)regs->cx;
+	args[2] = (__u32)regs->dx;
+	args[3] = (__u32)regs->si;
+	args[4] = (__u32)regs->di;
+	args[5] = (__u32)regs->bp;
+}
+
+static __always_inline void read_args(__u64 *args, struct pt_regs *regs, int ia32)
+{
+	if (ia32)
+		read_ia32_args(args, regs);
+	else
+		read_regs_args(args, regs);
+}
+
 /* A record of fixed size, built in place in the ring (no copy); NULL, counted,
  * when the ring is full. The caller sets ret/args/flags and submits. */
 static __always_inline struct cgs_record *reserve_fixed(struct task_struct *task, __u32 nr)
@@ -170,6 +195,38 @@ static __always_inline struct cgs_record *reserve_fixed(struct task_struct *task
 }
 
 #include "lib/trace_summary.bpf.h"
+
+/* A syscall without sections: its header, ret and arguments, in place. */
+static __always_inline int send_fixed(struct task_struct *task, struct pt_regs *regs, __u32 nr, long ret,
+				      int ia32)
+{
+	struct cgs_record *r = reserve_fixed(task, nr);
+
+	if (!r)
+		return 0;
+	r->ret = ret;
+	read_args(r->args, regs, ia32);
+	bpf_ringbuf_submit(r, wake_flag());
+	return 0;
+}
+
+/* A syscall's record begun in the scratch slot: header, ret and arguments;
+ * NULL when there is no slot. */
+static __always_inline struct cgs_record *start_scratch(struct scratch **sp, struct task_struct *task,
+							struct pt_regs *regs, __u32 nr, long ret, int ia32)
+{
+	struct scratch *s = get_scratch();
+	struct cgs_record *r;
+
+	if (!s)
+		return NULL;
+	r = (struct cgs_record *)s->data;
+	fill_task_header(r, task, nr);
+	r->ret = ret;
+	read_args(r->args, regs, ia32);
+	*sp = s;
+	return r;
+}
 
 /* The exit of an execve whose entry record was sent: only its return value. */
 static __noinline int exec_exit(__u32 nr, long ret, __u64 ns)
@@ -191,18 +248,32 @@ static __noinline int exec_exit(__u32 nr, long ret, __u64 ns)
 	return 0;
 }
 
+static __noinline int ia32_exit(struct pt_regs *regs, __u32 nr, long ret); /* lib/trace_ia32.bpf.h */
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct task_struct *task;
 	struct cgs_record *r;
 	struct scratch *s;
-	__u32 nr, tgid, end, close_size = 0;
+	__u32 nr, slot32, tgid, end, close_size = 0;
 	__u64 ns;
 
 	/* Cheapest rejections first: an unselected syscall costs two loads. */
 	nr = regs->orig_ax;
-	if (nr >= CGS_MAX_SYSCALLS || !wanted[nr])
+	if (nr >= CGS_MAX_SYSCALLS)
+		return 0;
+	/* The ia32 slot of the same number: masked on a copy the compiler cannot
+	 * recompute from the unbounded 64-bit orig_ax (which the verifier rejects). */
+	slot32 = nr;
+	barrier_var(slot32);
+	slot32 = CGS_IA32_SLOT + (slot32 & (CGS_IA32_MAX_SYSCALLS - 1));
+	if (!wanted[nr] && !wanted[slot32])
+		return 0;
+	/* An ia32 call's number is the i386 table's (lib/trace_ia32.bpf.h). */
+	if (task_in_compat_syscall(bpf_get_current_task_btf()))
+		return ia32_exit(regs, nr, ret);
+	if (!wanted[nr])
 		return 0;
 	if (wanted[nr] & CGS_WANT_PATHGEN) {
 		path_move_end();
@@ -226,7 +297,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	task = bpf_get_current_task_btf();
 	tgid = task->tgid;
-	if (tgid == self_tgid || !task_scope_ok(task, tgid) || task_in_compat_syscall(task))
+	if (tgid == self_tgid || !task_scope_ok(task, tgid))
 		return 0;
 	ns = syscall_duration(task);
 	if (wanted[nr] & CGS_WANT_COUNT) {
@@ -240,31 +311,18 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (fsum_on)
 		fsum_exit(task, tgid, nr, ret, regs);
 
-	if (!has_sections[nr]) {
-		if (record_durations)
-			return send_fixed_timed(task, regs, nr, ret, ns);
-		r = reserve_fixed(task, nr);
-		if (!r)
-			return 0;
-		r->ret = ret;
-		read_regs_args(r->args, regs);
-		bpf_ringbuf_submit(r, wake_flag());
-		return 0;
-	}
+	if (!has_sections[nr])
+		return record_durations ? send_fixed_timed(task, regs, nr, ret, ns, 0) : send_fixed(task, regs, nr, ret, 0);
 	if (close_size)
 		return send_close_taken(regs, ret, close_size, ns);
 	/* -T: the scratch path below appends the duration. */
 	if (has_sections[nr] == CGS_SECTIONS_FDCLOSE_ONLY && !record_durations)
 		return send_fdclose_record(task, regs, nr, ret);
 
-	s = get_scratch();
-	if (!s)
+	r = start_scratch(&s, task, regs, nr, ret, 0);
+	if (!r)
 		return 0;
-	r = (struct cgs_record *)s->data;
-	fill_task_header(r, task, nr);
-	r->ret = ret;
-	read_regs_args(r->args, regs);
-	end = capture_args(s, r, nr, ret);
+	end = capture_args(s, r, nr, ret, 1);
 	if (fsum_calls[nr])
 		fsum_arm(task, tgid, nr, ret, s);
 	end = put_duration(s, end, ns);
@@ -272,10 +330,13 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* execve/execveat at entry: filename, argv and envp while their memory exists. */
-static __always_inline int exec_entry(__u32 nr, const char *filename, const char *const *argv,
-				      const char *const *envp, __u64 *raw)
+/* execve/execveat at entry: filename, argv and envp while their memory exists.
+ * raw[fi] is the filename, raw[fi + 1] argv, raw[fi + 2] envp, arrays of
+ * pointers of `psize` bytes (4 for ia32); `slot` indexes wanted. */
+static __always_inline int exec_entry(__u32 nr, __u32 slot, __u32 psize, __u32 fi, __u64 *raw)
 {
+	const char *filename = (const char *)raw[fi];
+	const void *argv = (const void *)raw[fi + 1], *envp = (const void *)raw[fi + 2];
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct cgs_record *r;
 	struct scratch *s;
@@ -286,7 +347,7 @@ static __always_inline int exec_entry(__u32 nr, const char *filename, const char
 	/* The `-- CMD` child becomes CMD here, whether or not execve is selected. */
 	if (hold_tgid && tgid == hold_tgid)
 		hold_tgid = 0;
-	if (!(wanted[nr % CGS_MAX_SYSCALLS] & CGS_WANT_EMIT) || tgid == self_tgid)
+	if (!(wanted[slot % CGS_MAX_SLOTS] & CGS_WANT_EMIT) || tgid == self_tgid)
 		return 0;
 	if (!in_scope(task, tgid))
 		return 0;
@@ -300,10 +361,10 @@ static __always_inline int exec_entry(__u32 nr, const char *filename, const char
 	for (i = 0; i < CGS_NARGS; i++)
 		r->args[i] = raw[i];
 	off = sizeof(*r);
-	off = put_str(s, r, off, nr == CGS_NR_EXECVE ? 0 : 1, filename, CGS_PATH_MAX, 1);
-	off = put_strarr(s, r, off, nr == CGS_NR_EXECVE ? 1 : 2, argv);
+	off = put_str(s, r, off, fi, filename, CGS_PATH_MAX, 1);
+	off = put_strarr(s, r, off, fi + 1, argv, psize);
 	if (capture_envp)
-		off = put_strarr(s, r, off, nr == CGS_NR_EXECVE ? 2 : 3, envp);
+		off = put_strarr(s, r, off, fi + 2, envp, psize);
 	if (send_scratch(s, off, CGS_DROP_ENTRY_LOST) == 0) {
 		__u8 one = 1;
 
@@ -317,8 +378,7 @@ int on_enter_execve(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 raw[CGS_NARGS] = {ctx->args[0], ctx->args[1], ctx->args[2], 0, 0, 0};
 
-	return exec_entry(CGS_NR_EXECVE, (const char *)ctx->args[0], (const char *const *)ctx->args[1],
-			  (const char *const *)ctx->args[2], raw);
+	return exec_entry(CGS_NR_EXECVE, CGS_NR_EXECVE, 8, 0, raw);
 }
 
 SEC("tracepoint/syscalls/sys_enter_execveat")
@@ -326,23 +386,20 @@ int on_enter_execveat(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 raw[CGS_NARGS] = {ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[3], ctx->args[4], 0};
 
-	return exec_entry(CGS_NR_EXECVEAT, (const char *)ctx->args[1], (const char *const *)ctx->args[2],
-			  (const char *const *)ctx->args[3], raw);
+	return exec_entry(CGS_NR_EXECVEAT, CGS_NR_EXECVEAT, 8, 1, raw);
 }
 
 /* Syscalls that never reach sys_exit (exit, exit_group): one record at entry,
  * no ret. (rt_sigreturn reaches sys_exit with its number gone, and the kernel
  * refuses BPF on its entry tracepoint: it cannot be traced; see session.cc.) */
-static __always_inline int entry_only(__u64 error_code, __u32 nr)
+static __always_inline int entry_only(__u64 error_code, __u32 nr, __u32 slot)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 tgid = task->tgid;
 	struct cgs_record *r;
 
-	if (!wanted[nr] || tgid == self_tgid || !in_scope(task, tgid))
-		return 0;
 	/* Not counted by --summary: strace -c counts returns, and these never return. */
-	if (!(wanted[nr] & CGS_WANT_EMIT))
+	if (!(wanted[slot % CGS_MAX_SLOTS] & CGS_WANT_EMIT) || tgid == self_tgid || !in_scope(task, tgid))
 		return 0;
 	r = reserve_fixed(task, nr);
 	if (!r)
@@ -358,13 +415,13 @@ static __always_inline int entry_only(__u64 error_code, __u32 nr)
 SEC("tracepoint/syscalls/sys_enter_exit")
 int on_enter_exit(struct trace_event_raw_sys_enter *ctx)
 {
-	return entry_only(ctx->args[0], CGS_NR_EXIT);
+	return entry_only(ctx->args[0], CGS_NR_EXIT, CGS_NR_EXIT);
 }
 
 SEC("tracepoint/syscalls/sys_enter_exit_group")
 int on_enter_exit_group(struct trace_event_raw_sys_enter *ctx)
 {
-	return entry_only(ctx->args[0], CGS_NR_EXIT_GROUP);
+	return entry_only(ctx->args[0], CGS_NR_EXIT_GROUP, CGS_NR_EXIT_GROUP);
 }
 
 /* The same entry captures (and close's, trace_close.bpf.h) without tracefs: the per-syscall tracepoints
@@ -392,19 +449,17 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 	if (id == CGS_NR_EXECVE) {
 		__u64 raw[CGS_NARGS] = {regs->di, regs->si, regs->dx, 0, 0, 0};
 
-		return exec_entry(CGS_NR_EXECVE, (const char *)regs->di, (const char *const *)regs->si,
-				  (const char *const *)regs->dx, raw);
+		return exec_entry(CGS_NR_EXECVE, CGS_NR_EXECVE, 8, 0, raw);
 	}
 	if (id == CGS_NR_EXECVEAT) {
 		__u64 raw[CGS_NARGS] = {regs->di, regs->si, regs->dx, regs->r10, regs->r8, 0};
 
-		return exec_entry(CGS_NR_EXECVEAT, (const char *)regs->si, (const char *const *)regs->dx,
-				  (const char *const *)regs->r10, raw);
+		return exec_entry(CGS_NR_EXECVEAT, CGS_NR_EXECVEAT, 8, 1, raw);
 	}
 	/* Constants, not `id`: older verifiers (6.1) do not bound it from the switch. */
 	if (id == CGS_NR_EXIT)
-		return entry_only(regs->di, CGS_NR_EXIT);
-	return entry_only(regs->di, CGS_NR_EXIT_GROUP);
+		return entry_only(regs->di, CGS_NR_EXIT, CGS_NR_EXIT);
+	return entry_only(regs->di, CGS_NR_EXIT_GROUP, CGS_NR_EXIT_GROUP);
 }
 
 /* Lifecycle records are sent even when -e did not ask for them (flagged
@@ -550,3 +605,4 @@ int BPF_PROG(on_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 }
 #include "lib/trace_net.bpf.h"
 #include "lib/trace_signal.bpf.h"
+#include "lib/trace_ia32.bpf.h"

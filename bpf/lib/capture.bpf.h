@@ -89,10 +89,12 @@ static __always_inline __u32 put_bytes(struct scratch *s, struct cgs_record *r, 
 }
 
 /* A NULL-terminated array of user strings, stored NUL-separated, at most
- * CGS_ARGV_MAX_ELEMS elements and CGS_ARGV_MAX_BYTES bytes. */
+ * CGS_ARGV_MAX_ELEMS elements and CGS_ARGV_MAX_BYTES bytes. Its pointers are
+ * `psize` bytes each (a constant): 8, or 4 for an ia32 caller's. */
 static __always_inline __u32 put_strarr(struct scratch *s, struct cgs_record *r, __u32 off, __u8 arg,
-					const char *const *uarr)
+					const void *uarr, __u32 psize)
 {
+	const char *elems = uarr;
 	struct cgs_var *v = var_at(s, off);
 	__u32 base = off + sizeof(*v);
 	__u32 used = 0;
@@ -100,11 +102,11 @@ static __always_inline __u32 put_strarr(struct scratch *s, struct cgs_record *r,
 	int i;
 
 	for (i = 0; i < CGS_ARGV_MAX_ELEMS; i++) {
-		const char *p = NULL;
+		const char *p = NULL; /* zeroed: a 4-byte pointer fills its low half */
 		__u32 rem;
 		long n;
 
-		if (bpf_probe_read_user(&p, sizeof(p), &uarr[i]) < 0 || !p)
+		if (bpf_probe_read_user(&p, psize, elems + i * psize) < 0 || !p)
 			break;
 		if (used >= CGS_ARGV_MAX_BYTES) {
 			flags = CGS_VAR_F_TRUNCATED;
@@ -131,7 +133,7 @@ static __always_inline __u32 put_strarr(struct scratch *s, struct cgs_record *r,
 	if (i == CGS_ARGV_MAX_ELEMS) {
 		const char *next = NULL;
 
-		if (bpf_probe_read_user(&next, sizeof(next), &uarr[i]) == 0 && next)
+		if (bpf_probe_read_user(&next, psize, elems + i * psize) == 0 && next)
 			flags = CGS_VAR_F_TRUNCATED;
 	}
 	return finish_var(r, v, off, arg, CGS_ARG_STRARR, used, flags);

@@ -126,14 +126,14 @@ static __always_inline struct cgs_timed_record *reserve_timed(struct task_struct
 }
 
 static __always_inline int send_fixed_timed(struct task_struct *task, struct pt_regs *regs, __u32 nr,
-					    long ret, __u64 ns)
+					    long ret, __u64 ns, int ia32)
 {
 	struct cgs_timed_record *rec = reserve_timed(task, nr, ns);
 
 	if (!rec)
 		return 0;
 	rec->r.ret = ret;
-	read_regs_args(rec->r.args, regs);
+	read_args(rec->r.args, regs, ia32);
 	bpf_ringbuf_submit(rec, wake_flag());
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "trace/event_table.h"
+#include "trace/ia32_events.h"
 
 namespace cgscope::trace {
 namespace {
@@ -13,6 +14,10 @@ namespace {
 constexpr std::string_view kListHint = "`cgscope trace --list` lists the events and sets";
 
 void add(EventSelection& sel, uint32_t nr) {
+  if (is_ia32_nr(nr)) {
+    sel.ia32.set(nr - CGS_IA32_NR_BASE);
+    return;
+  }
   if (nr < CGS_MAX_SYSCALLS) {
     sel.syscalls.set(nr);
     return;
@@ -33,22 +38,25 @@ void add(EventSelection& sel, uint32_t nr) {
 
 // Adds every event in any of `sets`.
 void add_sets(EventSelection& sel, uint32_t sets) {
-  for (const EventInfo& e : all_events())
-    if (e.sets & sets) add(sel, e.nr);
+  for (auto table : {all_events(), ia32_events()})
+    for (const EventInfo& e : table)
+      if (e.sets & sets) add(sel, e.nr);
 }
 
 void add_all(EventSelection& sel) {
-  for (const EventInfo& e : all_events()) add(sel, e.nr);
+  for (auto table : {all_events(), ia32_events()})
+    for (const EventInfo& e : table) add(sel, e.nr);
 }
 
 bool empty(const EventSelection& sel) {
-  return sel.syscalls.none() && !sel.fork && !sel.exec && !sel.exit && !sel.cgroup_mkdir && !sel.tcp_state &&
-         !sel.file_write && !sel.file_read && !sel.signal_generate && !sel.signal_deliver;
+  return sel.syscalls.none() && sel.ia32.none() && !sel.fork && !sel.exec && !sel.exit && !sel.cgroup_mkdir &&
+         !sel.tcp_state && !sel.file_write && !sel.file_read && !sel.signal_generate && !sel.signal_deliver;
 }
 
 // `base` minus everything in `removed`.
 EventSelection subtract(EventSelection base, const EventSelection& removed) {
   base.syscalls &= ~removed.syscalls;
+  base.ia32 &= ~removed.ia32;
   base.fork = base.fork && !removed.fork;
   base.exec = base.exec && !removed.exec;
   base.exit = base.exit && !removed.exit;
@@ -126,7 +134,8 @@ std::vector<std::string_view> event_names() {
   return out;
 }
 
-Failure unknown_event(std::string_view item, std::string_view name) {
+// `abi` is the "ia32:" or "x86_64:" the item began with, given back with the hints.
+Failure unknown_event(std::string_view item, std::string_view name, std::string_view abi = {}) {
   std::vector<std::string> hints;
   std::string_view stripped = name;
   for (std::string_view prefix : {"sys_enter_", "sys_exit_", "__x64_sys_", "sys_"}) {
@@ -142,6 +151,8 @@ Failure unknown_event(std::string_view item, std::string_view name) {
     for (std::string_view n : closest(name, event_names())) hints.emplace_back(n);
   }
   std::string msg = "-e: unknown event \"" + std::string(item) + "\"";
+  for (std::string& h : hints)
+    if (!h.starts_with("set:")) h.insert(0, abi);
   if (!hints.empty()) msg += "; " + did_you_mean(hints);
   return fail(msg + " (" + std::string(kListHint) + ")");
 }
@@ -167,9 +178,22 @@ Result<void> apply_item(EventSelection& sel, std::string_view item, std::string_
     add_sets(sel, *bit);
     return {};
   }
-  const EventInfo* e = find_event(body);
-  if (!e) return unknown_event(item, body);
-  add(sel, e->nr);
+  // "ia32:open" and "x86_64:open" name one table's call; a plain "open" both.
+  std::string_view name = body;
+  bool x86_64 = true, ia32 = true;
+  if (body.starts_with("ia32:")) {
+    name = body.substr(5);
+    x86_64 = false;
+  } else if (body.starts_with("x86_64:")) {
+    name = body.substr(7);
+    ia32 = false;
+  }
+  const EventInfo* e = x86_64 ? find_event(name) : nullptr;
+  if (e && !e->is_syscall && !ia32) e = nullptr;  // "x86_64:" names syscalls only
+  const EventInfo* e32 = ia32 ? find_ia32_event(name) : nullptr;
+  if (!e && !e32) return unknown_event(item, name, body.substr(0, body.size() - name.size()));
+  if (e) add(sel, e->nr);
+  if (e32) add(sel, e32->nr);
   return {};
 }
 
@@ -206,6 +230,7 @@ std::vector<std::string_view> sorted_names_where(auto pred) {
 }  // namespace
 
 bool selected(const EventSelection& sel, uint32_t nr) {
+  if (is_ia32_nr(nr)) return sel.ia32.test(nr - CGS_IA32_NR_BASE);
   if (nr < CGS_MAX_SYSCALLS) return sel.syscalls.test(nr);
   switch (nr) {
     case CGS_EV_PROCESS_FORK: return sel.fork;
@@ -252,6 +277,8 @@ std::string format_event_list() {
   std::string out =
       "Select events with -e ITEM[,ITEM...], repeatable. ITEM is an event name,\n"
       "set:NAME or all; !ITEM removes those events from what the other items select.\n"
+      "A syscall name matches both syscall tables, x86_64 and ia32 (int 0x80, 32-bit\n"
+      "programs); ia32:NAME or x86_64:NAME names one. Sets and all include ia32 calls.\n"
       "Without a positive item, cgscope traces set:default.\n"
       "\nSets:\n";
   std::vector<std::pair<std::string_view, std::vector<std::string_view>>> members;

@@ -23,6 +23,7 @@ namespace cgscope::trace {
 
 struct EventSelection {
   std::bitset<CGS_MAX_SYSCALLS> syscalls;  // indexed by syscall number
+  std::bitset<CGS_IA32_MAX_SYSCALLS> ia32;  // ia32 syscalls, by i386 number (ia32_events.h)
   bool fork = false;                       // CGS_EV_PROCESS_FORK
   bool exec = false;                       // CGS_EV_PROCESS_EXEC
   bool exit = false;                       // CGS_EV_PROCESS_EXIT
@@ -34,7 +35,7 @@ struct EventSelection {
   bool signal_deliver = false;             // CGS_EV_SIGNAL_DELIVER
 };
 
-// Whether event `nr` (a syscall number or CGS_EV_*) is in the selection; false
+// Whether event `nr` (a syscall record number, ia32 ones included, or CGS_EV_*) is in the selection; false
 // for numbers that are neither.
 bool selected(const EventSelection& sel, uint32_t nr);
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "cgscope/abi/trace.h"
+#include "trace/ia32_events.h"
 
 namespace cgscope::trace {
 namespace {
@@ -132,6 +133,7 @@ static_assert(SET_SYSTEM == 1u << (kEventSetCount - 1), "kSets and enum EventSet
 }  // namespace
 
 const EventInfo* find_event(uint32_t nr) {
+  if (is_ia32_nr(nr)) return find_ia32_event(nr - CGS_IA32_NR_BASE);
   if (nr < CGS_MAX_SYSCALLS) {
     int16_t i = kByNr[nr];
     return i < 0 ? nullptr : &kEvents[i];

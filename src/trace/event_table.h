@@ -43,14 +43,21 @@ struct EventArg {
   std::string_view name;  // e.g. "filename"
 };
 
+// Which syscall table an event is from (src/trace/ia32_events.h).
+enum class Abi : uint8_t { x86_64, ia32 };
+
 struct EventInfo {
-  uint32_t nr;            // syscall number, or CGS_EV_*
+  uint32_t nr;            // syscall number, CGS_IA32_NR_BASE + i386 number, or CGS_EV_*
   std::string_view name;  // syscall name as in unistd_64.h, or the pseudo event's name
   uint32_t sets;          // EventSet bits
   uint8_t nargs;          // arguments in use in args[]
   bool args_known;        // false: the kernel had no description, args are arg0..arg5
   std::array<EventArg, 6> args;
   bool is_syscall;        // false for the CGS_EV_* pseudo events
+  Abi abi = Abi::x86_64;
+  // The x86_64 syscall whose argument formats it shares (ia32 rows; "" for none:
+  // raw arguments); x86_64 rows leave it empty and use their own name.
+  std::string_view spec = {};
 };
 
 // Table argument i of any event is the record's args[i], or the variable
@@ -66,14 +73,17 @@ struct EventInfo {
 //   tcp_state           oldstate, newstate, saddr (section 2), daddr (section 3),
 //                       sock (cookie), context (task or softirq)
 
-// Syscalls by number (< CGS_MAX_SYSCALLS) and pseudo events by CGS_EV_*; nullptr
-// for a number that is neither. Constant time.
+// Syscalls by number (< CGS_MAX_SYSCALLS; ia32 ones at CGS_IA32_NR_BASE + their
+// i386 number) and pseudo events by CGS_EV_*; nullptr for a number that is
+// none of these. Constant time.
 const EventInfo* find_event(uint32_t nr);
 
-// By name: "openat", "sched_process_exec". nullptr if unknown.
+// By name: "openat", "sched_process_exec" (x86_64 and pseudo events only; ia32
+// names are find_ia32_event's). nullptr if unknown.
 const EventInfo* find_event(std::string_view name);
 
-// Every event: syscalls by number, then the pseudo events.
+// Every event: x86_64 syscalls by number, then the pseudo events (the ia32
+// syscalls are ia32_events()).
 std::span<const EventInfo> all_events();
 
 // The bit of a set by its name ("fs", "net_sock"); nullopt if unknown.

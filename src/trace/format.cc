@@ -10,6 +10,7 @@
 #include "trace/decode_fcntl.h"
 #include "trace/fast_out.h"
 #include "trace/flags.h"
+#include "trace/ia32_events.h"
 #include "trace/sockaddr.h"
 #include "trace/signal_text.h"
 #include "trace/syscall_time.h"
@@ -163,13 +164,15 @@ void for_each_arg(const EventView& ev, Fn&& fn) {
     std::string_view name = a.name;
     if (!ev.desc) name = std::string_view(generic, size_t(fmt::format_to(generic, "arg{}", i) - generic));
     uint64_t ctx = a.ctx_arg < CGS_NARGS ? h->args[a.ctx_arg] : 0;
-    fn(name, arg_value(a, h->args[i], ev.rec->vars[i], ctx));
+    uint64_t raw = h->args[i];
+    if (ev.desc && ev.desc->abi == Abi::ia32) raw = ia32_arg_value(a.format, raw);
+    fn(name, arg_value(a, raw, ev.rec->vars[i], ctx));
   }
   for (const NamedValue& extra : ev.extra) fn(extra.name, extra.value);
 }
 
 bool is_error(const EventView& ev) {
-  return ev.ret < 0 && ev.ret >= -4095 && ev.rec->hdr->nr < CGS_MAX_SYSCALLS;
+  return ev.ret < 0 && ev.ret >= -4095 && is_syscall_nr(ev.rec->hdr->nr);
 }
 
 // Whether the call's return may have a name (its command decides): the one test
@@ -301,18 +304,22 @@ void append_json_ident(std::string& out, const EventView& ev) {
   const cgs_record* h = ev.rec->hdr;
   std::string_view comm = comm_of(h);
   std::string_view name = ev.desc ? std::string_view(ev.desc->name) : std::string_view();
-  // 6 numbers, the field names (under 80 bytes), the name, a plain comm, the ids.
-  size_t bound = 6 * FastOut::kDecMax + 96 + name.size() + comm.size() + kIdsMax;
+  // 6 numbers, the field names (under 96 bytes with "abi"), the name, a plain comm, the ids.
+  size_t bound = 6 * FastOut::kDecMax + 112 + name.size() + comm.size() + kIdsMax;
   auto up_to_comm = [&](FastOut& o) {
+    // An ia32 call: its bare name, "abi":"ia32" and its i386 number.
+    bool ia32 = is_ia32_nr(h->nr);
+    uint32_t id = ia32 ? h->nr - CGS_IA32_NR_BASE : h->nr;
     o.lit(",\"event\":\"");
     if (ev.desc) {
       o.bytes(name);
     } else {
       o.lit("syscall_");
-      o.dec(h->nr);
+      o.dec(id);
     }
+    if (ia32) o.lit("\",\"abi\":\"ia32");
     o.lit("\",\"id\":");
-    o.dec(h->nr);
+    o.dec(id);
     o.lit(",\"pid\":");
     o.dec(h->pid);
     o.lit(",\"tid\":");
@@ -521,11 +528,14 @@ void append_table_ident(std::string& out, const EventView& ev, bool compact) {
   out += ' ';
   if (!compact) append_right(out, h->pid, kPidWidth);
   append_right(out, h->tid, kPidWidth);
-  if (ev.desc) {
+  if (ev.desc && !is_ia32_nr(h->nr)) {
     append_left(out, ev.desc->name, kEventWidth);
   } else {
-    char generic[24];
-    auto end = fmt::format_to(generic, "syscall_{}", h->nr);
+    // ia32 calls as "ia32:open" (ia32_events.h); unknown ones by number.
+    char generic[48];
+    auto end = !ev.desc ? fmt::format_to(generic, "{}syscall_{}", is_ia32_nr(h->nr) ? "ia32:" : "",
+                                         is_ia32_nr(h->nr) ? h->nr - CGS_IA32_NR_BASE : h->nr)
+                        : fmt::format_to(generic, "ia32:{:.40}", ev.desc->name);
     append_left(out, std::string_view(generic, size_t(end - generic)), kEventWidth);
   }
 }

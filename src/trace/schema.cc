@@ -2,6 +2,7 @@
 
 #include "trace/event_table.h"
 #include "trace/file_syscalls.h"
+#include "trace/ia32_events.h"
 
 namespace cgscope::trace {
 
@@ -12,11 +13,14 @@ EventDesc describe(const EventInfo& ev) {
   d.nr = ev.nr;
   d.name = ev.name;
   d.nargs = ev.nargs;
+  d.abi = ev.abi;
+  // An ia32 call reads its arguments as its x86_64 twin does (ev.spec).
+  std::string_view spec_name = ev.abi == Abi::ia32 ? ev.spec : ev.name;
   std::array<std::string_view, CGS_NARGS> names{};
   for (unsigned i = 0; i < ev.nargs && i < CGS_NARGS; i++) names[i] = ev.args[i].name;
   std::span<const std::string_view> all(names.data(), ev.nargs);
   for (unsigned i = 0; i < ev.nargs && i < CGS_NARGS; i++) {
-    ArgSpec spec = classify_arg(ev.name, ev.args[i].type, ev.args[i].name, all);
+    ArgSpec spec = classify_arg(spec_name, ev.args[i].type, ev.args[i].name, all);
     d.args[i] = ArgDesc{ev.args[i].name, spec.format, ev.is_syscall ? spec.kind_byte : uint8_t{CGS_ARG_RAW}};
   }
   auto index = [&](std::string_view name) {
@@ -27,12 +31,13 @@ EventDesc describe(const EventInfo& ev) {
   for (unsigned i = 0; i < ev.nargs && i < CGS_NARGS; i++)
     if (std::string_view ctx = context_arg_name(d.args[i].format); !ctx.empty()) d.args[i].ctx_arg = index(ctx);
   if (ev.is_syscall) {
-    d.ret = classify_ret(ev.name);
+    d.ret = classify_ret(spec_name);
     if (d.ret == RetFormat::fcntl) d.ret_ctx_arg = index("cmd");
   }
   // The files an fd or path argument names (file_syscalls.h): sections on the
   // fd's own index, or on indexes past the arguments (the cwd, a new fd).
-  if (ev.is_syscall)
+  // Not for ia32 calls: the fd table follows x86_64 calls only.
+  if (ev.is_syscall && ev.abi == Abi::x86_64)
     for (unsigned i = 0; i < CGS_NARGS; i++)
       if (uint8_t k = file_call(ev.nr).kinds[i]) d.args[i].kind_byte = k;
   return d;
@@ -51,6 +56,8 @@ Schema::Schema() : syscalls_(CGS_MAX_SYSCALLS), known_(CGS_MAX_SYSCALLS, false) 
       pseudo_[i] = describe(ev);
     }
   }
+  ia32_.resize(CGS_IA32_MAX_SYSCALLS);
+  for (const EventInfo& ev : ia32_events()) ia32_[ev.nr - CGS_IA32_NR_BASE] = describe(ev);
 }
 
 const Schema& Schema::get() {
@@ -59,6 +66,10 @@ const Schema& Schema::get() {
 }
 
 const EventDesc* Schema::find(uint32_t nr) const {
+  if (is_ia32_nr(nr)) {
+    const EventDesc& d = ia32_[nr - CGS_IA32_NR_BASE];
+    return d.name.empty() ? nullptr : &d;
+  }
   if (nr < CGS_MAX_SYSCALLS) return known_[nr] ? &syscalls_[nr] : nullptr;
   if (nr >= CGS_EV_PROCESS_FORK && nr - CGS_EV_PROCESS_FORK < pseudo_.size()) {
     const EventDesc& d = pseudo_[nr - CGS_EV_PROCESS_FORK];
@@ -69,7 +80,7 @@ const EventDesc* Schema::find(uint32_t nr) const {
 
 std::array<uint8_t, CGS_NARGS> Schema::kernel_kinds(uint32_t nr) const {
   std::array<uint8_t, CGS_NARGS> k{};
-  if (const EventDesc* d = find(nr); d && nr < CGS_MAX_SYSCALLS)
+  if (const EventDesc* d = find(nr); d && is_syscall_nr(nr))
     for (unsigned i = 0; i < CGS_NARGS; i++) k[i] = d->args[i].kind_byte;
   return k;
 }

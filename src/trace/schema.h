@@ -11,6 +11,7 @@
 
 #include "cgscope/abi/trace.h"
 #include "trace/arg_spec.h"
+#include "trace/event_table.h"
 
 namespace cgscope::trace {
 
@@ -28,6 +29,7 @@ struct EventDesc {
   std::array<ArgDesc, CGS_NARGS> args{};
   RetFormat ret = RetFormat::dec;
   uint8_t ret_ctx_arg = CGS_NARGS;  // RetFormat::fcntl: the index of "cmd"
+  Abi abi = Abi::x86_64;             // ia32: nr is CGS_IA32_NR_BASE + the i386 number
 };
 
 class Schema {
@@ -42,6 +44,7 @@ class Schema {
   Schema();
   std::vector<EventDesc> syscalls_;  // indexed by nr, CGS_MAX_SYSCALLS entries
   std::vector<EventDesc> pseudo_;    // CGS_EV_* - CGS_EV_PROCESS_FORK
+  std::vector<EventDesc> ia32_;      // by i386 number; empty name: none
   std::vector<bool> known_;
 };
 

@@ -7,10 +7,10 @@ namespace cgscope::trace {
 std::string seccomp_profile_json(const SyscallUses& used) {
   // The names go in one list for all the architectures: the format has no way to
   // tie a name to one architecture (an entry's "includes": {"arches": [...]} is
-  // matched against the host's architecture, not the call's). So once ia32 calls
-  // are traced (issue 10), an event of an ia32 call adds "SCMP_ARCH_X86" here and
-  // its name (from the ia32 table) joins the list: a name seen on either
-  // architecture is then allowed on both, the closest the format comes.
+  // matched against the host's architecture, not the call's). So an ia32 call
+  // adds "SCMP_ARCH_X86" here and its name (from the ia32 table) joins the list:
+  // a name seen on either architecture is then allowed on both, the closest the
+  // format comes.
   std::set<std::string> arches, names;
   for (const auto& [arch, name] : used) {
     arches.insert(arch);

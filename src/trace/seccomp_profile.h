@@ -19,7 +19,7 @@ namespace cgscope::trace {
 
 // The architectures of the profile, as libseccomp spells them.
 inline constexpr std::string_view kScmpArchX86_64 = "SCMP_ARCH_X86_64";
-// ia32 calls (int 0x80, 32-bit programs): cgscope does not trace them yet (issue 10).
+// ia32 calls (int 0x80, 32-bit programs), named from the ia32 table.
 inline constexpr std::string_view kScmpArchX86 = "SCMP_ARCH_X86";
 
 // The errno of a call the profile does not allow: EPERM, as Docker's own default.

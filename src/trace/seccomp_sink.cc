@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/unique_fd.h"
+#include "trace/ia32_events.h"
 #include "trace/schema.h"
 #include "trace/seccomp_profile.h"
 
@@ -85,15 +86,16 @@ Result<std::unique_ptr<SeccompSink>> SeccompSink::open(const std::string& path) 
   return std::unique_ptr<SeccompSink>(new SeccompSink(path));
 }
 
-// Every call cgscope traces today is an x86_64 one: the kernel side drops ia32
-// calls (task_in_compat_syscall in bpf/trace.bpf.c), whose numbers are another
-// table's. Issue 10: when a record carries a flag for an ia32 call, return an
-// ia32 Arch for it here (and name it from the ia32 table in finish()).
-SeccompSink::Arch SeccompSink::arch_of(const EventView&) { return kX86_64; }
+// ia32 calls come with their own record numbers (ia32_events.h): libseccomp's
+// SCMP_ARCH_X86, named from the ia32 table.
+SeccompSink::Arch SeccompSink::arch_of(const EventView& ev) {
+  return is_ia32_nr(ev.rec->hdr->nr) ? kX86 : kX86_64;
+}
 
 void SeccompSink::on_event(const EventView& ev, bool) {
   uint32_t nr = ev.rec->hdr->nr;
-  if (nr < CGS_MAX_SYSCALLS) seen_[arch_of(ev)].set(nr);
+  if (nr < CGS_MAX_SYSCALLS) seen_[kX86_64].set(nr);
+  if (is_ia32_nr(nr)) seen_[arch_of(ev)].set(nr - CGS_IA32_NR_BASE);
 }
 
 Result<void> SeccompSink::finish() {
@@ -101,13 +103,16 @@ Result<void> SeccompSink::finish() {
   std::vector<std::string> unnamed;
   for (int arch = 0; arch < kArchCount; arch++) {
     if (seen_[arch].none()) continue;
-    std::string arch_name(kScmpArchX86_64);  // issue 10: kScmpArchX86 for ia32
+    std::string arch_name(arch == kX86 ? kScmpArchX86 : kScmpArchX86_64);
+    uint32_t base = arch == kX86 ? CGS_IA32_NR_BASE : 0;
     for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
       if (!seen_[arch].test(nr)) continue;
-      if (const EventDesc* d = Schema::get().find(nr)) used.emplace(arch_name, std::string(d->name));
-      else unnamed.push_back(std::to_string(nr));
+      if (const EventDesc* d = Schema::get().find(base + nr)) used.emplace(arch_name, std::string(d->name));
+      else unnamed.push_back((arch == kX86 ? "ia32:" : "") + std::to_string(nr));
     }
     for (std::string_view name : kAlwaysAllowed) used.emplace(arch_name, std::string(name));
+    // ia32 has the older sigreturn too, for handlers installed without SA_RESTORER's rt frame.
+    if (arch == kX86) used.emplace(arch_name, "sigreturn");
   }
   if (auto r = write_atomically(path_, seccomp_profile_json(used)); !r)
     return fail_with("writing the seccomp profile", r.error());
@@ -115,8 +120,8 @@ Result<void> SeccompSink::finish() {
     std::fprintf(stderr, "cgscope: wrote the seccomp profile %s: no syscall was seen, so it allows none\n",
                  path_.c_str());
   else
-    std::fprintf(stderr, "cgscope: wrote the seccomp profile %s: %zu syscalls allowed on x86_64, every other "
-                 "one fails with EPERM\n", path_.c_str(), used.size());
+    std::fprintf(stderr, "cgscope: wrote the seccomp profile %s: %zu syscalls allowed (x86_64%s), every other "
+                 "one fails with EPERM\n", path_.c_str(), used.size(), seen_[kX86].any() ? " and ia32" : "");
   if (!unnamed.empty())
     std::fprintf(stderr, "cgscope: syscalls numbered %s are not in cgscope's table: the profile cannot name them, "
                  "so they fail under it\n", fmt::format("{}", fmt::join(unnamed, ", ")).c_str());

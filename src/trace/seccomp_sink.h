@@ -27,7 +27,8 @@ class SeccompSink final : public TraceSink {
 
  private:
   // The architectures a call can be seen on; one bit per syscall number each.
-  enum Arch { kX86_64, kArchCount };
+  // kX86: ia32 calls (int 0x80, 32-bit programs), by i386 number.
+  enum Arch { kX86_64, kX86, kArchCount };
   explicit SeccompSink(std::string path) : path_(std::move(path)) {}
   static Arch arch_of(const EventView& ev);
 

@@ -32,6 +32,7 @@
 #include "trace/file_tracker.h"
 #include "trace/flow_sink.h"
 #include "trace/format.h"
+#include "trace/ia32_events.h"
 #include "trace/output_file.h"
 #include "trace/pid_watch.h"
 #include "trace/proc_tree.h"
@@ -47,6 +48,9 @@ namespace cgscope::trace {
 namespace {
 
 constexpr uint32_t kClone = 56, kFork = 57, kVfork = 58, kClone3 = 435;
+// Their ia32 numbers, as records carry them.
+constexpr uint32_t kIa32Fork = CGS_IA32_NR_BASE + 2, kIa32Clone = CGS_IA32_NR_BASE + 120,
+                   kIa32Vfork = CGS_IA32_NR_BASE + 190, kIa32Clone3 = CGS_IA32_NR_BASE + 435;
 
 uint64_t clock_ns(clockid_t id) {
   timespec ts;
@@ -122,6 +126,7 @@ Result<void> Session::prepare() {
     return fail("rt_sigreturn cannot be traced: it returns with its syscall number gone, and the kernel allows "
                 "no BPF program on its entry; trace the signal delivery with -e set:signals instead");
   selection_.syscalls.reset(CGS_NR_RT_SIGRETURN);
+  selection_.ia32.reset(CGS_IA32_NR_SIGRETURN).reset(CGS_IA32_NR_RT_SIGRETURN);  // the same, ia32 (and the old one)
   if (!req_.command.empty() && (!req_.cgroups.empty() || req_.container || !req_.pids.empty()))
     return fail("-c, --container and -p choose whom to trace; with -- CMD the scope is CMD and its children. "
                 "Use one or the other");
@@ -232,7 +237,7 @@ void Session::emit(const RecordView& rec, int64_t ret, bool has_ret, bool select
                    std::span<const NamedValue> extra) {
   if (stop_) return;
   // -x is about syscalls; process and cgroup events have no failure to show.
-  if (req_.only_failed && rec.hdr->nr >= CGS_MAX_SYSCALLS) return;
+  if (req_.only_failed && !is_syscall_nr(rec.hdr->nr)) return;
   // -x where the kernel could not apply it (see run()): a call that returned
   // (exit and exit_group never do) and succeeded is not the stream's.
   if (req_.only_failed && has_ret && ret >= 0) selected = false;
@@ -288,25 +293,33 @@ void Session::on_record(std::span<const uint8_t> bytes) {
     default:
       break;
   }
-  if (h->nr >= CGS_MAX_SYSCALLS) files_->on_lifecycle(rec);
-  if (pids_ && h->nr >= CGS_MAX_SYSCALLS) pids_->on_lifecycle(*h);
+  if (!is_syscall_nr(h->nr)) files_->on_lifecycle(rec);
+  if (pids_ && !is_syscall_nr(h->nr)) pids_->on_lifecycle(*h);
   if (h->flags & CGS_REC_F_UNSELECTED) return;
   // With a seccomp profile the kernel sends every syscall (see run()); -e
   // decides which of them the stream shows.
-  bool selected = h->nr >= CGS_MAX_SYSCALLS || selection_.syscalls.test(h->nr);
+  bool selected = !is_syscall_nr(h->nr) || trace::selected(selection_, h->nr);
 
   switch (h->nr) {
     case CGS_NR_EXECVE:
     case CGS_NR_EXECVEAT:
+    case CGS_IA32_NR_BASE + CGS_IA32_NR_EXECVE:
+    case CGS_IA32_NR_BASE + CGS_IA32_NR_EXECVEAT:
       on_exec_record(bytes, rec, selected);
       return;
     case CGS_NR_EXIT:
     case CGS_NR_EXIT_GROUP:
+    case CGS_IA32_NR_BASE + CGS_IA32_NR_EXIT:
+    case CGS_IA32_NR_BASE + CGS_IA32_NR_EXIT_GROUP:
       // Sent at entry: these never return.
       emit(rec, 0, !(h->flags & CGS_REC_F_ENTRY), selected);
       return;
     case kClone:
     case kFork:
+    case kIa32Fork:
+    case kIa32Clone:
+    case kIa32Vfork:
+    case kIa32Clone3:
     case kVfork:
     case kClone3:
       // The child's own return from fork: sched_process_fork already says it
@@ -347,6 +360,8 @@ void Session::write_syscall_summary() {
   if (req_.summary == SummaryMode::off || !stream_ || !tracer_) return;
   auto totals = tracer_->syscall_totals();
   auto rows = summary_rows(totals, [](uint32_t nr) {
+    if (is_ia32_nr(nr))  // "ia32:open": the name -e takes and the table shows
+      if (const EventInfo* e = find_ia32_event(nr - CGS_IA32_NR_BASE)) return qualified_name(*e);
     const EventDesc* d = Schema::get().find(nr);
     return d ? std::string(d->name) : fmt::format("syscall_{}", nr);
   });
@@ -390,14 +405,25 @@ int Session::run() {
   cfg.syscalls = selection_.syscalls;
   // A seccomp profile needs every syscall: the kernel sends them all, on_record
   // marks those -e did not select, and only sinks that want those get them.
-  if (every_syscall_wanted()) cfg.syscalls.set().reset(CGS_NR_RT_SIGRETURN);
+  cfg.ia32_syscalls = selection_.ia32;
+  if (every_syscall_wanted()) {
+    cfg.syscalls.set().reset(CGS_NR_RT_SIGRETURN);
+    cfg.ia32_syscalls.set().reset(CGS_IA32_NR_SIGRETURN).reset(CGS_IA32_NR_RT_SIGRETURN);
+  }
   // --summary alone: the kernel counts the selected syscalls and sends no event.
   const EventSelection shown = summary_only() ? EventSelection{} : selection_;
-  if (summary_only()) cfg.syscalls.reset();
+  if (summary_only()) {
+    cfg.syscalls.reset();
+    cfg.ia32_syscalls.reset();
+  }
   // Without -e the summary counts every syscall, as strace -c does.
   if (req_.summary != SummaryMode::off) {
     cfg.counted = selection_.syscalls;
-    if (req_.events.empty()) cfg.counted.set().reset(CGS_NR_RT_SIGRETURN);
+    cfg.counted_ia32 = selection_.ia32;
+    if (req_.events.empty()) {
+      cfg.counted.set().reset(CGS_NR_RT_SIGRETURN);
+      cfg.counted_ia32.set().reset(CGS_IA32_NR_SIGRETURN).reset(CGS_IA32_NR_RT_SIGRETURN);
+    }
   }
   cfg.durations = req_.syscall_times;
   files_ = std::make_unique<FileTracker>(FileTracker::needs_of(shown));

@@ -74,20 +74,28 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
 
   auto* ro = skel_->rodata;
   const Schema& schema = Schema::get();
-  for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
-    if (cfg.counted.test(nr)) ro->wanted[nr] = CGS_WANT_COUNT;
-    if (!cfg.syscalls.test(nr)) continue;
-    ro->wanted[nr] |= CGS_WANT_EMIT;
-    if (nr == CGS_NR_EXECVE || nr == CGS_NR_EXECVEAT) continue;  // captured at entry; exit carries only ret
+  // slot: where the kernel's tables hold the call; nr: its record number.
+  auto want = [&](uint32_t slot, uint32_t nr, bool is_exec) {
+    ro->wanted[slot] |= CGS_WANT_EMIT;
+    if (is_exec) return;  // captured at entry; exit carries only ret
     auto kinds = schema.kernel_kinds(nr);
     bool sections = false;
     for (unsigned i = 0; i < CGS_NARGS; i++) {
       uint8_t kind = CGS_KIND(kinds[i]);
       if (kind == CGS_ARG_STRARR || (kind == CGS_ARG_BUF && cfg.capture_bytes == 0)) kinds[i] = CGS_ARG_RAW;
-      ro->arg_kinds[nr][i] = kinds[i];
+      ro->arg_kinds[slot][i] = kinds[i];
       sections |= CGS_KIND(kinds[i]) != CGS_ARG_RAW;
     }
-    ro->has_sections[nr] = sections;
+    ro->has_sections[slot] = sections;
+  };
+  for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
+    if (cfg.counted.test(nr)) ro->wanted[nr] |= CGS_WANT_COUNT;
+    if (cfg.syscalls.test(nr)) want(nr, nr, nr == CGS_NR_EXECVE || nr == CGS_NR_EXECVEAT);
+  }
+  for (uint32_t nr = 0; nr < CGS_IA32_MAX_SYSCALLS; nr++) {
+    if (cfg.counted_ia32.test(nr)) ro->wanted[CGS_IA32_SLOT + nr] |= CGS_WANT_COUNT;
+    if (cfg.ia32_syscalls.test(nr))
+      want(CGS_IA32_SLOT + nr, CGS_IA32_NR_BASE + nr, nr == CGS_IA32_NR_EXECVE || nr == CGS_IA32_NR_EXECVEAT);
   }
   ro->wanted_fork = cfg.fork;
   ro->wanted_exec = cfg.exec;
@@ -127,6 +135,11 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
                          progs->on_enter_exit_group})
     bpf_program__set_autoload(p, !cfg.entry_via_sys_enter);
   bpf_program__set_autoload(progs->on_sys_enter, cfg.entry_via_sys_enter);
+  // ia32 execve/execveat/exit/exit_group need an entry, and only the generic
+  // hook sees ia32 entries (bpf/lib/trace_ia32.bpf.h).
+  const auto& i32 = cfg.ia32_syscalls;
+  bpf_program__set_autoload(progs->on_ia32_enter, i32.test(CGS_IA32_NR_EXECVE) || i32.test(CGS_IA32_NR_EXECVEAT) ||
+                                                      i32.test(CGS_IA32_NR_EXIT) || i32.test(CGS_IA32_NR_EXIT_GROUP));
   if (auto r = configure_tcp_state(skel_, cfg.tcp_state); !r) return r;
   configure_summary(skel_, cfg.counted.any(), cfg.durations);
   bpf_program__set_autoload(progs->on_signal_generate, cfg.signal_generate);

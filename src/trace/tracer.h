@@ -25,6 +25,7 @@ namespace cgscope::trace {
 
 struct KernelConfig {
   std::bitset<CGS_MAX_SYSCALLS> syscalls;  // emitted at sys_exit
+  std::bitset<CGS_IA32_MAX_SYSCALLS> ia32_syscalls;  // the same, ia32 calls by i386 number
   bool fork = false, exec = false, exit = false, cgroup_mkdir = false;  // selected pseudo events
   // The tcp_state pseudo event (bpf/lib/trace_net.bpf.h): its program is loaded
   // only when it is selected.
@@ -53,6 +54,7 @@ struct KernelConfig {
   // --summary: these syscalls are counted in the kernel (bpf/lib/trace_summary.bpf.h),
   // whether or not they are also emitted (`syscalls`).
   std::bitset<CGS_MAX_SYSCALLS> counted;
+  std::bitset<CGS_IA32_MAX_SYSCALLS> counted_ia32;  // the same, ia32 calls by i386 number
   bool durations = false;  // -T: records carry CGS_REC_F_DURATION
   bool signal_generate = false, signal_deliver = false;  // the `signals` events
 };

@@ -206,5 +206,43 @@ TEST(Schema, KernelKindsMatchTheClassifier) {
   EXPECT_EQ(CGS_LEN_ARG(w[1]), 2);
 }
 
+// ia32 records (include/cgscope/abi/trace.h: CGS_IA32_NR_BASE + i386 number):
+// the bare name, "abi":"ia32", the i386 number, signed 32-bit values widened.
+TEST(Record, Ia32OpenatShowsItsAbiAndI386Number) {
+  auto b = RecordBuilder(CGS_IA32_NR_BASE + 295)
+               .arg(0, 0xffffff9c)  // AT_FDCWD as the kernel sends it: 32 bits, zero-extended
+               .arg(2, 0)
+               .ret(-2)
+               .section(1, CGS_ARG_STR, std::string_view("/etc/hostname\0", 14))
+               .bytes();
+  auto j = to_json(b);
+  EXPECT_EQ(j["event"], "openat");
+  EXPECT_EQ(j["abi"], "ia32");
+  EXPECT_EQ(j["id"], 295);
+  EXPECT_EQ(j["args"]["dfd"], "AT_FDCWD");
+  EXPECT_EQ(j["args"]["filename"], "/etc/hostname");
+  EXPECT_EQ(j["error"], "ENOENT");
+  auto x = to_json(RecordBuilder(257).section(1, CGS_ARG_STR, std::string_view("/x\0", 3)).bytes());
+  EXPECT_FALSE(x.contains("abi"));  // x86_64 records are unchanged
+}
+
+TEST(Record, Ia32TableRowIsQualified) {
+  auto b = RecordBuilder(CGS_IA32_NR_BASE + 5).ret(3).section(0, CGS_ARG_STR, std::string_view("/e\0", 3)).bytes();
+  auto rec = decode_record(b);
+  ASSERT_TRUE(rec.has_value());
+  EventView ev{&*rec, Schema::get().find(rec->hdr->nr), nullptr, 3, true, 0};
+  std::string out;
+  append_table_row(out, ev);
+  EXPECT_NE(out.find("ia32:open"), std::string::npos) << out;
+  EXPECT_NE(out.find("filename=\"/e\""), std::string::npos) << out;
+  auto u = RecordBuilder(CGS_IA32_NR_BASE + 511).ret(0).bytes();
+  auto urec = decode_record(u);
+  ASSERT_TRUE(urec.has_value());
+  EventView uev{&*urec, Schema::get().find(urec->hdr->nr), nullptr, 0, true, 0};
+  out.clear();
+  append_table_row(out, uev);
+  EXPECT_NE(out.find("ia32:syscall_511"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace cgscope::trace

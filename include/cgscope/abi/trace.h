@@ -43,6 +43,23 @@
 #define CGS_NR_EXECVEAT 322
 #define CGS_NR_CLOSE 3 /* its fd is gone by exit: user space names what it closed */
 
+/* ia32 syscalls: `int 0x80` from any process, every syscall of a 32-bit one.
+ * The kernel tells them apart by the task's TS_COMPAT (in_ia32_syscall()); their
+ * numbers are the i386 table's. A record of one has nr = CGS_IA32_NR_BASE + the
+ * i386 number (never a pseudo event's: those are below). The per-syscall
+ * tables of the BPF side (wanted, arg_kinds, has_sections) hold them at
+ * CGS_IA32_SLOT + the i386 number, after the x86_64 ones. */
+#define CGS_IA32_NR_BASE 2048
+#define CGS_IA32_MAX_SYSCALLS 512 /* i386 numbers are below this */
+#define CGS_IA32_SLOT CGS_MAX_SYSCALLS
+#define CGS_MAX_SLOTS (CGS_MAX_SYSCALLS + CGS_IA32_MAX_SYSCALLS)
+#define CGS_IA32_NR_EXIT 1
+#define CGS_IA32_NR_EXECVE 11
+#define CGS_IA32_NR_SIGRETURN 119
+#define CGS_IA32_NR_RT_SIGRETURN 173
+#define CGS_IA32_NR_EXIT_GROUP 252
+#define CGS_IA32_NR_EXECVEAT 358
+
 /* Limits on what one record may carry. */
 #define CGS_PATH_MAX 4096       /* one string argument, NUL included */
 #define CGS_ARGV_MAX_ELEMS 64   /* elements of argv/envp */
@@ -118,7 +135,7 @@ struct cgs_record {
 	__u64 ts_ns;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 cgroup_id;  /* cgroup v2 id (inode number of the cgroup's directory) */
 	__u32 size;       /* bytes of this record, header and sections included */
-	__u32 nr;         /* syscall number, or CGS_EV_* */
+	__u32 nr;         /* syscall number, CGS_IA32_NR_BASE + i386 number, or CGS_EV_* */
 	__u32 pid;        /* thread group id, as seen from the initial pid namespace */
 	__u32 tid;        /* thread id */
 	__u32 ppid;       /* real parent's thread group id */

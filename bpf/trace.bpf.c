@@ -20,7 +20,6 @@
 #include "lib/maps.bpf.h"
 #include "lib/task.bpf.h"
 #include "lib/scope.bpf.h"
-#include "lib/capture.bpf.h"
 
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -32,7 +31,17 @@ const volatile __u8 has_sections[CGS_MAX_SYSCALLS] = {};      /* any kind beside
 const volatile __u8 only_failed = 0;                          /* -x: only ret < 0 */
 const volatile __u32 capture_bytes = 0;                       /* BUF kinds: 0 = off */
 const volatile __u8 capture_envp = 0;
+/* CGS_ARG_STRUCT/ARRAY: the struct's (an element's) size per argument. */
+const volatile __u16 struct_size[CGS_MAX_SYSCALLS][CGS_NARGS] = {};
+/* -s: bytes a string argument keeps (CGS_STR_KEEP_MAX at most). */
+const volatile __u32 str_keep = CGS_STR_KEEP_MAX;
+/* --argv-max, and -s for each argv/envp element (0: elements are cut only by
+ * the array's byte limit). */
+const volatile __u32 argv_elems = CGS_ARGV_MAX_ELEMS;
+const volatile __u32 elem_keep = 0;
 const volatile __u8 wanted_fork = 0, wanted_exec = 0, wanted_exit = 0, wanted_mkdir = 0;
+
+#include "lib/capture.bpf.h" /* after the limits above, which it reads */
 
 #include "lib/trace_fd.bpf.h"
 
@@ -107,7 +116,19 @@ static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *
 			len = r->args[li];
 		switch (kind) {
 		case CGS_ARG_STR:
-			off = put_str(s, r, off, i, p, CGS_PATH_MAX, 1);
+			off = put_str(s, r, off, i, p, str_keep, 1);
+			break;
+		case CGS_ARG_STRUCT:
+			if (p && (!(li & CGS_STRUCT_OUT) || ret >= 0))
+				off = put_bytes(s, r, off, i, kind, p, struct_size[nr][i], CGS_STRUCT_MAX);
+			break;
+		case CGS_ARG_ARRAY:
+			if (li == CGS_COUNT_RET)
+				len = ret > 0 ? ret : 0;
+			/* len is a user count: the product is bounded (u32 * u16) before the cut. */
+			if (p && len)
+				off = put_bytes(s, r, off, i, kind, p, (len & 0xffffffff) * struct_size[nr][i],
+						CGS_STRUCT_MAX);
 			break;
 		case CGS_ARG_SOCKADDR:
 			if (p)
@@ -278,7 +299,7 @@ static __always_inline int exec_entry(__u32 nr, const char *filename, const char
 	for (i = 0; i < CGS_NARGS; i++)
 		r->args[i] = raw[i];
 	off = sizeof(*r);
-	off = put_str(s, r, off, nr == CGS_NR_EXECVE ? 0 : 1, filename, CGS_PATH_MAX, 1);
+	off = put_str(s, r, off, nr == CGS_NR_EXECVE ? 0 : 1, filename, CGS_STR_KEEP_MAX, 1);
 	off = put_strarr(s, r, off, nr == CGS_NR_EXECVE ? 1 : 2, argv);
 	if (capture_envp)
 		off = put_strarr(s, r, off, nr == CGS_NR_EXECVE ? 2 : 3, envp);
@@ -450,7 +471,7 @@ int BPF_PROG(on_process_exec, struct task_struct *p, pid_t old_pid, struct linux
 	r->args[2] = old_pid;
 	r->args[3] = task_pidns_inum(task);
 	r->args[4] = task_pidns_level(task);
-	off = put_str(s, r, sizeof(*r), 0, BPF_CORE_READ(bprm, filename), CGS_PATH_MAX, 0);
+	off = put_str(s, r, sizeof(*r), 0, BPF_CORE_READ(bprm, filename), CGS_STR_KEEP_MAX, 0);
 	/* The new image's argv is one NUL-separated block in its own memory. */
 	arg_start = BPF_CORE_READ(task, mm, arg_start);
 	arg_end = BPF_CORE_READ(task, mm, arg_end);
@@ -517,7 +538,7 @@ int BPF_PROG(on_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 		return 0;
 	r->args[0] = BPF_CORE_READ(cgrp, kn, id);
 	r->args[1] = BPF_CORE_READ(cgrp, level);
-	off = put_str(s, r, sizeof(*r), 2, path, CGS_PATH_MAX, 0);
+	off = put_str(s, r, sizeof(*r), 2, path, CGS_STR_KEEP_MAX, 0);
 	send_scratch(s, off, CGS_DROP_RINGBUF_FULL);
 	return 0;
 }

@@ -18,6 +18,7 @@ EventDesc describe(const EventInfo& ev) {
   for (unsigned i = 0; i < ev.nargs && i < CGS_NARGS; i++) {
     ArgSpec spec = classify_arg(ev.name, ev.args[i].type, ev.args[i].name, all);
     d.args[i] = ArgDesc{ev.args[i].name, spec.format, ev.is_syscall ? spec.kind_byte : uint8_t{CGS_ARG_RAW}};
+    d.args[i].struct_size = spec.struct_size;
   }
   auto index = [&](std::string_view name) {
     for (unsigned j = 0; j < ev.nargs && j < CGS_NARGS; j++)
@@ -72,6 +73,13 @@ std::array<uint8_t, CGS_NARGS> Schema::kernel_kinds(uint32_t nr) const {
   if (const EventDesc* d = find(nr); d && nr < CGS_MAX_SYSCALLS)
     for (unsigned i = 0; i < CGS_NARGS; i++) k[i] = d->args[i].kind_byte;
   return k;
+}
+
+std::array<uint16_t, CGS_NARGS> Schema::kernel_struct_sizes(uint32_t nr) const {
+  std::array<uint16_t, CGS_NARGS> z{};
+  if (const EventDesc* d = find(nr); d && nr < CGS_MAX_SYSCALLS)
+    for (unsigned i = 0; i < CGS_NARGS; i++) z[i] = d->args[i].struct_size;
+  return z;
 }
 
 }  // namespace cgscope::trace

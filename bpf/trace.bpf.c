@@ -33,8 +33,6 @@ const volatile __u32 capture_bytes = 0;                       /* BUF kinds: 0 = 
 const volatile __u8 capture_envp = 0;
 /* CGS_ARG_STRUCT/ARRAY: the struct's (an element's) size per argument. */
 const volatile __u16 struct_size[CGS_MAX_SYSCALLS][CGS_NARGS] = {};
-/* -s: bytes a string argument keeps (CGS_STR_KEEP_MAX at most). */
-const volatile __u32 str_keep = CGS_STR_KEEP_MAX;
 /* --argv-max, and -s for each argv/envp element (0: elements are cut only by
  * the array's byte limit). */
 const volatile __u32 argv_elems = CGS_ARGV_MAX_ELEMS;
@@ -116,7 +114,8 @@ static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *
 			len = r->args[li];
 		switch (kind) {
 		case CGS_ARG_STR:
-			off = put_str(s, r, off, i, p, str_keep, 1);
+			/* Paths and names: -s does not cut them (strace prints file names whole). */
+			off = put_str(s, r, off, i, p, CGS_STR_KEEP_MAX, 1);
 			break;
 		case CGS_ARG_STRUCT:
 			if (p && (!(li & CGS_STRUCT_OUT) || ret >= 0))

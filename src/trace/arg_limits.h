@@ -1,7 +1,9 @@
-// -s and --argv-max: what the kernel keeps of a string argument and of argv/envp
+// -s and --argv-max: what the kernel keeps of argv/envp and of buffers
 // (bpf/lib/capture.bpf.h), which user space needs to know once more to mark an
 // argv element the kernel cut (it keeps one byte more than it shows, so that the
-// cut is exact). Set once, before the first event, by the session.
+// cut is exact). Paths are not cut by -s: strace prints file names whole too
+// (they are kept up to CGS_STR_KEEP_MAX). Set once, before the first event, by
+// the session.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +14,6 @@
 namespace cgscope::trace {
 
 struct ArgLimits {
-  uint32_t str_keep = CGS_STR_KEEP_MAX;     // bytes of a string argument (-s)
   uint32_t elem_keep = 0;                   // bytes of an argv element, 0: no own limit (-s)
   uint32_t argv_elems = CGS_ARGV_MAX_ELEMS; // argv/envp elements (--argv-max)
 };

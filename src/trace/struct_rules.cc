@@ -38,7 +38,6 @@ constexpr std::array kRules = {
     StructRule{"socketpair", "usockvec", ArgFormat::fd_pair, 8, Dir::out},
     StructRule{"poll", "ufds", ArgFormat::pollfd_array, kPollfd, Dir::in, "nfds"},
     StructRule{"ppoll", "ufds", ArgFormat::pollfd_array, kPollfd, Dir::in, "nfds"},
-    StructRule{"ppoll", "tsp", ArgFormat::timespec, kTimespec},
     StructRule{"readv", "vec", ArgFormat::iovec_array, kIovec, Dir::in, "vlen"},
     StructRule{"writev", "vec", ArgFormat::iovec_array, kIovec, Dir::in, "vlen"},
     StructRule{"preadv", "vec", ArgFormat::iovec_array, kIovec, Dir::in, "vlen"},

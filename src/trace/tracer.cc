@@ -87,7 +87,6 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
   ro->only_failed = cfg.only_failed;
   ro->capture_bytes = std::min<uint32_t>(cfg.capture_bytes, CGS_BUF_MAX);
   ro->capture_envp = cfg.capture_envp;
-  ro->str_keep = std::min<uint32_t>(cfg.str_keep, CGS_STR_KEEP_MAX);
   ro->elem_keep = std::min<uint32_t>(cfg.elem_keep, CGS_STR_KEEP_MAX);
   ro->argv_elems = std::min<uint32_t>(cfg.argv_elems, CGS_ARGV_MAX_ELEMS);
   ro->self_tgid = cfg.self_tgid;

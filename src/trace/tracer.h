@@ -32,7 +32,7 @@ struct KernelConfig {
   uint32_t capture_bytes = 0;  // 0: buffers off
   bool capture_envp = false;
   // -s and --argv-max (arg_limits.h).
-  uint32_t str_keep = CGS_STR_KEEP_MAX, elem_keep = 0, argv_elems = CGS_ARGV_MAX_ELEMS;
+  uint32_t elem_keep = 0, argv_elems = CGS_ARGV_MAX_ELEMS;
   std::optional<uint32_t> uid;
   std::optional<std::string> comm;
   bool filter_cgroup = false;  // scope_cgroups applies (add_scope_cgroup)

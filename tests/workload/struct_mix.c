@@ -50,6 +50,10 @@ int main(void) {
   epoll_wait(ep, out, 4, 0);
   pid_t child = fork();
   if (child == 0) _exit(3);
+  // Until the child is gone, without reaping it: wait4 then returns at once, and
+  // strace prints it on one line.
+  siginfo_t info;
+  waitid(P_PID, child, &info, WEXITED | WNOWAIT);
   int status;
   wait4(child, &status, 0, NULL);
   return 0;

@@ -103,9 +103,10 @@ enum cgs_arg_kind {
 #define CGS_COUNT_RET 7
 #define CGS_STRUCT_MAX 4096 /* bytes of one struct or array section */
 
-/* -s and --argv-max (rodata str_keep, argv_elems): what a string argument and an
- * argv element keep, and how many argv elements. A string or element read with
- * room for one byte more than it keeps is cut exactly when that byte is there. */
+/* What a string argument keeps (-s does not cut paths), and at most -s for an
+ * argv element (rodata elem_keep, argv_elems for --argv-max). A string or element
+ * read with room for one byte more than it keeps is cut exactly when that byte
+ * is there. */
 #define CGS_STR_KEEP_MAX (CGS_PATH_MAX - 2)
 
 /* wanted[nr] bits. */

@@ -122,10 +122,12 @@ static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *
 				off = put_bytes(s, r, off, i, kind, p, struct_size[nr][i], CGS_STRUCT_MAX);
 			break;
 		case CGS_ARG_ARRAY:
+			/* An empty array is a section too: strace shows "[]". A count that is
+			 * the return value exists only when the call succeeded. */
 			if (li == CGS_COUNT_RET)
-				len = ret > 0 ? ret : 0;
+				len = ret;
 			/* len is a user count: the product is bounded (u32 * u16) before the cut. */
-			if (p && len)
+			if (p && (li != CGS_COUNT_RET || ret >= 0))
 				off = put_bytes(s, r, off, i, kind, p, (len & 0xffffffff) * struct_size[nr][i],
 						CGS_STRUCT_MAX);
 			break;

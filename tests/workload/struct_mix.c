@@ -48,6 +48,9 @@ int main(void) {
   write(fds[1], "x", 1);
   struct epoll_event out[4];
   epoll_wait(ep, out, 4, 0);
+  if (read(fds[0], buf, 1) != 1) return 1;
+  epoll_wait(ep, out, 4, 0);  // nothing left: no events, "[]"
+  epoll_wait(-1, out, 4, 0);  // fails: the array is an address
   pid_t child = fork();
   if (child == 0) _exit(3);
   // Until the child is gone, without reaping it: wait4 then returns at once, and

@@ -20,7 +20,6 @@
 #include "lib/maps.bpf.h"
 #include "lib/task.bpf.h"
 #include "lib/scope.bpf.h"
-#include "lib/capture.bpf.h"
 
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -33,7 +32,15 @@ const volatile __u8 has_sections[CGS_MAX_SLOTS] = {};      /* any kind besides R
 const volatile __u8 only_failed = 0;                          /* -x: only ret < 0 */
 const volatile __u32 capture_bytes = 0;                       /* BUF kinds: 0 = off */
 const volatile __u8 capture_envp = 0;
+/* CGS_ARG_STRUCT/ARRAY: the struct's (an element's) size per argument. */
+const volatile __u16 struct_size[CGS_MAX_SLOTS][CGS_NARGS] = {};
+/* --argv-max, and -s for each argv/envp element (0: elements are cut only by
+ * the array's byte limit). */
+const volatile __u32 argv_elems = CGS_ARGV_MAX_ELEMS;
+const volatile __u32 elem_keep = 0;
 const volatile __u8 wanted_fork = 0, wanted_exec = 0, wanted_exit = 0, wanted_mkdir = 0;
+
+#include "lib/capture.bpf.h" /* after the limits above, which it reads */
 
 #include "lib/trace_fd.bpf.h"
 
@@ -90,8 +97,10 @@ static __always_inline int send_close_taken(struct pt_regs *regs, long ret, __u3
 }
 
 /* The per-argument captures of a syscall (by its slot), into the scratch record.
- * `files` (a constant) 0 leaves out the fd-path sections, which user space never
- * asks of ia32 calls: less code for the verifier to walk. */
+ * `files` (a constant) 0 keeps only the strings (paths, names): the ia32 exit's
+ * copy. Its structs have i386 layouts and it has no fd table, and with every
+ * capture in both copies on_sys_exit passed the verifier's 1M-instruction
+ * bound (-e all); user space makes the other kinds raw for ia32 calls. */
 static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *r, __u32 nr, long ret,
 					  int files)
 {
@@ -113,23 +122,38 @@ static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *
 			len = r->args[li];
 		switch (kind) {
 		case CGS_ARG_STR:
-			off = put_str(s, r, off, i, p, CGS_PATH_MAX, 1);
+			/* Paths and names: -s does not cut them (strace prints file names whole). */
+			off = put_str(s, r, off, i, p, CGS_STR_KEEP_MAX, 1);
+			break;
+		case CGS_ARG_STRUCT:
+			if (files && p && (!(li & CGS_STRUCT_OUT) || ret >= 0))
+				off = put_bytes(s, r, off, i, kind, p, struct_size[nr][i], CGS_STRUCT_MAX);
+			break;
+		case CGS_ARG_ARRAY:
+			/* An empty array is a section too: strace shows "[]". A count that is
+			 * the return value exists only when the call succeeded. */
+			if (li == CGS_COUNT_RET)
+				len = ret;
+			/* len is a user count: the product is bounded (u32 * u16) before the cut. */
+			if (files && p && (li != CGS_COUNT_RET || ret >= 0))
+				off = put_bytes(s, r, off, i, kind, p, (len & 0xffffffff) * struct_size[nr][i],
+						CGS_STRUCT_MAX);
 			break;
 		case CGS_ARG_SOCKADDR:
-			if (p)
+			if (files && p)
 				off = put_bytes(s, r, off, i, kind, p, len, CGS_SOCKADDR_MAX);
 			break;
 		case CGS_ARG_SOCKADDR_PLEN: {
 			int ulen = 0;
 
-			if (p && ret >= 0 && len &&
+			if (files && p && ret >= 0 && len &&
 			    bpf_probe_read_user(&ulen, sizeof(ulen), (const void *)len) == 0 && ulen > 0)
 				off = put_bytes(s, r, off, i, kind, p, ulen, CGS_SOCKADDR_MAX);
 			break;
 		}
 		case CGS_ARG_BUF:
 			/* What was actually transferred: ret bytes, when it succeeded. */
-			if (capture_bytes && p && ret > 0)
+			if (files && capture_bytes && p && ret > 0)
 				off = put_bytes(s, r, off, i, kind, p, (__u64)ret < len ? (__u64)ret : len,
 						capture_bytes);
 			break;
@@ -361,7 +385,7 @@ static __always_inline int exec_entry(__u32 nr, __u32 slot, __u32 psize, __u32 f
 	for (i = 0; i < CGS_NARGS; i++)
 		r->args[i] = raw[i];
 	off = sizeof(*r);
-	off = put_str(s, r, off, fi, filename, CGS_PATH_MAX, 1);
+	off = put_str(s, r, off, fi, filename, CGS_STR_KEEP_MAX, 1);
 	off = put_strarr(s, r, off, fi + 1, argv, psize);
 	if (capture_envp)
 		off = put_strarr(s, r, off, fi + 2, envp, psize);
@@ -530,7 +554,7 @@ int BPF_PROG(on_process_exec, struct task_struct *p, pid_t old_pid, struct linux
 	r->args[2] = old_pid;
 	r->args[3] = task_pidns_inum(task);
 	r->args[4] = task_pidns_level(task);
-	off = put_str(s, r, sizeof(*r), 0, BPF_CORE_READ(bprm, filename), CGS_PATH_MAX, 0);
+	off = put_str(s, r, sizeof(*r), 0, BPF_CORE_READ(bprm, filename), CGS_STR_KEEP_MAX, 0);
 	/* The new image's argv is one NUL-separated block in its own memory. */
 	arg_start = BPF_CORE_READ(task, mm, arg_start);
 	arg_end = BPF_CORE_READ(task, mm, arg_end);
@@ -599,7 +623,7 @@ int BPF_PROG(on_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 		return 0;
 	r->args[0] = BPF_CORE_READ(cgrp, kn, id);
 	r->args[1] = BPF_CORE_READ(cgrp, level);
-	off = put_str(s, r, sizeof(*r), 2, path, CGS_PATH_MAX, 0);
+	off = put_str(s, r, sizeof(*r), 2, path, CGS_STR_KEEP_MAX, 0);
 	send_scratch(s, off, CGS_DROP_RINGBUF_FULL);
 	return 0;
 }

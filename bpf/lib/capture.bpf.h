@@ -40,12 +40,16 @@ static __always_inline __u32 finish_var(struct cgs_record *r, struct cgs_var *v,
 	return off + sizeof(*v) + ALIGN8(len);
 }
 
-/* A NUL-terminated string from user (is_user) or kernel memory, up to max bytes. */
+/* A NUL-terminated string from user (is_user) or kernel memory, `keep` bytes of
+ * it at most. It is read with room for one byte more, so that TRUNCATED means
+ * exactly that the string was longer (an exact fit is not a cut); a cut one is
+ * stored as its first `keep` bytes and a NUL. */
 static __always_inline __u32 put_str(struct scratch *s, struct cgs_record *r, __u32 off, __u8 arg,
-				     const void *src, __u32 max, int is_user)
+				     const void *src, __u32 keep, int is_user)
 {
 	struct cgs_var *v = var_at(s, off);
 	void *dst = at(s, off + sizeof(*v));
+	__u32 max = keep + 2;
 	long n;
 	__u16 flags = 0;
 
@@ -60,6 +64,8 @@ static __always_inline __u32 put_str(struct scratch *s, struct cgs_record *r, __
 		flags = src ? CGS_VAR_F_FAULT : 0;
 	} else if (n == max) {
 		flags = CGS_VAR_F_TRUNCATED;
+		n = max - 1;
+		*(char *)at(s, off + sizeof(*v) + n - 1) = 0;
 	}
 	return finish_var(r, v, off, arg, CGS_ARG_STR, n, flags);
 }
@@ -89,8 +95,11 @@ static __always_inline __u32 put_bytes(struct scratch *s, struct cgs_record *r, 
 }
 
 /* A NULL-terminated array of user strings, stored NUL-separated, at most
- * CGS_ARGV_MAX_ELEMS elements and CGS_ARGV_MAX_BYTES bytes. Its pointers are
- * `psize` bytes each (a constant): 8, or 4 for an ia32 caller's. */
+ * argv_elems elements and CGS_ARGV_MAX_BYTES bytes. Its pointers are `psize`
+ * bytes each (a constant): 8, or 4 for an ia32 caller's. With elem_keep (-s) an
+ * element is read with room for elem_keep + 1 bytes: one that fills it was
+ * longer, is counted as cut, and user space shows its first elem_keep bytes
+ * (CGS_VAR_F_ELEM_KEEP); the elements after it are kept. */
 static __always_inline __u32 put_strarr(struct scratch *s, struct cgs_record *r, __u32 off, __u8 arg,
 					const void *uarr, __u32 psize)
 {
@@ -98,24 +107,30 @@ static __always_inline __u32 put_strarr(struct scratch *s, struct cgs_record *r,
 	struct cgs_var *v = var_at(s, off);
 	__u32 base = off + sizeof(*v);
 	__u32 used = 0;
-	__u16 flags = 0;
+	__u16 flags = elem_keep ? CGS_VAR_F_ELEM_KEEP : 0;
 	int i;
 
 	for (i = 0; i < CGS_ARGV_MAX_ELEMS; i++) {
 		const char *p = NULL; /* zeroed: a 4-byte pointer fills its low half */
-		__u32 rem;
+		__u32 rem, cap;
+		int elem_cap = 0;
 		long n;
 
 		if (bpf_probe_read_user(&p, psize, elems + i * psize) < 0 || !p)
 			break;
-		if (used >= CGS_ARGV_MAX_BYTES) {
-			flags = CGS_VAR_F_TRUNCATED;
+		if (used >= CGS_ARGV_MAX_BYTES || i >= argv_elems) {
+			flags |= CGS_VAR_F_TRUNCATED;
 			break;
 		}
 		rem = CGS_ARGV_MAX_BYTES - used;
-		barrier_var(rem);
-		rem &= CGS_COPY_MASK;
-		n = bpf_probe_read_user_str(at(s, base + used), rem, p);
+		cap = rem;
+		if (elem_keep && elem_keep + 2 < rem) {
+			cap = elem_keep + 2;
+			elem_cap = 1;
+		}
+		barrier_var(cap);
+		cap &= CGS_COPY_MASK;
+		n = bpf_probe_read_user_str(at(s, base + used), cap, p);
 		if (n <= 0)
 			break;
 		used += n;
@@ -124,9 +139,13 @@ static __always_inline __u32 put_strarr(struct scratch *s, struct cgs_record *r,
 		 * otherwise stops state pruning (two arrays then exceed 1M insns). */
 		barrier_var(used);
 		used &= CGS_COPY_MASK;
-		if (n == rem) {
+		if (n == cap) {
+			if (elem_cap) {
+				count_drop(CGS_DROP_TRUNCATED); /* this element; the next ones go on */
+				continue;
+			}
 			/* Cut (or, rarely, an exact fit): either way nothing more fits. */
-			flags = CGS_VAR_F_TRUNCATED;
+			flags |= CGS_VAR_F_TRUNCATED;
 			break;
 		}
 	}
@@ -134,7 +153,7 @@ static __always_inline __u32 put_strarr(struct scratch *s, struct cgs_record *r,
 		const char *next = NULL;
 
 		if (bpf_probe_read_user(&next, psize, elems + i * psize) == 0 && next)
-			flags = CGS_VAR_F_TRUNCATED;
+			flags |= CGS_VAR_F_TRUNCATED;
 	}
 	return finish_var(r, v, off, arg, CGS_ARG_STRARR, used, flags);
 }

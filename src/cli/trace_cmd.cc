@@ -63,6 +63,12 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
                   "Capture the first N bytes of read/write/send/recv buffers (max 4096)")
       ->check(CLI::Range(0, 4096));
   sub->add_flag("--envp", req->capture_envp, "Capture execve's environment too");
+  sub->add_option("-s,--string-limit", req->string_limit,
+                  "Keep N bytes of each argv/envp element and --capture-buffers buffer (default: argv limited "
+                  "only by 32 KiB in all); a cut value ends in \"...\". File names are kept whole, as strace does")
+      ->check(CLI::Range(1, CGS_STR_KEEP_MAX));
+  sub->add_option("--argv-max", req->argv_max, "Keep N argv/envp elements of execve (1-64, default 64)")
+      ->check(CLI::Range(1, CGS_ARGV_MAX_ELEMS));
   sub->add_option("-o,--output", *output, "Output: table (default on a terminal) or json; with --flows also dot, mermaid")
       ->check(CLI::IsMember({"auto", "table", "json", "dot", "mermaid"}));
   sub->add_flag("--flows", req->flows,

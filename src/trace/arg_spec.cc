@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cgscope/abi/trace.h"
+#include "trace/struct_rules.h"
 
 namespace cgscope::trace {
 namespace {
@@ -188,6 +189,7 @@ std::optional<ArgSpec> classify_capture(std::string_view syscall, std::string_vi
   bool ptr = canon.find('*') != std::string_view::npos;
   if (!ptr) return std::nullopt;
   size_t self = index_of(names, name);
+  if (auto s = classify_struct(syscall, name, names)) return *s;
 
   if (canon == "char**") return spec(CGS_ARG_STRARR, 0, ArgFormat::string_array);
 
@@ -362,6 +364,18 @@ std::string_view arg_format_name(ArgFormat f) {
     case ArgFormat::msg_flags: return "msg_flags";
     case ArgFormat::sock_flags: return "sock_flags";
     case ArgFormat::mremap_flags: return "mremap_flags";
+    case ArgFormat::stat_struct: return "stat_struct";
+    case ArgFormat::statx_struct: return "statx_struct";
+    case ArgFormat::wait_status: return "wait_status";
+    case ArgFormat::fd_pair: return "fd_pair";
+    case ArgFormat::pollfd_array: return "pollfd_array";
+    case ArgFormat::iovec_array: return "iovec_array";
+    case ArgFormat::timespec: return "timespec";
+    case ArgFormat::utsname: return "utsname";
+    case ArgFormat::sigaction: return "sigaction";
+    case ArgFormat::epoll_event: return "epoll_event";
+    case ArgFormat::epoll_array: return "epoll_array";
+    case ArgFormat::clone_args: return "clone_args";
   }
   return "unknown";
 }

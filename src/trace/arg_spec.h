@@ -50,6 +50,20 @@ enum class ArgFormat : uint8_t {
   msg_flags,
   sock_flags,         // accept4: SOCK_CLOEXEC|SOCK_NONBLOCK
   mremap_flags,
+  // Structs the kernel copies (CGS_ARG_STRUCT/ARRAY, struct_rules.h), decoded
+  // by decode_struct.h:
+  stat_struct,     // struct stat
+  statx_struct,    // struct statx
+  wait_status,     // int *: WIFEXITED(s) && ...
+  fd_pair,         // int[2]: pipe, socketpair
+  pollfd_array,    // struct pollfd[nfds]
+  iovec_array,     // struct iovec[vlen]
+  timespec,        // struct __kernel_timespec
+  utsname,         // struct new_utsname
+  sigaction,       // the kernel's struct sigaction
+  epoll_event,     // one struct epoll_event
+  epoll_array,     // struct epoll_event[ret]
+  clone_args,      // struct clone_args
 };
 
 // How a syscall's return value reads, when it succeeded (an error is always
@@ -63,6 +77,7 @@ enum class RetFormat : uint8_t {
 struct ArgSpec {
   uint8_t kind_byte;  // CGS_KIND_BYTE(kind, len_arg) for the kernel (include/cgscope/abi/trace.h)
   ArgFormat format;
+  uint16_t struct_size = 0;  // CGS_ARG_STRUCT/ARRAY: bytes of the struct (an element)
 };
 
 // `syscall` is the tracefs name without the sys_enter_ prefix ("openat",

@@ -6,6 +6,7 @@
 #include "trace/decode_fcntl.h"
 #include "trace/decode_ioctl.h"
 #include "trace/decode_sock.h"
+#include "trace/decode_struct.h"
 #include "trace/flags.h"
 #include "trace/schema.h"
 #include "trace/tcp_states.h"
@@ -29,7 +30,7 @@ void append_hex(std::string& out, uint64_t v) {
 
 bool is_pointer_data(ArgFormat f) {
   return f == ArgFormat::string || f == ArgFormat::string_array || f == ArgFormat::sockaddr ||
-         f == ArgFormat::buffer;
+         f == ArgFormat::buffer || is_struct_format(f);
 }
 
 // A JSON number, not a string: fcntl's argument is one when its command takes a
@@ -45,7 +46,7 @@ std::string_view bytes_of(const VarSection& var) {
 
 }  // namespace
 
-ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64_t ctx) {
+ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64_t ctx, int64_t ret) {
   ArgValue v;
   v.raw = raw;
   v.ctx = ctx;
@@ -66,6 +67,13 @@ ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64
         v.kind = ArgValue::Kind::sockaddr;
         v.var = &var;
         return v;
+      case CGS_ARG_STRUCT:
+      case CGS_ARG_ARRAY:
+        if (var.fault() || !is_struct_format(a.format)) break;  // the address, as strace shows it
+        v.kind = ArgValue::Kind::structure;
+        v.var = &var;
+        v.ctx = static_cast<uint64_t>(ret);
+        return v;
       default:
         break;
     }
@@ -78,6 +86,14 @@ ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64
   if (v.format == ArgFormat::dirfd && static_cast<int32_t>(raw) != kAtFdcwd) v.format = ArgFormat::fd;
   v.kind = is_number(v.format, ctx) ? ArgValue::Kind::number : ArgValue::Kind::scalar;
   return v;
+}
+
+void append_struct_value(std::string& out, const ArgValue& v, bool json) {
+  StructOut o(out, json);
+  if (decode_struct(o, v.format, v.var->data, static_cast<int64_t>(v.ctx), v.var->truncated())) return;
+  if (json) out += '"';
+  append_hex(out, v.raw);
+  if (json) out += '"';
 }
 
 void append_scalar_text(std::string& out, ArgFormat f, uint64_t v, uint64_t ctx) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "trace/arg_limits.h"
 #include "trace/arg_spec.h"
 #include "trace/decoder.h"
 
@@ -24,6 +25,8 @@ struct ArgValue {
     string,    // bytes: a path, a buffer (JSON string, escaped)
     strings,   // argv/envp (JSON array of strings)
     sockaddr,  // a socket address (JSON object)
+    structure, // a struct or an array of them (decode_struct.h): JSON object/array,
+               // strace's text in a table; `ctx` holds the call's return value
   };
   Kind kind = Kind::null;
   ArgFormat format = ArgFormat::hex;  // number/scalar: how `raw` reads
@@ -51,23 +54,27 @@ struct NamedValue {
 // The value of argument `a` whose register held `raw` and whose section is `var`
 // (present or not): a section always wins over the raw value. `ctx` is the raw
 // value of the argument a.ctx_arg names, for formats read by another argument.
-ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64_t ctx = 0);
+ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64_t ctx = 0, int64_t ret = 0);
+
+// A structure value: strace's text (json false) or JSON; the address when its
+// bytes are not such a struct.
+void append_struct_value(std::string& out, const ArgValue& v, bool json);
 
 // The text of a number or scalar value (unquoted): "3", "O_RDONLY|O_CLOEXEC",
 // "AT_FDCWD", "0x7ffd..."; `ctx` as for arg_value.
 void append_scalar_text(std::string& out, ArgFormat f, uint64_t v, uint64_t ctx = 0);
 
-// The elements of an argv/envp section, at most CGS_ARGV_MAX_ELEMS of them.
-// Returns whether anything was cut, here or in the kernel.
+// The elements of an argv/envp section, as fn(element, cut): `cut` for one the
+// kernel cut at -s (CGS_VAR_F_ELEM_KEEP: it kept one byte more than is shown).
+// Returns whether the list itself was cut (more elements or bytes than kept).
 template <class Fn>
 bool for_each_element(const VarSection& var, Fn&& fn) {
-  size_t n = 0;
-  bool cut = var.truncated();
+  uint32_t keep = (var.flags & CGS_VAR_F_ELEM_KEEP) ? arg_limits().elem_keep : 0;
   for_each_string(var.data, [&](std::string_view s) {
-    if (n++ < CGS_ARGV_MAX_ELEMS) fn(s);
-    else cut = true;
+    if (keep && s.size() > keep) fn(s.substr(0, keep), true);
+    else fn(s, false);
   });
-  return cut;
+  return var.truncated();
 }
 
 }  // namespace cgscope::trace

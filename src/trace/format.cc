@@ -47,18 +47,21 @@ size_t utf8_len(std::string_view s, size_t i) {
 }
 
 // An argv/envp list: [a,b] in JSON (quoted), [a, b] in a table; a cut list ends
-// in "...". Returns whether an element was not valid UTF-8.
+// in "...", a cut element too ("abc..." in JSON, "abc"... in a table, as strace).
+// Returns whether an element was not valid UTF-8.
 bool append_list(std::string& out, const VarSection& var, std::string_view sep, std::string_view quote) {
   out += '[';
   bool first = true, invalid = false;
-  auto item = [&](std::string_view s) {
+  auto item = [&](std::string_view s, bool cut) {
     if (!first) out += sep;
     first = false;
     out += quote;
     invalid |= append_json_escaped(out, s);
+    if (cut && !quote.empty()) out += "...";
     out += quote;
+    if (cut && quote.empty()) out += "...";
   };
-  if (for_each_element(var, item)) item("...");
+  if (for_each_element(var, item)) item("...", false);
   out += ']';
   return invalid;
 }
@@ -77,7 +80,7 @@ void append_json_raw(std::string& out, const ArgValue& v) {
   }
   out += '[';
   bool first = true;
-  bool cut = for_each_element(*v.var, [&](std::string_view s) {
+  bool cut = for_each_element(*v.var, [&](std::string_view s, bool) {
     if (!first) out += ',';
     first = false;
     std::string scratch;
@@ -123,6 +126,9 @@ bool append_json_value(std::string& out, const ArgValue& v) {
       out += '}';
       return false;
     }
+    case ArgValue::Kind::structure:
+      append_struct_value(out, v, true);
+      return false;
   }
   return false;
 }
@@ -140,14 +146,17 @@ void append_table_value(std::string& out, const ArgValue& v) {
     case ArgValue::Kind::string:
       out += '"';
       append_json_escaped(out, v.str);
-      if (v.truncated) out += "...";
       out += '"';
+      if (v.truncated) out += "...";  // after the quote, as strace marks a cut string
       return;
     case ArgValue::Kind::strings:
       (void)append_list(out, *v.var, ", ", "");
       return;
     case ArgValue::Kind::sockaddr:
       format_sockaddr(out, v.var->data);
+      return;
+    case ArgValue::Kind::structure:
+      append_struct_value(out, v, false);
       return;
   }
 }
@@ -166,7 +175,7 @@ void for_each_arg(const EventView& ev, Fn&& fn) {
     uint64_t ctx = a.ctx_arg < CGS_NARGS ? h->args[a.ctx_arg] : 0;
     uint64_t raw = h->args[i];
     if (ev.desc && ev.desc->abi == Abi::ia32) raw = ia32_arg_value(a.format, raw);
-    fn(name, arg_value(a, raw, ev.rec->vars[i], ctx));
+    fn(name, arg_value(a, raw, ev.rec->vars[i], ctx, h->ret));
   }
   for (const NamedValue& extra : ev.extra) fn(extra.name, extra.value);
 }

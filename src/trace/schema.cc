@@ -21,7 +21,16 @@ EventDesc describe(const EventInfo& ev) {
   std::span<const std::string_view> all(names.data(), ev.nargs);
   for (unsigned i = 0; i < ev.nargs && i < CGS_NARGS; i++) {
     ArgSpec spec = classify_arg(spec_name, ev.args[i].type, ev.args[i].name, all);
+    uint8_t kind = CGS_KIND(spec.kind_byte);
+    if (ev.abi == Abi::ia32 && (kind == CGS_ARG_STRUCT || kind == CGS_ARG_ARRAY)) {
+      // The x86_64 twin's struct has other sizes and offsets in i386 (32-bit
+      // longs and pointers): the address, as before structs were decoded.
+      spec.kind_byte = CGS_ARG_RAW;
+      spec.format = ArgFormat::pointer;
+      spec.struct_size = 0;
+    }
     d.args[i] = ArgDesc{ev.args[i].name, spec.format, ev.is_syscall ? spec.kind_byte : uint8_t{CGS_ARG_RAW}};
+    d.args[i].struct_size = spec.struct_size;
   }
   auto index = [&](std::string_view name) {
     for (unsigned j = 0; j < ev.nargs && j < CGS_NARGS; j++)
@@ -83,6 +92,13 @@ std::array<uint8_t, CGS_NARGS> Schema::kernel_kinds(uint32_t nr) const {
   if (const EventDesc* d = find(nr); d && is_syscall_nr(nr))
     for (unsigned i = 0; i < CGS_NARGS; i++) k[i] = d->args[i].kind_byte;
   return k;
+}
+
+std::array<uint16_t, CGS_NARGS> Schema::kernel_struct_sizes(uint32_t nr) const {
+  std::array<uint16_t, CGS_NARGS> z{};
+  if (const EventDesc* d = find(nr); d && nr < CGS_MAX_SYSCALLS)
+    for (unsigned i = 0; i < CGS_NARGS; i++) z[i] = d->args[i].struct_size;
+  return z;
 }
 
 }  // namespace cgscope::trace

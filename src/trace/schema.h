@@ -20,6 +20,7 @@ struct ArgDesc {
   ArgFormat format = ArgFormat::hex;
   uint8_t kind_byte = CGS_ARG_RAW;
   uint8_t ctx_arg = CGS_NARGS;  // the argument the format is read by (context_arg_name), or none
+  uint16_t struct_size = 0;     // CGS_ARG_STRUCT/ARRAY: bytes of the struct (an element)
 };
 
 struct EventDesc {
@@ -39,6 +40,8 @@ class Schema {
   const EventDesc* find(uint32_t nr) const;
   // The kernel's capture kind bytes for one syscall (all RAW for unknown ones).
   std::array<uint8_t, CGS_NARGS> kernel_kinds(uint32_t nr) const;
+  // The struct sizes of one syscall's CGS_ARG_STRUCT/ARRAY arguments (0 elsewhere).
+  std::array<uint16_t, CGS_NARGS> kernel_struct_sizes(uint32_t nr) const;
 
  private:
   Schema();

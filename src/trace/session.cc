@@ -24,6 +24,7 @@
 #include "core/command_run.h"
 #include "core/small_file.h"
 #include "core/stop_signal.h"
+#include "trace/arg_limits.h"
 #include "trace/containers.h"
 #include "trace/decoder.h"
 #include "trace/exec_join.h"
@@ -449,6 +450,7 @@ int Session::run() {
   cfg.entry_via_sys_enter = entry_via_sys_enter_;
   cfg.capture_bytes = req_.capture_bytes;
   cfg.capture_envp = req_.capture_envp;
+  apply_arg_limits(req_.string_limit, req_.argv_max, cfg);
   cfg.uid = req_.uid;
   cfg.comm = req_.comm;
   cfg.ringbuf_bytes = req_.buffer_bytes;

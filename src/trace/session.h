@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "cgscope/abi/trace.h"
+
 namespace cgscope::trace {
 
 enum class OutputFormat { automatic, table, json };
@@ -28,6 +30,8 @@ struct TraceRequest {
   bool only_failed = false;          // -x
   uint32_t capture_bytes = 0;        // --capture-buffers N
   bool capture_envp = false;         // --envp
+  std::optional<uint32_t> string_limit;  // -s N: bytes kept of strings, argv elements, buffers
+  uint32_t argv_max = CGS_ARGV_MAX_ELEMS;  // --argv-max N
   OutputFormat output = OutputFormat::automatic;
   std::string output_file;           // "" = stdout
   std::string seccomp_profile;       // --seccomp-profile FILE: "" = none

@@ -79,11 +79,13 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
     ro->wanted[slot] |= CGS_WANT_EMIT;
     if (is_exec) return;  // captured at entry; exit carries only ret
     auto kinds = schema.kernel_kinds(nr);
+    auto sizes = schema.kernel_struct_sizes(nr);
     bool sections = false;
     for (unsigned i = 0; i < CGS_NARGS; i++) {
       uint8_t kind = CGS_KIND(kinds[i]);
       if (kind == CGS_ARG_STRARR || (kind == CGS_ARG_BUF && cfg.capture_bytes == 0)) kinds[i] = CGS_ARG_RAW;
       ro->arg_kinds[slot][i] = kinds[i];
+      ro->struct_size[slot][i] = sizes[i];
       sections |= CGS_KIND(kinds[i]) != CGS_ARG_RAW;
     }
     ro->has_sections[slot] = sections;
@@ -104,6 +106,8 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
   ro->only_failed = cfg.only_failed;
   ro->capture_bytes = std::min<uint32_t>(cfg.capture_bytes, CGS_BUF_MAX);
   ro->capture_envp = cfg.capture_envp;
+  ro->elem_keep = std::min<uint32_t>(cfg.elem_keep, CGS_STR_KEEP_MAX);
+  ro->argv_elems = std::min<uint32_t>(cfg.argv_elems, CGS_ARGV_MAX_ELEMS);
   ro->self_tgid = cfg.self_tgid;
   ro->filter_cgroup_on = cfg.filter_cgroup;
   ro->filter_pid_on = cfg.filter_pid;

@@ -34,6 +34,8 @@ struct KernelConfig {
   bool only_failed = false;
   uint32_t capture_bytes = 0;  // 0: buffers off
   bool capture_envp = false;
+  // -s and --argv-max (arg_limits.h).
+  uint32_t elem_keep = 0, argv_elems = CGS_ARGV_MAX_ELEMS;
   std::optional<uint32_t> uid;
   std::optional<std::string> comm;
   bool filter_cgroup = false;  // scope_cgroups applies (add_scope_cgroup)

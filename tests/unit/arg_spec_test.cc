@@ -193,7 +193,8 @@ TEST(ArgSpec, UnnamedCharPointersAreNotReadAsStrings) {
 TEST(ArgSpec, AtFlagsOfAtSyscalls) {
   std::vector<Arg> fstatat = {
       {"int", "dfd"}, {"const char *", "filename"}, {"struct stat *", "statbuf"}, {"int", "flag"}};
-  expect_raw(classify("newfstatat", fstatat, 2), ArgFormat::pointer);
+  EXPECT_EQ(classify("newfstatat", fstatat, 2).kind_byte, CGS_KIND_BYTE(CGS_ARG_STRUCT, CGS_STRUCT_OUT));
+  EXPECT_EQ(classify("newfstatat", fstatat, 2).format, ArgFormat::stat_struct);
   expect_raw(classify("newfstatat", fstatat, 3), ArgFormat::at_flags);
   std::vector<Arg> unlinkat = {{"int", "dfd"}, {"const char *", "pathname"}, {"int", "flag"}};
   expect_raw(classify("unlinkat", unlinkat, 2), ArgFormat::at_flags);
@@ -230,7 +231,7 @@ TEST(ArgSpec, FdArguments) {
   expect_raw(classify("sendfile64", sf, 1), ArgFormat::fd);
   // pipe's fildes is where the kernel writes two fds, not an fd.
   std::vector<Arg> pipe = {{"int *", "fildes"}};
-  expect_raw(classify("pipe", pipe, 0), ArgFormat::pointer);
+  EXPECT_EQ(classify("pipe", pipe, 0).format, ArgFormat::fd_pair);
 }
 
 TEST(ArgSpec, MemoryMapping) {
@@ -267,7 +268,8 @@ TEST(ArgSpec, ProcessesAndSignals) {
   std::vector<Arg> sigaction = {{"int", "sig"}, {"const struct sigaction *", "act"}, {"struct sigaction *", "oact"},
                                 {"size_t", "sigsetsize"}};
   expect_raw(classify("rt_sigaction", sigaction, 0), ArgFormat::signal);
-  expect_raw(classify("rt_sigaction", sigaction, 1), ArgFormat::pointer);
+  EXPECT_EQ(classify("rt_sigaction", sigaction, 1).kind_byte, CGS_KIND_BYTE(CGS_ARG_STRUCT, 0));
+  EXPECT_EQ(classify("rt_sigaction", sigaction, 1).struct_size, 32);
   // rseq's sig is a signature word, not a signal.
   std::vector<Arg> rseq = {{"struct rseq *", "rseq"}, {"u32", "rseq_len"}, {"int", "flags"}, {"u32", "sig"}};
   expect_raw(classify("rseq", rseq, 3), ArgFormat::unsigned_dec);

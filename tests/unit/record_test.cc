@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base64.h"
+#include "trace/arg_limits.h"
 #include "trace/decoder.h"
 #include "trace/format.h"
 #include "trace/schema.h"
@@ -125,6 +126,39 @@ TEST(Record, TruncatedValuesCarryTheMarker) {
   EXPECT_EQ(j["args"]["argv"], nlohmann::json::array({"a", "b", "..."}));
   auto k = to_json(RecordBuilder(257).section(1, CGS_ARG_STR, "/very/lo", CGS_VAR_F_TRUNCATED).bytes());
   EXPECT_EQ(k["args"]["filename"], "/very/lo...");
+}
+
+TEST(Record, AnElementCutAtTheStringLimitIsMarkedAndTheNextOnesKept) {
+  // The kernel kept one byte more than -s 3 of the cut elements (capture.bpf.h).
+  set_arg_limits(ArgLimits{.elem_keep = 3});
+  auto e = RecordBuilder(59).section(1, CGS_ARG_STRARR, std::string("abcd\0ab\0abc\0", 12), CGS_VAR_F_ELEM_KEEP);
+  nlohmann::json j = to_json(e.bytes());
+  set_arg_limits(ArgLimits{});
+  EXPECT_EQ(j["args"]["argv"], nlohmann::json::array({"abc...", "ab", "abc"}));
+  // Without the flag (the exec event's block, never cut per element) nothing is cut.
+  set_arg_limits(ArgLimits{.elem_keep = 3});
+  auto f = RecordBuilder(59).section(1, CGS_ARG_STRARR, std::string("abcd\0", 5));
+  nlohmann::json k = to_json(f.bytes());
+  set_arg_limits(ArgLimits{});
+  EXPECT_EQ(k["args"]["argv"], nlohmann::json::array({"abcd"}));
+}
+
+TEST(Record, AStructSectionIsAnObjectAndAFaultTheAddress) {
+  std::string st(144, '\0');
+  uint32_t mode = 0100644;
+  int64_t size = 1284;
+  std::memcpy(st.data() + 24, &mode, 4);
+  std::memcpy(st.data() + 48, &size, 8);
+  uint8_t out = CGS_ARG_STRUCT;
+  auto j = to_json(RecordBuilder(4).arg(1, 0x7ffd1000).section(1, out, st).ret(0).bytes());
+  EXPECT_EQ(j["args"]["statbuf"]["st_mode"], "S_IFREG|0644") << j.dump();
+  EXPECT_EQ(j["args"]["statbuf"]["st_size"], 1284);
+  auto f = to_json(RecordBuilder(4).arg(1, 0x7ffd1000).section(1, out, "", CGS_VAR_F_FAULT).ret(-14).bytes());
+  EXPECT_EQ(f["args"]["statbuf"], "0x7ffd1000");
+  auto n = to_json(RecordBuilder(4).arg(1, 0x7ffd1000).ret(-2).bytes());  // failed: not read
+  EXPECT_EQ(n["args"]["statbuf"], "0x7ffd1000");
+  auto z = to_json(RecordBuilder(4).ret(-14).bytes());
+  EXPECT_TRUE(z["args"]["statbuf"].is_null()) << "NULL, as for every pointer";
 }
 
 TEST(Record, ArgvBlockWithoutTrailingNulKeepsTheLastElement) {

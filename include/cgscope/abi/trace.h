@@ -98,6 +98,14 @@ enum cgs_arg_kind {
 			      * for the two of pipe/socketpair) */
 	CGS_ARG_FDCLOSE = 11, /* the fd argument is closed by the call: no path, the path
 			       * generation only (user space knows what was closed) */
+	/* Structs (src/trace/decode_struct*.cc), read at exit; their sizes are the
+	 * per-syscall table struct_size[nr][arg] of bpf/trace.bpf.c, filled by user
+	 * space from its argument rules. A fault gives an empty FAULT section. */
+	CGS_ARG_STRUCT = 12, /* one struct; length nibble CGS_STRUCT_OUT: the call fills it,
+			      * read only when it succeeded (ret >= 0) */
+	CGS_ARG_ARRAY = 13,  /* struct_size-byte elements, as many as the argument named by
+			      * the length nibble holds, or the return value (CGS_COUNT_RET);
+			      * at most CGS_STRUCT_MAX bytes (TRUNCATED past that) */
 };
 #define CGS_KIND(byte) ((byte) & 0x0f)
 #define CGS_LEN_ARG(byte) (((byte) >> 4) & 0x07)
@@ -108,6 +116,17 @@ enum cgs_arg_kind {
 #define CGS_NEWFD_RET 7        /* the return value, its file resolved */
 #define CGS_NEWFD_RET_OPENED 6 /* the return value of an open: no walk, user space has the
 				* path the call was given; only the generation */
+
+/* CGS_ARG_STRUCT's and CGS_ARG_ARRAY's length nibbles. */
+#define CGS_STRUCT_OUT 1
+#define CGS_COUNT_RET 7
+#define CGS_STRUCT_MAX 4096 /* bytes of one struct or array section */
+
+/* What a string argument keeps (-s does not cut paths), and at most -s for an
+ * argv element (rodata elem_keep, argv_elems for --argv-max). A string or element
+ * read with room for one byte more than it keeps is cut exactly when that byte
+ * is there. */
+#define CGS_STR_KEEP_MAX (CGS_PATH_MAX - 2)
 
 /* wanted[nr] bits. */
 #define CGS_WANT_EMIT 0x1    /* send a record for this syscall */
@@ -130,6 +149,8 @@ enum cgs_arg_kind {
 /* cgs_var.flags */
 #define CGS_VAR_F_TRUNCATED 0x1 /* the value was longer than the limit; decoders append "..." */
 #define CGS_VAR_F_FAULT 0x2     /* reading user memory failed (bad pointer): len is 0 */
+#define CGS_VAR_F_ELEM_KEEP 0x4 /* STRARR read under -s: an element longer than -s was cut
+				 * (user space shows its first -s bytes and "...") */
 
 struct cgs_record {
 	__u64 ts_ns;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */

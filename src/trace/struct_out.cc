@@ -1,0 +1,69 @@
+#include "trace/struct_out.h"
+
+#include "trace/format.h"
+#include "trace/named.h"
+
+namespace cgscope::trace {
+
+void StructOut::item() {
+  if (keyed_) {
+    keyed_ = false;
+    return;
+  }
+  if (!first_) out_ += json_ ? "," : ", ";
+  first_ = false;
+}
+
+void StructOut::open(char c) {
+  item();
+  out_ += c;
+  first_ = true;
+}
+
+void StructOut::close(char c) {
+  out_ += c;
+  first_ = false;
+}
+
+void StructOut::key(std::string_view name) {
+  if (!first_) out_ += json_ ? "," : ", ";
+  first_ = false;
+  if (json_) {
+    out_ += '"';
+    out_ += name;
+    out_ += "\":";
+  } else {
+    out_ += name;
+    out_ += '=';
+  }
+  keyed_ = true;
+}
+
+void StructOut::num(int64_t v) {
+  item();
+  named::append_dec(out_, v);
+}
+
+void StructOut::unum(uint64_t v) {
+  item();
+  out_ += std::to_string(v);
+}
+
+void StructOut::hex(uint64_t v) {
+  sym([&](std::string& o) { named::append_hex(o, v); });
+}
+
+void StructOut::str(std::string_view s) {
+  item();
+  out_ += '"';
+  append_json_escaped(out_, s);
+  out_ += '"';
+}
+
+void StructOut::more() {
+  if (json_) return;
+  item();
+  out_ += "...";
+}
+
+}  // namespace cgscope::trace

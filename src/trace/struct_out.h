@@ -1,0 +1,54 @@
+// One writer for both shapes of a decoded struct: strace's text
+// (`{st_mode=S_IFREG|0644, st_size=5, ...}`) for the table, and a JSON object
+// with the same field names (`{"st_mode":"S_IFREG|0644","st_size":5}`). A
+// decoder says what the struct holds once (decode_struct.h) and this class
+// spells it; strace's "..." for fields it leaves out exists in text only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cgscope::trace {
+
+class StructOut {
+ public:
+  StructOut(std::string& out, bool json) : out_(out), json_(json) {}
+
+  void open_obj() { open('{'); }
+  void close_obj() { close('}'); }
+  void open_arr() { open('['); }
+  void close_arr() { close(']'); }
+  // Before a field's value.
+  void key(std::string_view name);
+  // Values (each also an array element when no key came before it).
+  void num(int64_t v);
+  void unum(uint64_t v);
+  void hex(uint64_t v);  // a pointer or a word read best in hex ("0x7ffd..."; JSON: a string)
+  // A symbolic value built by `fn(std::string&)`: text as is, JSON as a string.
+  template <class Fn>
+  void sym(Fn&& fn) {
+    item();
+    if (json_) out_ += '"';
+    fn(out_);
+    if (json_) out_ += '"';
+  }
+  void sym_text(std::string_view s) {
+    sym([&](std::string& o) { o += s; });
+  }
+  void str(std::string_view s);  // a quoted, escaped string
+  void more();                   // fields left out: ", ..." in text, nothing in JSON
+  bool json() const { return json_; }
+
+ private:
+  void open(char c);
+  void close(char c);
+  void item();  // the separator before a value that is no field's
+
+  std::string& out_;
+  bool json_;
+  bool first_ = true;   // nothing yet in the innermost object or array
+  bool keyed_ = false;  // a key was written: the next value follows it
+};
+
+}  // namespace cgscope::trace

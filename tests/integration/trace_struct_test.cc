@@ -1,0 +1,226 @@
+// Struct arguments against strace: tests/workload/struct_mix.c makes one call of
+// each decoded kind (stat, fstat, newfstatat, poll, writev, readv, nanosleep,
+// clock_nanosleep, uname, epoll_ctl, epoll_wait, wait4, pipe2), and the table
+// text of each struct argument must be the text `strace -f -qq` printed at the
+// same place. And -s/--argv-max: cut marks where strace puts them, the
+// arguments after a cut kept, and a truncation count equal to what was cut.
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "core/command_path.h"
+#include "strace_log.h"
+#include "trace_harness.h"
+
+namespace cgscope::testing {
+namespace {
+
+// The value of `key=` in a table row's arguments: up to the matching bracket for
+// a struct or list, to the next space otherwise.
+std::string row_value(const std::string& row, const std::string& key) {
+  size_t at = row.find(" " + key + "=");
+  if (at == std::string::npos) return {};
+  size_t i = at + key.size() + 2, start = i;
+  int depth = 0;
+  bool quoted = false;
+  for (; i < row.size(); i++) {
+    char c = row[i];
+    if (quoted) {
+      if (c == '\\') i++;
+      else if (c == '"') quoted = false;
+      continue;
+    }
+    if (c == '"') quoted = true;
+    else if (c == '{' || c == '[' || c == '(') depth++;
+    else if (c == '}' || c == ']' || c == ')') depth--;
+    else if (c == ' ' && depth == 0) break;
+  }
+  return row.substr(start, i - start);
+}
+
+// An iovec's base is the workload's address (and strace shows the bytes there):
+// only the lengths are compared.
+std::string without_iov_base(const std::string& s) {
+  static const std::regex base(R"(iov_base=("([^"\\]|\\.)*"|0x[0-9a-f]+|0))");
+  return std::regex_replace(s, base, "iov_base=*");
+}
+
+struct StructArg {
+  std::string syscall;
+  size_t strace_index;
+  std::string key;
+};
+const std::vector<StructArg> kStructArgs = {
+    {"stat", 1, "statbuf"},        {"lstat", 1, "statbuf"},         {"fstat", 1, "statbuf"},
+    {"newfstatat", 2, "statbuf"},  {"pipe2", 0, "fildes"},          {"poll", 0, "ufds"},
+    {"writev", 1, "vec"},          {"readv", 1, "vec"},             {"nanosleep", 0, "rqtp"},
+    {"clock_nanosleep", 2, "rqtp"}, {"uname", 0, "name"},           {"epoll_ctl", 3, "event"},
+    {"epoll_wait", 1, "events"},   {"wait4", 1, "stat_addr"},
+};
+
+class TraceStructs : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto strace = resolve_command("strace");
+    if (!strace) GTEST_SKIP() << "strace is not installed (scripts/install-deps.sh installs it)";
+    strace_ = *strace;
+  }
+
+  std::vector<StraceCall> under_strace(std::vector<std::string> opts, const std::vector<std::string>& cmd) {
+    TempPath out("strace");
+    std::vector<std::string> argv{strace_, "-f", "-qq", "-o", out.path};
+    argv.insert(argv.end(), opts.begin(), opts.end());
+    argv.insert(argv.end(), cmd.begin(), cmd.end());
+    auto r = run(argv, 60s);
+    EXPECT_EQ(r.code, 0) << r.output;
+    return parse_strace(out.path);
+  }
+
+  // cgscope's table rows (written to a file: never cut to a width), by event.
+  std::multimap<std::string, std::string> table_rows(const std::vector<std::string>& args, std::string* summary) {
+    TempPath out("table");
+    std::vector<std::string> argv{CGSCOPE_BIN, "trace", "-o", "table", "--output-file", out.path};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run(argv, 60s);
+    EXPECT_EQ(r.code, 0) << r.output;
+    if (summary) *summary = r.output;
+    std::multimap<std::string, std::string> rows;
+    std::ifstream in(out.path);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream words(line);
+      std::string w, event;
+      for (int i = 0; i < 6 && words >> w; i++) event = w;  // TIME CONTAINER COMM PID TID EVENT
+      rows.emplace(event, line);
+    }
+    return rows;
+  }
+
+  std::string strace_;
+};
+
+TEST_F(TraceStructs, StructArgumentsAreStracesTexts) {
+  std::vector<std::string> cmd{CGSCOPE_STRUCT_MIX};
+  auto calls = under_strace({}, cmd);
+  std::set<std::string> names;
+  for (const auto& a : kStructArgs) names.insert(a.syscall);
+  std::string events;
+  for (const auto& n : names) events += (events.empty() ? "" : ",") + n;
+  std::string summary;
+  auto rows = table_rows({"-e", events, "--", CGSCOPE_STRUCT_MIX}, &summary);
+  EXPECT_NE(summary.find(" 0 lost"), std::string::npos) << summary;
+  static const std::regex address("^0x[0-9a-f]+$");
+  for (const StructArg& a : kStructArgs) {
+    std::multiset<std::string> want, got;
+    for (const auto& c : calls)
+      if (c.name == a.syscall && a.strace_index < c.args.size())
+        want.insert(without_iov_base(std::regex_match(c.args[a.strace_index], address) ? "ADDR" : c.args[a.strace_index]));
+    auto [from, to] = rows.equal_range(a.syscall);
+    for (auto it = from; it != to; ++it) {
+      std::string v = row_value(it->second, a.key);
+      got.insert(without_iov_base(std::regex_match(v, address) ? "ADDR" : v));
+    }
+    EXPECT_FALSE(want.empty()) << a.syscall << ": the workload makes it";
+    EXPECT_EQ(want, got) << a.syscall << " " << a.key;
+  }
+  // The failed newfstatat's struct is an address, as strace shows it.
+  bool failed_is_address = false;
+  auto [from, to] = rows.equal_range("newfstatat");
+  for (auto it = from; it != to; ++it)
+    if (it->second.find("nonexistent-cgscope") != std::string::npos)
+      failed_is_address = std::regex_match(row_value(it->second, "statbuf"), address);
+  EXPECT_TRUE(failed_is_address);
+}
+
+TEST_F(TraceStructs, JsonCarriesTheStructsAsObjects) {
+  auto run = trace_command({"-e", "poll,wait4,pipe2,newfstatat", "--", CGSCOPE_STRUCT_MIX});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  auto poll = run.named("poll");
+  ASSERT_EQ(poll.size(), 1u);
+  const auto& fds = poll[0]["args"]["ufds"];
+  ASSERT_TRUE(fds.is_array()) << poll[0].dump();
+  ASSERT_EQ(fds.size(), 2u);
+  EXPECT_EQ(fds[0]["events"], "POLLIN");
+  EXPECT_EQ(fds[0]["revents"], "POLLIN") << "what the call found, from the exit side";
+  EXPECT_EQ(fds[1]["revents"], "POLLOUT");
+  auto wait4 = run.named("wait4");
+  ASSERT_EQ(wait4.size(), 1u);
+  EXPECT_EQ(wait4[0]["args"]["stat_addr"]["status"], "WIFEXITED(s) && WEXITSTATUS(s) == 3");
+  auto pipe2 = run.named("pipe2");
+  ASSERT_EQ(pipe2.size(), 1u);
+  EXPECT_EQ(pipe2[0]["args"]["fildes"], nlohmann::json::array({3, 4}));
+  int files = 0;
+  for (const auto& e : run.named("newfstatat")) {
+    if (e["args"]["filename"] == "/etc/passwd") {
+      files++;
+      EXPECT_EQ(e["args"]["statbuf"]["st_mode"], "S_IFREG|0644");
+      EXPECT_EQ(e["args"]["statbuf"]["st_size"], std::filesystem::file_size("/etc/passwd"));
+    }
+    if (e["ret"] != 0) EXPECT_TRUE(e["args"]["statbuf"].is_string()) << "an address: " << e.dump();
+  }
+  EXPECT_EQ(files, 1);
+}
+
+// "N values truncated" of the summary, or -1.
+long truncated_count(const std::string& summary) {
+  std::smatch m;
+  if (std::regex_search(summary, m, std::regex(R"((\d+) values truncated)"))) return std::stol(m[1]);
+  return summary.find("cgscope:") != std::string::npos ? 0 : -1;
+}
+
+TEST_F(TraceStructs, StringLimitCutsArgvElementsAsStraceDoes) {
+  // Two of exactly 6 bytes (kept whole, not counted), three longer (cut, counted).
+  std::vector<std::string> cmd{"/bin/true", "aaaaaa", "bbbbbbbbbb", "cccccc", "dddddddd"};
+  auto calls = under_strace({"-s", "6", "-e", "trace=execve"}, cmd);
+  ASSERT_FALSE(calls.empty());
+  ASSERT_GE(calls[0].args.size(), 2u);
+  EXPECT_EQ(calls[0].args[1], R"(["/bin/t"..., "aaaaaa", "bbbbbb"..., "cccccc", "dddddd"...])");
+
+  std::vector<std::string> args{"-e", "execve", "-s", "6", "--"};
+  args.insert(args.end(), cmd.begin(), cmd.end());
+  auto run = trace_command(args);
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  auto ev = run.named("execve");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0]["args"]["filename"], "/bin/true") << "file names are not cut (nor by strace)";
+  EXPECT_EQ(ev[0]["args"]["argv"],
+            nlohmann::json::array({"/bin/t...", "aaaaaa", "bbbbbb...", "cccccc", "dddddd..."}));
+  EXPECT_EQ(truncated_count(run.stderr_text), 3) << run.stderr_text;
+
+  std::string summary;
+  std::vector<std::string> targs{"-e", "execve", "-s", "6", "--"};
+  targs.insert(targs.end(), cmd.begin(), cmd.end());
+  auto rows = table_rows(targs, &summary);
+  ASSERT_EQ(rows.count("execve"), 1u);
+  EXPECT_EQ(row_value(rows.find("execve")->second, "argv"), "[/bin/t..., aaaaaa, bbbbbb..., cccccc, dddddd...]");
+}
+
+TEST_F(TraceStructs, ArgvMaxKeepsTheFirstElementsAndMarksTheRest) {
+  auto run = trace_command({"-e", "execve", "--argv-max", "2", "--", "/bin/true", "one", "two", "three"});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  auto ev = run.named("execve");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0]["args"]["argv"], nlohmann::json::array({"/bin/true", "one", "..."}));
+  EXPECT_EQ(truncated_count(run.stderr_text), 1) << run.stderr_text;
+  // Exactly as many as it has: nothing is cut.
+  auto whole = trace_command({"-e", "execve", "--argv-max", "3", "--", "/bin/true", "one", "two"});
+  ASSERT_EQ(whole.named("execve").size(), 1u);
+  EXPECT_EQ(whole.named("execve")[0]["args"]["argv"], nlohmann::json::array({"/bin/true", "one", "two"}));
+  EXPECT_EQ(truncated_count(whole.stderr_text), 0) << whole.stderr_text;
+}
+
+TEST_F(TraceStructs, LimitsOutOfRangeAreRefused) {
+  for (auto bad : {std::vector<std::string>{"-s", "0"}, {"-s", "5000"}, {"--argv-max", "0"}, {"--argv-max", "65"}}) {
+    std::vector<std::string> argv{CGSCOPE_BIN, "trace"};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    argv.insert(argv.end(), {"--", "/bin/true"});
+    auto r = run(argv, 30s);
+    EXPECT_NE(r.code, 0) << bad[0] << " " << bad[1] << ": " << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace cgscope::testing

@@ -313,8 +313,9 @@ void append_json_ident(std::string& out, const EventView& ev) {
   const cgs_record* h = ev.rec->hdr;
   std::string_view comm = comm_of(h);
   std::string_view name = ev.desc ? std::string_view(ev.desc->name) : std::string_view();
-  // 6 numbers, the field names (under 96 bytes with "abi"), the name, a plain comm, the ids.
-  size_t bound = 6 * FastOut::kDecMax + 112 + name.size() + comm.size() + kIdsMax;
+  // 7 numbers (the 6 fields, and syscall_N's when the name is unknown), the field
+  // names (under 96 bytes with "abi"), the name, a plain comm, the ids.
+  size_t bound = 7 * FastOut::kDecMax + 112 + name.size() + comm.size() + kIdsMax;
   auto up_to_comm = [&](FastOut& o) {
     // An ia32 call: its bare name, "abi":"ia32" and its i386 number.
     bool ia32 = is_ia32_nr(h->nr);

@@ -1,7 +1,7 @@
 // An event's argument as a value, decided once from its description, its raw
 // register and its captured section: what the output writers render. The JSON
 // writer and the table writer each say how a kind of value looks; neither looks
-// at sections or formats again (format.cc).
+// at sections or formats again (format_json.cc, format_table.cc).
 #pragma once
 
 #include <cstdint>

@@ -315,7 +315,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		ns = syscall_duration(bpf_get_current_task_btf());
 		if (wanted[nr] & CGS_WANT_COUNT)
 			sum_count_exec(nr, ret, ns);
-		return wanted[nr] & CGS_WANT_EMIT ? exec_exit(nr, ret, ns) : 0;
+		/* exec_exit sends only for an exec whose entry record went out. */
+		return wanted[nr] & (CGS_WANT_EMIT | CGS_WANT_EXEC_EXIT) ? exec_exit(nr, ret, ns) : 0;
 	}
 	if (!cgroup_scope_ok())
 		return 0;

@@ -455,7 +455,10 @@ CGS_PATH_MOVE_TP(chroot)
 /* The same from the generic sys_enter hook (hosts without tracefs). */
 static __always_inline int path_move_sys_enter(long id)
 {
-	if (id >= 0 && id < CGS_MAX_SYSCALLS && (wanted[id & (CGS_MAX_SYSCALLS - 1)] & CGS_WANT_PATHGEN))
+	/* Not an ia32 call whose i386 number is a path mover's here (82 is select
+	 * there, rename here): its exit (ia32_exit) never ends the move. */
+	if (id >= 0 && id < CGS_MAX_SYSCALLS && (wanted[id & (CGS_MAX_SYSCALLS - 1)] & CGS_WANT_PATHGEN) &&
+	    !task_in_compat_syscall(bpf_get_current_task_btf()))
 		return path_move_begin();
 	return 0;
 }

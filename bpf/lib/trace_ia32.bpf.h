@@ -36,7 +36,7 @@ static __noinline int ia32_exit(struct pt_regs *regs, __u32 nr, long ret)
 	slot = nr;
 	barrier_var(slot); /* masked where the verifier sees it */
 	slot = CGS_IA32_SLOT + (slot & (CGS_IA32_MAX_SYSCALLS - 1));
-	if (!(wanted[slot] & (CGS_WANT_EMIT | CGS_WANT_COUNT)))
+	if (!(wanted[slot] & (CGS_WANT_EMIT | CGS_WANT_COUNT | CGS_WANT_EXEC_EXIT)))
 		return 0;
 	if (only_failed && ret >= 0)
 		return 0;
@@ -48,7 +48,7 @@ static __noinline int ia32_exit(struct pt_regs *regs, __u32 nr, long ret)
 		ns = syscall_duration(task);
 		if ((wanted[slot] & CGS_WANT_COUNT) && tgid != self_tgid && in_scope(task, tgid))
 			sum_count(rnr, ret, ns);
-		return wanted[slot] & CGS_WANT_EMIT ? exec_exit(rnr, ret, ns) : 0;
+		return wanted[slot] & (CGS_WANT_EMIT | CGS_WANT_EXEC_EXIT) ? exec_exit(rnr, ret, ns) : 0;
 	}
 	if (!cgroup_scope_ok())
 		return 0;

@@ -28,6 +28,11 @@ EventDesc describe(const EventInfo& ev) {
       spec.kind_byte = CGS_ARG_RAW;
       spec.format = ArgFormat::pointer;
       spec.struct_size = 0;
+    } else if (ev.abi == Abi::ia32 && kind != CGS_ARG_STR && kind != CGS_ARG_STRARR && kind != CGS_ARG_RAW) {
+      // The ia32 exit captures strings only (trace.bpf.c, capture_args; argv at
+      // execve comes from its entry): asked
+      // for nothing else, its calls keep the fixed record, built in place.
+      spec.kind_byte = CGS_ARG_RAW;
     }
     d.args[i] = ArgDesc{ev.args[i].name, spec.format, ev.is_syscall ? spec.kind_byte : uint8_t{CGS_ARG_RAW}};
     d.args[i].struct_size = spec.struct_size;

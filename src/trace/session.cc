@@ -351,7 +351,9 @@ void Session::on_exec_record(std::span<const uint8_t> bytes, const RecordView& r
   if (auto er = decode_record(*entry)) {
     er->has_duration = rec.has_duration;  // -T: the exit half measured the call
     er->duration_ns = rec.duration_ns;
-    emit(*er, h->ret, true, selected);
+    // The entry's call decides: an execve that changed the ABI exits numbered
+    // as the other ABI's (the kernel renumbers it), which -e may not select.
+    emit(*er, h->ret, true, trace::selected(selection_, er->hdr->nr));
   }
 }
 

@@ -99,6 +99,13 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
     if (cfg.ia32_syscalls.test(nr))
       want(CGS_IA32_SLOT + nr, CGS_IA32_NR_BASE + nr, nr == CGS_IA32_NR_EXECVE || nr == CGS_IA32_NR_EXECVEAT);
   }
+  // An execve that changes the ABI exits as the other ABI's call (the kernel
+  // renumbers it): every exec exit slot must be able to end a recorded entry.
+  const uint32_t exec_slots[] = {CGS_NR_EXECVE, CGS_NR_EXECVEAT, CGS_IA32_SLOT + CGS_IA32_NR_EXECVE,
+                                 CGS_IA32_SLOT + CGS_IA32_NR_EXECVEAT};
+  if (cfg.syscalls.test(CGS_NR_EXECVE) || cfg.syscalls.test(CGS_NR_EXECVEAT) ||
+      cfg.ia32_syscalls.test(CGS_IA32_NR_EXECVE) || cfg.ia32_syscalls.test(CGS_IA32_NR_EXECVEAT))
+    for (uint32_t slot : exec_slots) ro->wanted[slot] |= CGS_WANT_EXEC_EXIT;
   ro->wanted_fork = cfg.fork;
   ro->wanted_exec = cfg.exec;
   ro->wanted_exit = cfg.exit;
@@ -145,7 +152,7 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
   bpf_program__set_autoload(progs->on_ia32_enter, i32.test(CGS_IA32_NR_EXECVE) || i32.test(CGS_IA32_NR_EXECVEAT) ||
                                                       i32.test(CGS_IA32_NR_EXIT) || i32.test(CGS_IA32_NR_EXIT_GROUP));
   if (auto r = configure_tcp_state(skel_, cfg.tcp_state); !r) return r;
-  configure_summary(skel_, cfg.counted.any(), cfg.durations);
+  configure_summary(skel_, cfg.counted.any() || cfg.counted_ia32.any(), cfg.durations);
   bpf_program__set_autoload(progs->on_signal_generate, cfg.signal_generate);
   bpf_program__set_autoload(progs->on_signal_deliver, cfg.signal_deliver);
   // close's entry resolves its path only when close is shown (path_moves also

@@ -3,6 +3,7 @@
 // and filtered like x86_64 ones. strace is the reference: between its
 // "[ Process PID=N runs in 32 bit mode. ]" and "... 64 bit mode" lines it shows
 // the ia32 calls, and cgscope must show the same calls with the same arguments.
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -123,6 +124,34 @@ TEST_F(TraceIa32, FiltersNameOneTableOrBoth) {
   EXPECT_EQ(both32, (std::vector<std::string>{"open"}));
   EXPECT_FALSE(both.named("openat").empty());
   EXPECT_FALSE(both.named("read").empty());  // the loader's x86_64 reads
+}
+
+// The workload's int 0x80 execve runs /bin/echo, a 64-bit program: the kernel
+// renumbers the call to x86_64's execve on its way out, and its exit must still
+// end the ia32 entry when only the ia32 execve is selected.
+TEST_F(TraceIa32, AnExecveThatChangesTheAbiIsShownWithOnlyItsOwnAbiSelected) {
+  std::string tok = token();
+  auto run = trace({"-e", "ia32:execve"}, tok);
+  std::vector<nlohmann::json> execs;
+  for (const auto& e : run.events)
+    if (e["id"].get<int>() < 1000) execs.push_back(e);
+  ASSERT_EQ(execs.size(), 1u) << run.stderr_text;
+  EXPECT_EQ(execs[0].value("abi", ""), "ia32") << execs[0].dump();
+  EXPECT_EQ(execs[0]["event"], "execve");
+  EXPECT_EQ(execs[0]["ret"], 0) << execs[0].dump();
+}
+
+// --summary of ia32 calls alone: counted in the kernel like x86_64 ones.
+TEST_F(TraceIa32, SummaryOfIa32CallsAlone) {
+  std::string tok = token();
+  auto run = trace({"--summary", "-e", "ia32:open,ia32:read"}, tok);
+  const nlohmann::json* sum = nullptr;
+  for (const auto& e : run.events)
+    if (e.contains("summary")) sum = &e;
+  ASSERT_NE(sum, nullptr) << run.stderr_text;
+  std::map<std::string, int64_t> calls;
+  for (const auto& r : (*sum)["summary"]) calls[r["syscall"].get<std::string>()] = r["calls"].get<int64_t>();
+  EXPECT_EQ(calls, (std::map<std::string, int64_t>{{"ia32:open", 1}, {"ia32:read", 1}})) << sum->dump();
 }
 
 // A 32-bit program: all its calls are ia32 ones, exit_group (sent at entry) too.

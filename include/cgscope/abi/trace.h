@@ -133,6 +133,9 @@ enum cgs_arg_kind {
 #define CGS_WANT_PATHGEN 0x2 /* it may move paths (rename, mount...): counted in the path
 			      * generation (struct cgs_fd_path.gen) at entry and exit */
 #define CGS_WANT_COUNT 0x4   /* --summary: counted in sum_stats (no record needed) */
+#define CGS_WANT_EXEC_EXIT 0x8 /* execve/execveat of either ABI: an exec whose entry was
+				  * recorded may end here, as the other ABI's call (the kernel
+				  * renumbers an execve that changes the ABI on its way out) */
 /* has_sections[nr] of a call whose only section is CGS_ARG_FDCLOSE (close): its
  * record is built in place in the ring, like a record without sections. */
 #define CGS_SECTIONS_FDCLOSE_ONLY 2

@@ -5,7 +5,8 @@
 # on the host as a /32 into it: all traffic goes to loopback or to that address.
 #
 #  1. Throughput: curl -o /dev/null of a SIZE sparse file from busybox httpd on the
-#     test host: bare; `cgscope proxy run --via direct`; `--via socks5://` to
+#     test host: bare; `cgscope proxy run --via direct`; the same with
+#     `--no-relay` (the kernel logs, no relay hop); `--via socks5://` to
 #     microsocks; proxychains4 (LD_PRELOAD) to the same microsocks. ROUNDS
 #     interleaved rounds (bare, direct, socks, proxychains, bare, ...): MB/s the
 #     medians, ratios the medians of each round's figure to that round's bare.
@@ -265,11 +266,12 @@ printf '%s\n' strict_chain quiet_mode "tcp_read_time_out 15000" "tcp_connect_tim
   "[ProxyList]" "socks5 127.0.0.1 $SOCKS_PORT" >"$PCONF"
 
 # The four ways, by row name: the command to put in front of the client's.
-ROWS=(bare direct socks proxychains)
+ROWS=(bare direct norelay socks proxychains)
 [ -z "$BASELINE" ] || ROWS+=(baseline)
 declare -A LABEL=(
   [bare]="bare"
   [direct]="cgscope proxy --via direct"
+  [norelay]="cgscope proxy --via direct --no-relay"
   [socks]="cgscope proxy --via socks5 (microsocks)"
   [proxychains]="proxychains4 -> microsocks"
   [loopback]="(reference) bare to 127.0.0.1"
@@ -279,6 +281,7 @@ prefix() {  # ROW LOG -> the words to put before the command
   case $1 in
     bare) ;;
     direct) echo "$CGSCOPE proxy run --via direct --log $2 --" ;;
+    norelay) echo "$CGSCOPE proxy run --via direct --no-relay --log $2 --" ;;
     baseline) echo "$BASELINE proxy run --via direct --log $2 --" ;;
     socks) echo "$CGSCOPE proxy run --via $SOCKS --log $2 --" ;;
     proxychains) echo "proxychains4 -q -f $PCONF" ;;
@@ -294,6 +297,11 @@ check_path() {  # ROW ERR CONNECTIONS SOCKS_COUNT_BEFORE
     direct | socks | baseline)
       got=$(sed -n 's/^cgscope proxy: \([0-9]*\) connections proxied, \([0-9]*\) failed.*/\1 \2/p' "$err")
       [ "$got" = "$n 0" ] || die "$row: expected '$n connections proxied, 0 failed', got '${got:-no summary}':
+$(tail -5 "$err")"
+      ;;
+    norelay)  # every connection watched by the kernel and logged
+      got=$(sed -n 's/^cgscope proxy: \([0-9]*\) connections logged; kernel: \([0-9]*\) watched, \([0-9]*\) not logged.*/\1 \2 \3/p' "$err")
+      [ "$got" = "$n $n 0" ] || die "$row: expected '$n connections logged; kernel: $n watched, 0 not logged', got '${got:-no summary}':
 $(tail -5 "$err")"
       ;;
   esac
@@ -375,7 +383,7 @@ $(tail -5 "$TMP/err")"
     m=$(echo "${TP[$row]}" | tr ' ' '\n' | grep . | median)
     ratio=$(paired ratio "${TP[$row]}" "${TP[bare]}")
     case $row in
-      direct) target=">= 0.95x bare: $(awk -v x="$ratio" 'BEGIN { print (x >= 0.95) ? "met" : "MISSED" }')" ;;
+      direct | norelay) target=">= 0.95x bare: $(awk -v x="$ratio" 'BEGIN { print (x >= 0.95) ? "met" : "MISSED" }')" ;;
       socks)
         vs=$(paired ratio "${TP[socks]}" "${TP[proxychains]}")
         target=">= proxychains4: $(awk -v x="$vs" 'BEGIN { printf "%.2fx, %s", x, (x >= 1) ? "met" : "MISSED" }')"
@@ -446,7 +454,7 @@ $(tail -5 "$TMP/err")"
     added=$(paired diff "${LAT[$row]}" "${LAT[bare]}")
     case $row in
       bare | loopback) target="" ;;
-      direct) target="< 30 µs added: $(awk -v x="$added" 'BEGIN { print (x < 30) ? "met" : "MISSED" }')" ;;
+      direct | norelay) target="< 30 µs added: $(awk -v x="$added" 'BEGIN { print (x < 30) ? "met" : "MISSED" }')" ;;
       socks)
         vs=$(paired diff "${LAT[socks]}" "${LAT[proxychains]}")
         target="<= proxychains4: $(awk -v x="$vs" 'BEGIN { printf "%+.0f µs, %s", x, (x <= 0) ? "met" : "MISSED" }')"

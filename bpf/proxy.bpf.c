@@ -16,6 +16,9 @@
  * Sockets of other network namespaces cannot reach the host's loopback: they go
  * to the relay's other address (relay4_ns), found by the netns cookie.
  *
+ * --no-relay (--via direct): TCP connects go on unchanged and are watched, to
+ * be logged at close (bpf/lib/proxy_watch.bpf.h).
+ *
  * DNS (--dns): UDP to port 53, connected (connect4|6) or not (sendmsg4|6), goes
  * to the forwarder, one port per nameserver (a slot), and recvmsg4|6 gives the
  * replies back the nameserver's address. Other UDP is not touched. The cgroup's
@@ -30,6 +33,7 @@
 #include "lib/orig_dst.bpf.h"
 #include "lib/proxy_maps.bpf.h"
 #include "lib/proxy_dns.bpf.h"
+#include "lib/proxy_watch.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -97,6 +101,8 @@ static __always_inline int proxy_route(struct bpf_sock_addr *ctx, const struct c
 		proxy_count(CGS_PROXY_STAT_BYPASSED);
 		return 0;
 	}
+	if (cfg->no_relay)
+		return watch_connect(ctx, dst);
 	if (is_mapped4(dst) && other_netns(cfg, ctx)) {
 		if (!cfg->relay4_ns_port) {
 			proxy_count(CGS_PROXY_STAT_NS_REFUSED);
@@ -117,10 +123,7 @@ static __always_inline int proxy_route(struct bpf_sock_addr *ctx, const struct c
 						     CGS_ORIG_F_PUBLISH);
 	if (!s)
 		return -1;
-	s->who.cgroup_id = bpf_get_current_cgroup_id();
-	s->who.pid = bpf_get_current_pid_tgid() >> 32;
-	s->who.uid = (__u32)bpf_get_current_uid_gid();
-	bpf_get_current_comm(s->who.comm, sizeof(s->who.comm));
+	record_who(s);
 	proxy_count(CGS_PROXY_STAT_REDIRECTED);
 	return 1;
 }
@@ -271,7 +274,8 @@ int proxy_dns_egress(struct __sk_buff *skb)
 	return 1;
 }
 
-/* Once established, the client end is known: publish it for the relay. */
+/* Once established, the client end is known: publish it for the relay. With
+ * --no-relay, the watch of the connection instead (proxy_watch.bpf.h). */
 SEC("sockops")
 int proxy_sockops(struct bpf_sock_ops *skops)
 {
@@ -280,6 +284,7 @@ int proxy_sockops(struct bpf_sock_ops *skops)
 	struct cgs_proxy_sock *s;
 	struct bpf_sock *sk;
 
+	watch_sockops(skops);
 	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
 		return 1;
 	sk = skops->sk;

@@ -66,6 +66,12 @@ struct {
 	__type(value, struct cgs_proxy_dns_client);
 } proxy_dns_clients SEC(".maps");
 
+/* --no-relay: each watched connection as it closes, for the access log. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CGS_PROXY_FLOWS_BYTES);
+} proxy_flows SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CGS_PROXY_STAT_NR);

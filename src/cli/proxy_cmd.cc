@@ -29,6 +29,11 @@ void add_common(CLI::App* sub, proxy::ProxyRequest& req, std::string& output) {
   sub->add_option("--idle-timeout", req.idle_timeout,
                   "Close a proxied connection after SECONDS with no data either way (default 0: never)")
       ->check(CLI::Range(0.0, 86400.0));
+  sub->add_flag("--no-relay", req.no_relay,
+                "With --via direct: connects are not sent through the relay but go on unchanged, and the kernel "
+                "reports each connection as it closes for the access log (bytes each way, duration, result), so "
+                "no byte passes through cgscope. --connect-timeout and --idle-timeout are the relay's and do "
+                "not apply");
   sub->add_flag("-v,--verbose", req.verbose, "Show libbpf's messages (verifier log on failure)");
 }
 

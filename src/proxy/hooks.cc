@@ -32,7 +32,7 @@ constexpr const char* kLinkNames[] = {"link_connect4",  "link_connect6", "link_g
 constexpr size_t kTcpLinks = 5;  // the first five; the rest are DNS's
 constexpr const char* kMapNames[] = {"proxy_config", "proxy_bypass", "proxy_orig",     "proxy_conns",
                                      "proxy_exempt", "proxy_stats",  "proxy_dns_slots",
-                                     "proxy_dns_clients"};
+                                     "proxy_dns_clients", "proxy_flows"};
 
 std::string join(const std::string& dir, std::string_view name) { return dir + "/" + std::string(name); }
 
@@ -53,8 +53,10 @@ void to_abi(const sockaddr_storage& ss, cgs_addr& addr, __u16& port) {
   }
 }
 
+}  // namespace
+
 // The ABI form back as a socket address: IPv4 for mapped addresses.
-sockaddr_storage from_abi(const cgs_addr& addr, uint16_t host_port) {
+sockaddr_storage address_from_abi(const cgs_addr& addr, uint16_t host_port) {
   sockaddr_storage ss{};
   if (addr.a[0] == 0 && addr.a[1] == 0 && addr.a[2] == htonl(0xffff)) {
     auto* s = reinterpret_cast<sockaddr_in*>(&ss);
@@ -69,8 +71,6 @@ sockaddr_storage from_abi(const cgs_addr& addr, uint16_t host_port) {
   }
   return ss;
 }
-
-}  // namespace
 
 std::string pin_dir_for(uint64_t cgroup_id) { return fmt::format("/sys/fs/bpf/cgscope/proxy-{}", cgroup_id); }
 
@@ -157,6 +157,7 @@ Result<void> ProxyHooks::configure(const HookConfig& cfg) {
   for (size_t i = 0; i < cfg.dns_ports.size(); i++) c.dns_port[i] = htons(cfg.dns_ports[i]);
   for (size_t i = 0; i < cfg.dns_ns_ports.size(); i++) c.dns_ns_port[i] = htons(cfg.dns_ns_ports[i]);
   c.dns_on = !cfg.dns_ports.empty();
+  c.no_relay = cfg.no_relay;
   impl_->dns = c.dns_on;
   c.on = 1;
   uint32_t zero = 0;
@@ -193,7 +194,7 @@ std::optional<Original> ProxyHooks::take(const sockaddr_storage& peer) const {
     bpf_map_delete_elem(fd, &k);
   }
   Original o;
-  o.dst.addr = from_abi(v.dst.addr, uint16_t(v.dst.port));
+  o.dst.addr = address_from_abi(v.dst.addr, uint16_t(v.dst.port));
   o.dst.len = address_length(o.dst.addr);
   o.meta.cgroup_id = v.who.cgroup_id;
   o.meta.pid = v.who.pid;
@@ -239,6 +240,8 @@ std::optional<uint64_t> ProxyHooks::dns_client(const sockaddr_storage& at, const
   if (now_ns < v.seen_ns || now_ns - v.seen_ns > CGS_PROXY_DNS_FRESH_NS) return std::nullopt;
   return v.cgroup_id;
 }
+
+int ProxyHooks::flows_fd() const { return bpf_map__fd(impl_->skel->maps.proxy_flows); }
 
 std::array<uint64_t, CGS_PROXY_STAT_NR> ProxyHooks::stats() const {
   std::array<uint64_t, CGS_PROXY_STAT_NR> total{};

@@ -34,7 +34,13 @@ struct HookConfig {
   // --dns: the forwarder's port of each slot on relay4's address and on
   // relay4_ns's, host order; empty: UDP is not touched.
   std::vector<uint16_t> dns_ports, dns_ns_ports;
+  // --no-relay: TCP connects go unchanged and are reported at close (flows_fd);
+  // relay4 is then unused.
+  bool no_relay = false;
 };
+
+// The ABI's 16-byte address (mapped for IPv4) as a socket address with `host_port`.
+sockaddr_storage address_from_abi(const cgs_addr& addr, uint16_t host_port);
 
 class ProxyHooks {
  public:
@@ -67,6 +73,8 @@ class ProxyHooks {
   // at `at` from `from`, as the cgroup's egress hook wrote it down within
   // CGS_PROXY_DNS_FRESH_NS; nullopt: not sent by the cgroup (or too long ago).
   std::optional<uint64_t> dns_client(const sockaddr_storage& at, const sockaddr_storage& from) const;
+  // The ring of closed --no-relay connections (struct cgs_proxy_flow).
+  int flows_fd() const;
   // Per-reason totals (enum cgs_proxy_stat).
   std::array<uint64_t, CGS_PROXY_STAT_NR> stats() const;
   const std::string& pin_dir() const;

@@ -24,6 +24,7 @@
 #include "core/stop_signal.h"
 #include "proxy/bypass.h"
 #include "proxy/dns_forwarder.h"
+#include "proxy/flow_watch.h"
 #include "proxy/hooks.h"
 #include "proxy/log_sink.h"
 #include "proxy/name_cache.h"
@@ -42,6 +43,7 @@ struct Plan {
   std::optional<sockaddr_storage> relay_given;  // --relay-addr (port 0)
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds idle_timeout{0};  // 0: none
+  bool no_relay = false;                      // --no-relay: the kernel watches, no relay
 };
 
 // The CLI checked the range; a fraction of a millisecond rounds up, so a
@@ -74,6 +76,13 @@ Result<Plan> make_plan(const ProxyRequest& req) {
       return fail(fmt::format("--relay-addr '{}' is not an IPv4 address of this host", *req.relay_addr), EINVAL);
     p.relay_given = d->addr;
   }
+  p.no_relay = req.no_relay;
+  if (p.no_relay && p.upstream.kind != Upstream::Kind::direct)
+    return fail(fmt::format("--no-relay goes with --via direct only: a {} upstream is reached through the relay",
+                            describe(p.upstream)),
+                EINVAL);
+  if (p.no_relay && req.idle_timeout > 0)
+    return fail("--idle-timeout needs the relay (it closes what it forwards): not with --no-relay", EINVAL);
   p.connect_timeout = seconds_to_ms(req.connect_timeout);
   p.idle_timeout = seconds_to_ms(req.idle_timeout);
   return p;
@@ -136,7 +145,8 @@ RelayAddrs relay_addresses(const Plan& plan, const std::string& cgroup, bool att
 // The services of a run, each on a thread of its own until stop.
 struct Services {
   std::optional<ProxyHooks> hooks;
-  std::optional<Relay> relay;
+  std::optional<Relay> relay;            // none with --no-relay
+  std::optional<FlowWatch> flows;       // --no-relay only
   std::unique_ptr<DnsForwarder> dns;
   NameCache names;
   std::atomic<bool> stop{false};
@@ -145,7 +155,8 @@ struct Services {
   std::thread relay_thread, dns_thread;
 
   void start() {
-    relay_thread = std::thread([this] { relay_result = relay->run(stop); });
+    if (relay) relay_thread = std::thread([this] { relay_result = relay->run(stop); });
+    if (flows) relay_thread = std::thread([this] { relay_result = flows->run(stop); });
     if (dns) dns_thread = std::thread([this] { (void)dns->run(stop); });
   }
   void join() {
@@ -239,9 +250,12 @@ void warn_local_resolver() {
 // The hooks' configuration from what listens where.
 HookConfig hook_config(const Services& s, const Plan& plan, const RelayAddrs& at) {
   HookConfig hc;
-  auto bound = s.relay->bound();
-  hc.relay4 = bound.at(0);
-  hc.relay4_ns = at.ns ? bound.at(1) : plan.relay_given ? std::optional(bound.at(0)) : std::nullopt;
+  hc.no_relay = plan.no_relay;
+  if (s.relay) {
+    auto bound = s.relay->bound();
+    hc.relay4 = bound.at(0);
+    hc.relay4_ns = at.ns ? bound.at(1) : plan.relay_given ? std::optional(bound.at(0)) : std::nullopt;
+  }
   if (plan.upstream.len) hc.upstream = plan.upstream.addr;
   hc.bypass = plan.bypass;
   if (s.dns) {
@@ -252,13 +266,21 @@ HookConfig hook_config(const Services& s, const Plan& plan, const RelayAddrs& at
 }
 
 void print_totals(const Services& s) {
-  auto st = s.relay->stats();
   auto ks = s.hooks->stats();
-  std::fprintf(stderr, "cgscope proxy: %llu connections proxied, %llu failed, %llu not redirected; kernel: %llu "
-                       "redirected, %llu direct, %llu refused",
-               (unsigned long long)st.forwarded, (unsigned long long)st.failed, (unsigned long long)st.refused,
-               (unsigned long long)ks[CGS_PROXY_STAT_REDIRECTED], (unsigned long long)ks[CGS_PROXY_STAT_BYPASSED],
-               (unsigned long long)ks[CGS_PROXY_STAT_REFUSED]);
+  if (s.relay) {
+    auto st = s.relay->stats();
+    std::fprintf(stderr, "cgscope proxy: %llu connections proxied, %llu failed, %llu not redirected; kernel: %llu "
+                         "redirected, %llu direct, %llu refused",
+                 (unsigned long long)st.forwarded, (unsigned long long)st.failed, (unsigned long long)st.refused,
+                 (unsigned long long)ks[CGS_PROXY_STAT_REDIRECTED], (unsigned long long)ks[CGS_PROXY_STAT_BYPASSED],
+                 (unsigned long long)ks[CGS_PROXY_STAT_REFUSED]);
+  } else {
+    std::fprintf(stderr, "cgscope proxy: %llu connections logged; kernel: %llu watched, %llu not logged (the ring "
+                         "was full), %llu bypassed, %llu refused",
+                 (unsigned long long)s.flows->logged(), (unsigned long long)ks[CGS_PROXY_STAT_WATCHED],
+                 (unsigned long long)ks[CGS_PROXY_STAT_FLOWS_LOST], (unsigned long long)ks[CGS_PROXY_STAT_BYPASSED],
+                 (unsigned long long)ks[CGS_PROXY_STAT_REFUSED]);
+  }
   if (ks[CGS_PROXY_STAT_NS_REFUSED])
     std::fprintf(stderr, " (%llu from other network namespaces, with no relay address for them: give --relay-addr)",
                  (unsigned long long)ks[CGS_PROXY_STAT_NS_REFUSED]);
@@ -316,9 +338,12 @@ int run_proxy(const ProxyRequest& req) {
     std::fprintf(stderr, "cgscope: removed %s, the pins of a proxy whose cgroup is gone\n", dir.c_str());
 
   // What listens first (its ports go into the hooks' config), then the hooks.
-  RelayAddrs at = relay_addresses(*plan, *cgroup, !command);
+  // With --no-relay only the DNS forwarder listens.
+  RelayAddrs at = plan->no_relay && !req.dns ? RelayAddrs{loopback4(), std::nullopt}
+                                             : relay_addresses(*plan, *cgroup, !command);
   Services s;
-  if (auto r = make_relay(s, *plan, at, *log, self_exempt(*mount, *cgroup)); !r) return fail_line(r.error());
+  if (!plan->no_relay)
+    if (auto r = make_relay(s, *plan, at, *log, self_exempt(*mount, *cgroup)); !r) return fail_line(r.error());
   if (req.dns) {
     if (auto r = make_dns(s, *plan, at, *log); !r) return fail_line(r.error());
     warn_local_resolver();
@@ -336,6 +361,11 @@ int run_proxy(const ProxyRequest& req) {
                            "`cgscope proxy reset --pin-dir %s`\n", s.hooks->pin_dir().c_str());
     return fail_line(e);
   };
+  if (plan->no_relay) {
+    auto w = FlowWatch::create(s.hooks->flows_fd(), [&log](const AccessRecord& r) { log->write(r); });
+    if (!w) return fail_line(w.error());
+    s.flows.emplace(std::move(*w));
+  }
   HookConfig hc = hook_config(s, *plan, at);
   if (auto r = s.hooks->configure(hc); !r) return kept(r.error());
   std::vector<std::string> notes;
@@ -346,9 +376,10 @@ int run_proxy(const ProxyRequest& req) {
   s.start();
   if (command)
     if (auto r = command->start(); !r) return fail_line(r.error(), 127);
-  std::fprintf(stderr, "cgscope: proxying %s via %s (relay %s%s)\n",
+  std::fprintf(stderr, "cgscope: proxying %s via %s (%s%s)\n",
                command ? fmt::format("{} (pid {})", req.command[0], command->pid()).c_str() : cgroup->c_str(),
-               describe(plan->upstream).c_str(), format_address(hc.relay4).c_str(),
+               describe(plan->upstream).c_str(),
+               s.relay ? ("relay " + format_address(hc.relay4)).c_str() : "no relay: each connection logged at close",
                s.dns ? ", DNS through the upstream" : "");
   std::fflush(stderr);
   wait_until_done(command);

@@ -19,6 +19,7 @@ struct ProxyRequest {
   std::string log_file;                  // --log FILE ("" = stderr)
   double connect_timeout = 10;           // --connect-timeout SECONDS: destination or upstream, handshake included
   double idle_timeout = 0;               // --idle-timeout SECONDS: 0 = connections may idle for ever
+  bool no_relay = false;                 // --no-relay (direct): connects go unchanged, the kernel logs them
   bool verbose = false;
 };
 

@@ -52,7 +52,11 @@ struct cgs_proxy_config {
 	__u16 relay4_ns_port;     /* network order */
 	/* DNS (--dns): UDP to port 53 goes to the forwarder, slot by nameserver. */
 	__u16 dns_on;
-	__u16 pad0[2];
+	/* --no-relay (direct only): TCP connects go unchanged to their destination;
+	 * the socket is watched (sockops state callbacks) and reported to
+	 * proxy_flows when it closes, for the access log. No byte passes cgscope. */
+	__u16 no_relay;
+	__u16 pad0;
 	__u16 dns_port[CGS_PROXY_DNS_SLOTS];    /* forwarder on relay4's address, network order */
 	__u16 dns_ns_port[CGS_PROXY_DNS_SLOTS]; /* forwarder on relay4_ns's address */
 };
@@ -95,10 +99,35 @@ struct cgs_proxy_who {
 	char comm[16];
 };
 
+/* cgs_proxy_sock.watch: a --no-relay socket, reported to proxy_flows at close. */
+#define CGS_PROXY_WATCH 0x1
+#define CGS_PROXY_WATCH_ESTABLISHED 0x2 /* it reached ESTABLISHED */
+
 /* A proxied socket's sk_storage: the shared record, then who dialled. */
 struct cgs_proxy_sock {
 	struct cgs_orig_dst orig;
 	struct cgs_proxy_who who;
+	__u64 start_ns; /* --no-relay: bpf_ktime_get_ns() at connect */
+	__u32 watch;    /* CGS_PROXY_WATCH* */
+	__u32 pad0;
+};
+
+/* A record of the `proxy_flows` ring buffer: a --no-relay connection that
+ * closed (its socket went to TCP_CLOSE). Byte counts are the kernel's own
+ * (payload only): acked by the peer, and received. */
+#define CGS_PROXY_FLOWS_BYTES (256 * 1024)
+struct cgs_proxy_flow {
+	struct cgs_proxy_who who;
+	struct cgs_addr dst; /* as dialled (mapped form for IPv4) */
+	__u64 start_ns;      /* CLOCK_MONOTONIC */
+	__u64 end_ns;
+	__u64 bytes_acked;
+	__u64 bytes_received;
+	__u16 dst_port;      /* network order */
+	__u16 old_state;     /* the TCP state it closed from (BPF_TCP_*) */
+	__u32 watch;         /* CGS_PROXY_WATCH* at close */
+	__s32 err;           /* the socket's error at close (sk_err), 0 if none */
+	__u32 pad0;
 };
 
 /* Value of `proxy_conns` (key: struct cgs_conn_key, the client end). */
@@ -116,7 +145,9 @@ enum cgs_proxy_stat {
 	CGS_PROXY_STAT_DNS = 4,        /* UDP DNS datagrams/connects sent to the forwarder */
 	CGS_PROXY_STAT_DNS_REFUSED = 5, /* DNS with every slot taken, or over IPv6: refused */
 	CGS_PROXY_STAT_NS_REFUSED = 6, /* from another network namespace with no relay for it */
-	CGS_PROXY_STAT_NR = 7,
+	CGS_PROXY_STAT_WATCHED = 7,    /* --no-relay: connects let through, watched for the log */
+	CGS_PROXY_STAT_FLOWS_LOST = 8, /* --no-relay: a closed connection the full ring could not take */
+	CGS_PROXY_STAT_NR = 9,
 };
 
 struct cgs_proxy_exempt_value {

@@ -1,0 +1,88 @@
+#include "proxy/flow_watch.h"
+
+#include <arpa/inet.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <bpf/libbpf.h>
+
+#include "proxy/hooks.h"
+
+namespace cgscope::proxy {
+namespace {
+
+constexpr int kPollMs = 100;  // how soon a stop is seen
+constexpr uint16_t kTcpSynSent = 2;  // BPF_TCP_SYN_SENT
+
+uint64_t monotonic_ns() {
+  timespec t{};
+  ::clock_gettime(CLOCK_MONOTONIC, &t);
+  return uint64_t(t.tv_sec) * 1000000000ULL + uint64_t(t.tv_nsec);
+}
+
+std::string result_of(const cgs_proxy_flow& f) {
+  bool established = f.watch & CGS_PROXY_WATCH_ESTABLISHED;
+  if (f.err > 0)
+    return std::string(established ? "reset: " : "destination unreachable: ") + std::strerror(f.err);
+  if (established) return "ok";
+  return f.old_state == kTcpSynSent ? "closed while connecting" : "not established";
+}
+
+}  // namespace
+
+AccessRecord flow_record(const cgs_proxy_flow& f, uint64_t mono_now_ns, std::chrono::system_clock::time_point wall_now) {
+  using namespace std::chrono;
+  AccessRecord r;
+  r.meta.cgroup_id = f.who.cgroup_id;
+  r.meta.pid = f.who.pid;
+  r.meta.comm.assign(f.who.comm, strnlen(f.who.comm, sizeof(f.who.comm)));
+  r.dst.addr = address_from_abi(f.dst, ntohs(f.dst_port));
+  r.dst.len = address_length(r.dst.addr);
+  r.upstream = "direct";
+  r.bytes_up = f.bytes_acked;
+  r.bytes_down = f.bytes_received;
+  uint64_t end = f.end_ns >= f.start_ns ? f.end_ns : f.start_ns;
+  r.seconds = double(end - f.start_ns) / 1e9;
+  uint64_t ago = mono_now_ns >= f.start_ns ? mono_now_ns - f.start_ns : 0;
+  r.started = wall_now - duration_cast<system_clock::duration>(nanoseconds(ago));
+  r.result = result_of(f);
+  return r;
+}
+
+void FlowWatch::RingFree::operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
+
+FlowWatch::FlowWatch(FlowWatch&&) noexcept = default;
+FlowWatch& FlowWatch::operator=(FlowWatch&&) noexcept = default;
+FlowWatch::~FlowWatch() = default;
+
+Result<FlowWatch> FlowWatch::create(int ring_fd, OnClose on_close) {
+  FlowWatch w;
+  w.state_ = std::make_unique<State>();
+  w.state_->on_close = std::move(on_close);
+  auto sample = [](void* ctx, void* data, size_t size) -> int {
+    auto* st = static_cast<State*>(ctx);
+    if (size < sizeof(cgs_proxy_flow)) return 0;  // not ours: ignored
+    cgs_proxy_flow f;
+    std::memcpy(&f, data, sizeof f);
+    st->on_close(flow_record(f, monotonic_ns(), std::chrono::system_clock::now()));
+    st->logged.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  };
+  ring_buffer* rb = ring_buffer__new(ring_fd, sample, w.state_.get(), nullptr);
+  if (!rb) return fail_errno("opening the ring of closed connections (proxy_flows)", errno);
+  w.ring_.reset(rb);
+  return w;
+}
+
+Result<void> FlowWatch::run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) {
+    int n = ring_buffer__poll(ring_.get(), kPollMs);
+    if (n < 0 && n != -EINTR) return fail_errno("reading closed connections", -n);
+  }
+  if (int n = ring_buffer__consume(ring_.get()); n < 0) return fail_errno("reading closed connections", -n);
+  return {};
+}
+
+}  // namespace cgscope::proxy

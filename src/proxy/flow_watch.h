@@ -1,0 +1,53 @@
+// --no-relay: the connections the kernel watched (bpf/lib/proxy_watch.bpf.h),
+// read from the proxy_flows ring as each closes and written to the access log
+// with the same record the relay writes, so both modes log alike.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "cgscope/abi/proxy.h"
+#include "core/result.h"
+#include "proxy/access_log.h"
+
+struct ring_buffer;
+
+namespace cgscope::proxy {
+
+// One closed connection as an access record. The kernel's times are
+// CLOCK_MONOTONIC: `mono_now_ns` and `wall_now` (read together) place them on
+// the wall clock. Result: "ok"; "reset: ..." (an error after it was
+// established); "destination unreachable: ..." (it never connected);
+// "closed while connecting" (the program gave up first).
+AccessRecord flow_record(const cgs_proxy_flow& f, uint64_t mono_now_ns, std::chrono::system_clock::time_point wall_now);
+
+class FlowWatch {
+ public:
+  using OnClose = std::function<void(const AccessRecord&)>;
+  static Result<FlowWatch> create(int ring_fd, OnClose on_close);
+  FlowWatch(FlowWatch&&) noexcept;
+  FlowWatch& operator=(FlowWatch&&) noexcept;
+  ~FlowWatch();
+
+  // Until `stop`, then what is left in the ring: the last connections of a
+  // run are logged before it ends.
+  Result<void> run(const std::atomic<bool>& stop);
+  uint64_t logged() const { return state_->logged; }
+
+ private:
+  struct State {
+    OnClose on_close;
+    std::atomic<uint64_t> logged{0};
+  };
+  struct RingFree {
+    void operator()(ring_buffer* rb) const;
+  };
+  FlowWatch() = default;
+  std::unique_ptr<State> state_;  // where the ring's callback writes: stays put when moved
+  std::unique_ptr<ring_buffer, RingFree> ring_;
+};
+
+}  // namespace cgscope::proxy

@@ -72,6 +72,17 @@ struct {
 	__uint(max_entries, CGS_PROXY_FLOWS_BYTES);
 } proxy_flows SEC(".maps");
 
+/* --no-relay: each watched connection while it lives, by socket cookie, so
+ * that a stop logs those still open (the ring has only the closed ones). Not
+ * preallocated: the relay mode never fills it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CGS_PROXY_MAX_OPEN);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct cgs_proxy_flow);
+} proxy_open SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, CGS_PROXY_STAT_NR);

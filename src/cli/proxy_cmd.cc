@@ -32,7 +32,8 @@ void add_common(CLI::App* sub, proxy::ProxyRequest& req, std::string& output) {
   sub->add_flag("--no-relay", req.no_relay,
                 "With --via direct: connects are not sent through the relay but go on unchanged, and the kernel "
                 "reports each connection as it closes for the access log (bytes each way, duration, result), so "
-                "no byte passes through cgscope. --connect-timeout and --idle-timeout are the relay's and do "
+                "no byte passes through cgscope; those still open at the stop are logged then (\"open at "
+                "stop\", their bytes not known). --connect-timeout and --idle-timeout are the relay's and do "
                 "not apply");
   sub->add_flag("-v,--verbose", req.verbose, "Show libbpf's messages (verifier log on failure)");
 }

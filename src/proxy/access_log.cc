@@ -55,8 +55,11 @@ std::string format_access_text(const AccessRecord& r) {
   if (!r.upstream.empty()) out += " via " + r.upstream;
   out += ": " + r.result;
   char tail[96];
-  std::snprintf(tail, sizeof tail, ", %llu B up, %llu B down, %.3f s", static_cast<unsigned long long>(r.bytes_up),
-                static_cast<unsigned long long>(r.bytes_down), r.seconds);
+  if (r.bytes_known)
+    std::snprintf(tail, sizeof tail, ", %llu B up, %llu B down, %.3f s", static_cast<unsigned long long>(r.bytes_up),
+                  static_cast<unsigned long long>(r.bytes_down), r.seconds);
+  else
+    std::snprintf(tail, sizeof tail, ", bytes not known, %.3f s", r.seconds);
   return out + tail;
 }
 
@@ -71,8 +74,8 @@ nlohmann::json format_access_json(const AccessRecord& r) {
   j["dst"] = r.dst.len ? json(format_address(r.dst.addr)) : json(nullptr);
   j["host"] = r.dst.host.empty() ? json(nullptr) : json(safe(r.dst.host));
   j["upstream"] = r.upstream.empty() ? json(nullptr) : json(safe(r.upstream));
-  j["bytes_up"] = r.bytes_up;
-  j["bytes_down"] = r.bytes_down;
+  j["bytes_up"] = r.bytes_known ? json(r.bytes_up) : json(nullptr);
+  j["bytes_down"] = r.bytes_known ? json(r.bytes_down) : json(nullptr);
   j["seconds"] = r.seconds;
   j["result"] = safe(r.result);
   return j;

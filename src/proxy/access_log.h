@@ -18,6 +18,7 @@ struct AccessRecord {
   std::string upstream;                             // describe(Upstream): the password never appears
   uint64_t bytes_up = 0;                            // client -> destination, payload only (no handshake)
   uint64_t bytes_down = 0;                          // destination -> client
+  bool bytes_known = true;                          // false: both counts unknown (null, "bytes not known")
   double seconds = 0;                               // from accept to close
   std::chrono::system_clock::time_point started{};  // when it was accepted
   // "ok"; "refused by upstream: ..."; "upstream unreachable: ...";
@@ -36,7 +37,7 @@ std::string format_access_text(const AccessRecord& r);
 
 // {"ts":<ns since the epoch>,"cgroup_id":..,"pid":..,"comm":..,"dst":"93.184.216.34:443",
 //  "host":"example.com","upstream":..,"bytes_up":..,"bytes_down":..,"seconds":..,"result":"ok"}
-// Unknown fields (zero, empty) are null.
+// Unknown fields (zero, empty; the byte counts when not bytes_known) are null.
 nlohmann::json format_access_json(const AccessRecord& r);
 
 // One DNS query the forwarder handled, for example:

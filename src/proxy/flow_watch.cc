@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "proxy/hooks.h"
@@ -14,7 +15,8 @@ namespace cgscope::proxy {
 namespace {
 
 constexpr int kPollMs = 100;  // how soon a stop is seen
-constexpr uint16_t kTcpSynSent = 2;  // BPF_TCP_SYN_SENT
+// BPF_TCP_* (the kernel's TCP states)
+constexpr uint16_t kTcpEstablished = 1, kTcpSynSent = 2, kTcpCloseWait = 8;
 
 uint64_t monotonic_ns() {
   timespec t{};
@@ -31,6 +33,20 @@ std::string result_of(const cgs_proxy_flow& f) {
 }
 
 }  // namespace
+
+AccessRecord open_record(const cgs_proxy_flow& f, uint64_t mono_now_ns, std::chrono::system_clock::time_point wall_now) {
+  cgs_proxy_flow at_stop = f;
+  at_stop.end_ns = mono_now_ns;
+  at_stop.err = 0;
+  AccessRecord r = flow_record(at_stop, mono_now_ns, wall_now);
+  r.bytes_known = false;
+  r.bytes_up = r.bytes_down = 0;
+  // CLOSE_WAIT: the destination closed its side, the program has not.
+  if (f.old_state == kTcpEstablished || f.old_state == kTcpCloseWait) r.result = "open at stop";
+  else if (f.old_state == kTcpSynSent) r.result = "connecting at stop";
+  else r.result = "closing at stop";
+  return r;
+}
 
 AccessRecord flow_record(const cgs_proxy_flow& f, uint64_t mono_now_ns, std::chrono::system_clock::time_point wall_now) {
   using namespace std::chrono;
@@ -83,6 +99,25 @@ Result<void> FlowWatch::run(const std::atomic<bool>& stop) {
   }
   if (int n = ring_buffer__consume(ring_.get()); n < 0) return fail_errno("reading closed connections", -n);
   return {};
+}
+
+Result<uint64_t> FlowWatch::log_open(int open_fd) {
+  uint64_t now = monotonic_ns();
+  auto wall = std::chrono::system_clock::now();
+  uint64_t n = 0, key = 0;
+  const uint64_t* prev = nullptr;
+  // The map is not changing (the hooks are detached), so a walk by next key
+  // sees each entry once.
+  while (bpf_map_get_next_key(open_fd, prev, &key) == 0) {
+    cgs_proxy_flow f;
+    prev = &key;
+    if (bpf_map_lookup_elem(open_fd, &key, &f) != 0) continue;
+    state_->on_close(open_record(f, now, wall));
+    state_->logged.fetch_add(1, std::memory_order_relaxed);
+    n++;
+  }
+  if (errno != ENOENT) return fail_errno("reading the connections open at stop (proxy_open)", errno);
+  return n;
 }
 
 }  // namespace cgscope::proxy

@@ -23,6 +23,10 @@ namespace cgscope::proxy {
 // established); "destination unreachable: ..." (it never connected);
 // "closed while connecting" (the program gave up first).
 AccessRecord flow_record(const cgs_proxy_flow& f, uint64_t mono_now_ns, std::chrono::system_clock::time_point wall_now);
+// One connection still open at a stop (an entry of proxy_open): its duration
+// so far and no byte counts (the kernel gives them at close). Result: "open at
+// stop"; "closing at stop" (a FIN sent, not yet answered); "connecting at stop".
+AccessRecord open_record(const cgs_proxy_flow& f, uint64_t mono_now_ns, std::chrono::system_clock::time_point wall_now);
 
 class FlowWatch {
  public:
@@ -35,7 +39,11 @@ class FlowWatch {
   // Until `stop`, then what is left in the ring: the last connections of a
   // run are logged before it ends.
   Result<void> run(const std::atomic<bool>& stop);
-  uint64_t logged() const { return state_->logged; }
+  // After run, with the hooks detached (so that nothing changes the map while
+  // it is read): logs each connection of proxy_open (`open_fd`) as open at
+  // stop. Returns how many.
+  Result<uint64_t> log_open(int open_fd);
+  uint64_t logged() const { return state_->logged; }  // closed and open at stop
 
  private:
   struct State {

@@ -32,7 +32,7 @@ constexpr const char* kLinkNames[] = {"link_connect4",  "link_connect6", "link_g
 constexpr size_t kTcpLinks = 5;  // the first five; the rest are DNS's
 constexpr const char* kMapNames[] = {"proxy_config", "proxy_bypass", "proxy_orig",     "proxy_conns",
                                      "proxy_exempt", "proxy_stats",  "proxy_dns_slots",
-                                     "proxy_dns_clients", "proxy_flows"};
+                                     "proxy_dns_clients", "proxy_flows", "proxy_open"};
 
 std::string join(const std::string& dir, std::string_view name) { return dir + "/" + std::string(name); }
 
@@ -242,6 +242,7 @@ std::optional<uint64_t> ProxyHooks::dns_client(const sockaddr_storage& at, const
 }
 
 int ProxyHooks::flows_fd() const { return bpf_map__fd(impl_->skel->maps.proxy_flows); }
+int ProxyHooks::open_fd() const { return bpf_map__fd(impl_->skel->maps.proxy_open); }
 
 std::array<uint64_t, CGS_PROXY_STAT_NR> ProxyHooks::stats() const {
   std::array<uint64_t, CGS_PROXY_STAT_NR> total{};

@@ -75,6 +75,8 @@ class ProxyHooks {
   std::optional<uint64_t> dns_client(const sockaddr_storage& at, const sockaddr_storage& from) const;
   // The ring of closed --no-relay connections (struct cgs_proxy_flow).
   int flows_fd() const;
+  // The --no-relay connections open now, by socket cookie (struct cgs_proxy_flow).
+  int open_fd() const;
   // Per-reason totals (enum cgs_proxy_stat).
   std::array<uint64_t, CGS_PROXY_STAT_NR> stats() const;
   const std::string& pin_dir() const;

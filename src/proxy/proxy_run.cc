@@ -152,6 +152,7 @@ struct Services {
   std::atomic<bool> stop{false};
   std::atomic<bool> exempt_all{true};  // each relay socket exempted (self_exempt.h)
   Result<void> relay_result;
+  uint64_t open_at_stop = 0;  // --no-relay: logged by the stop, still open then
   std::thread relay_thread, dns_thread;
 
   void start() {
@@ -275,11 +276,15 @@ void print_totals(const Services& s) {
                  (unsigned long long)ks[CGS_PROXY_STAT_REDIRECTED], (unsigned long long)ks[CGS_PROXY_STAT_BYPASSED],
                  (unsigned long long)ks[CGS_PROXY_STAT_REFUSED]);
   } else {
-    std::fprintf(stderr, "cgscope proxy: %llu connections logged; kernel: %llu watched, %llu not logged (the ring "
-                         "was full), %llu bypassed, %llu refused",
-                 (unsigned long long)s.flows->logged(), (unsigned long long)ks[CGS_PROXY_STAT_WATCHED],
-                 (unsigned long long)ks[CGS_PROXY_STAT_FLOWS_LOST], (unsigned long long)ks[CGS_PROXY_STAT_BYPASSED],
-                 (unsigned long long)ks[CGS_PROXY_STAT_REFUSED]);
+    std::fprintf(stderr, "cgscope proxy: %llu connections logged (%llu open at stop); kernel: %llu watched, %llu not "
+                         "logged (the ring was full), %llu bypassed, %llu refused",
+                 (unsigned long long)s.flows->logged(), (unsigned long long)s.open_at_stop,
+                 (unsigned long long)ks[CGS_PROXY_STAT_WATCHED], (unsigned long long)ks[CGS_PROXY_STAT_FLOWS_LOST],
+                 (unsigned long long)ks[CGS_PROXY_STAT_BYPASSED], (unsigned long long)ks[CGS_PROXY_STAT_REFUSED]);
+    if (ks[CGS_PROXY_STAT_OPEN_UNTRACKED])
+      std::fprintf(stderr, " (%llu connections were more than the %d open at once a stop can log: not logged if "
+                           "still open at stop)",
+                   (unsigned long long)ks[CGS_PROXY_STAT_OPEN_UNTRACKED], CGS_PROXY_MAX_OPEN);
   }
   if (ks[CGS_PROXY_STAT_NS_REFUSED])
     std::fprintf(stderr, " (%llu from other network namespaces, with no relay address for them: give --relay-addr)",
@@ -379,13 +384,18 @@ int run_proxy(const ProxyRequest& req) {
   std::fprintf(stderr, "cgscope: proxying %s via %s (%s%s)\n",
                command ? fmt::format("{} (pid {})", req.command[0], command->pid()).c_str() : cgroup->c_str(),
                describe(plan->upstream).c_str(),
-               s.relay ? ("relay " + format_address(hc.relay4)).c_str() : "no relay: each connection logged at close",
+               s.relay ? ("relay " + format_address(hc.relay4)).c_str() : "no relay: each connection logged at its close, or at the stop",
                s.dns ? ", DNS through the upstream" : "");
   std::fflush(stderr);
   wait_until_done(command);
   // The hooks go before the relay: no connect is sent to a relay that is gone.
   { PinsOwner done{std::exchange(pins.dir, "")}; }
   s.join();
+  if (s.flows && s.relay_result) {
+    auto open = s.flows->log_open(s.hooks->open_fd());
+    if (open) s.open_at_stop = *open;
+    else s.relay_result = fail_with(open.error());
+  }
   print_totals(s);
   if (!s.relay_result) return fail_line(s.relay_result.error(), 1);
   return command ? command->finish() : 0;

@@ -189,7 +189,7 @@ class ProxyAttachTest : public ProxyTest {
     ASSERT_TRUE(attached_.start(full, {.err = Stream::kPipe, .death_signal = SIGTERM, .name = "proxy attach"}))
         << attached_.error();
     ASSERT_EQ(read_until(attached_.pipe_fd(), log_, Clock::now() + 30s,
-                         [](const std::string& s) { return s.find("(relay ") != std::string::npos; }),
+                         [](const std::string& s) { return s.find("cgscope: proxying") != std::string::npos; }),
               ReadEnd::kDone)
         << log_;
   }

@@ -48,7 +48,7 @@ TEST_F(ProxyNoRelayTest, ADownloadIsLoggedByTheKernelWithItsBytesAndWho) {
   EXPECT_GT(j["bytes_up"].get<uint64_t>(), 40u) << j.dump();
   EXPECT_LT(j["bytes_up"].get<uint64_t>(), 1024u) << j.dump();
   EXPECT_GT(j["seconds"].get<double>(), 0.0) << j.dump();
-  EXPECT_NE(r.output.find("1 connections logged; kernel: 1 watched, 0 not logged"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1 connections logged (0 open at stop); kernel: 1 watched, 0 not logged"), std::string::npos) << r.output;
   EXPECT_EQ(socks_log().find(peer_ip_), std::string::npos) << "no upstream is involved: " << socks_log();
 }
 
@@ -89,6 +89,61 @@ TEST_F(ProxyNoRelayTest, ALoopbackConnectIsNotWatchedAndNoRelayNeedsDirect) {
                   kRunLimit);
   EXPECT_EQ(idle.code, 2) << idle.output;
   EXPECT_NE(idle.output.find("--idle-timeout needs the relay"), std::string::npos) << idle.output;
+}
+
+// `proxy attach --no-relay` stopped while a connection is open: the kernel
+// reports a connection only when it closes, so the stop logs those still open
+// itself (from proxy_open), with their duration so far and no byte counts.
+class ProxyNoRelayAttachTest : public ProxyAttachTest {
+ protected:
+  std::vector<nlohmann::json> records() {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(slurp(log_file_.path));
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && line[0] == '{') out.push_back(nlohmann::json::parse(line));
+    return out;
+  }
+  TempPath log_file_{"log"};
+};
+
+TEST_F(ProxyNoRelayAttachTest, AConnectionOpenAtTheStopIsLoggedAsOpenAndOneClosedBeforeAsOk) {
+  attach({"--via", "direct", "--no-relay", "-o", "json", "--log", log_file_.path});
+  auto [err, peer] = connect_from_cgroup(peer_ip_, 8080);  // connects, and closes as the child exits
+  ASSERT_EQ(err, 0);
+  ASSERT_TRUE(eventually([&] { return records().size() == 1; })) << "the closed one is logged at its close";
+
+  TempPath ready("ready");
+  Child holder;
+  ASSERT_TRUE(holder.start_fn(
+      [&] {
+        int s = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(8080);
+        inet_pton(AF_INET, peer_ip_.c_str(), &a.sin_addr);
+        if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return 1;
+        std::ofstream(ready.path) << "connected";
+        ::pause();  // holds the connection open until killed
+        return 0;
+      },
+      {.cgroup = cg_->path(), .name = "holder in the cgroup"}))
+      << holder.error();
+  ASSERT_TRUE(eventually([&] { return slurp(ready.path) == "connected"; })) << "the holder did not connect";
+
+  std::string out = stop_and_log();
+  holder.signal(SIGKILL);
+  EXPECT_TRUE(holder.wait_for(10s));
+  auto recs = records();
+  ASSERT_EQ(recs.size(), 2u) << out;
+  EXPECT_EQ(recs[0]["result"], "ok") << recs[0].dump();
+  const auto& open = recs[1];
+  EXPECT_EQ(open["result"], "open at stop") << open.dump();
+  EXPECT_EQ(open["dst"], fmt::format("{}:8080", peer_ip_)) << open.dump();
+  EXPECT_EQ(open["pid"], holder.pid()) << open.dump();
+  EXPECT_TRUE(open["bytes_up"].is_null() && open["bytes_down"].is_null()) << "not known before the close: "
+                                                                           << open.dump();
+  EXPECT_GT(open["seconds"].get<double>(), 0.0) << open.dump();
+  EXPECT_NE(out.find("2 connections logged (1 open at stop); kernel: 2 watched"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -68,5 +68,39 @@ TEST(ProxyFlowRecord, ClocksOutOfOrderNeverGoNegativeAndIPv6Stays) {
   EXPECT_EQ(format_destination(r.dst), "[2001:db8::7]:8080");
 }
 
+TEST(ProxyOpenRecord, AConnectionOpenAtStopHasItsDurationSoFarAndNoByteCounts) {
+  cgs_proxy_flow f = sample();
+  f.end_ns = 0;
+  f.bytes_acked = f.bytes_received = 0;  // proxy_open holds none: the kernel gives them at close
+  f.err = 0;
+  auto wall = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  AccessRecord r = open_record(f, 7'000'000'000ULL, wall);
+  EXPECT_EQ(r.result, "open at stop");
+  EXPECT_DOUBLE_EQ(r.seconds, 2.0);
+  EXPECT_FALSE(r.bytes_known);
+  EXPECT_EQ(format_destination(r.dst), "198.18.1.2:8080");
+  auto j = format_access_json(r);
+  EXPECT_TRUE(j["bytes_up"].is_null() && j["bytes_down"].is_null()) << j.dump();
+  EXPECT_NE(format_access_text(r).find(": open at stop, bytes not known, 2.000 s"), std::string::npos)
+      << format_access_text(r);
+}
+
+TEST(ProxyOpenRecord, TheStateNowSaysWhereItWas) {
+  auto wall = std::chrono::system_clock::now();
+  cgs_proxy_flow f = sample();
+  const std::pair<uint16_t, const char*> cases[] = {
+      {1, "open at stop"},       // ESTABLISHED
+      {8, "open at stop"},       // CLOSE_WAIT: the destination closed its side, the program has not
+      {2, "connecting at stop"}, // SYN_SENT
+      {4, "closing at stop"},    // FIN_WAIT1
+      {5, "closing at stop"},    // FIN_WAIT2
+      {9, "closing at stop"},    // LAST_ACK
+  };
+  for (auto [state, want] : cases) {
+    f.old_state = state;
+    EXPECT_EQ(open_record(f, f.start_ns + 1, wall).result, want) << state;
+  }
+}
+
 }  // namespace
 }  // namespace cgscope::proxy

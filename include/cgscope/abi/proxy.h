@@ -24,6 +24,8 @@
 #define CGS_PROXY_MAX_BYPASS 1024
 #define CGS_PROXY_MAX_CONNS 65536
 #define CGS_PROXY_MAX_EXEMPT 4096
+/* --no-relay: connections watched at once that a stop can still log (proxy_open). */
+#define CGS_PROXY_MAX_OPEN 65536
 /* Nameservers the DNS forwarder answers for at once: one forwarder port each, so
  * that a reply can be given back the server's address (recvmsg) and a connected
  * UDP socket, whose own port is not bound yet at connect, needs no lookup by it. */
@@ -129,6 +131,10 @@ struct cgs_proxy_flow {
 	__s32 err;           /* the socket's error at close (sk_err), 0 if none */
 	__u32 pad0;
 };
+/* The same record is the value of `proxy_open` (key: the socket cookie) while
+ * the connection lives, so that a stop can log what is still open: end_ns and
+ * the byte counts are 0 there (the kernel gives them at close only), and
+ * old_state is the state the socket is in now. */
 
 /* Value of `proxy_conns` (key: struct cgs_conn_key, the client end). */
 struct cgs_proxy_conn {
@@ -147,7 +153,8 @@ enum cgs_proxy_stat {
 	CGS_PROXY_STAT_NS_REFUSED = 6, /* from another network namespace with no relay for it */
 	CGS_PROXY_STAT_WATCHED = 7,    /* --no-relay: connects let through, watched for the log */
 	CGS_PROXY_STAT_FLOWS_LOST = 8, /* --no-relay: a closed connection the full ring could not take */
-	CGS_PROXY_STAT_NR = 9,
+	CGS_PROXY_STAT_OPEN_UNTRACKED = 9, /* --no-relay: a connection the full proxy_open could not hold */
+	CGS_PROXY_STAT_NR = 10,
 };
 
 struct cgs_proxy_exempt_value {

@@ -10,6 +10,15 @@
 namespace cgscope::testing {
 namespace {
 
+// The JSON lines of an access log file.
+std::vector<nlohmann::json> json_lines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(slurp(path));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] == '{') out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
 class ProxyNoRelayTest : public ProxyTest {
  protected:
   RunResult no_relay_run(std::vector<std::string> argv) {
@@ -19,13 +28,7 @@ class ProxyNoRelayTest : public ProxyTest {
     return run(full, kRunLimit);
   }
   // The access log's JSON lines (in a file: the clients' errors share stderr).
-  std::vector<nlohmann::json> records(const std::string& /*output*/) {
-    std::vector<nlohmann::json> out;
-    std::istringstream in(slurp(log_.path));
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty() && line[0] == '{') out.push_back(nlohmann::json::parse(line));
-    return out;
-  }
+  std::vector<nlohmann::json> records(const std::string& /*output*/) { return json_lines(log_.path); }
   TempPath log_{"log"};
 };
 
@@ -96,13 +99,7 @@ TEST_F(ProxyNoRelayTest, ALoopbackConnectIsNotWatchedAndNoRelayNeedsDirect) {
 // itself (from proxy_open), with their duration so far and no byte counts.
 class ProxyNoRelayAttachTest : public ProxyAttachTest {
  protected:
-  std::vector<nlohmann::json> records() {
-    std::vector<nlohmann::json> out;
-    std::istringstream in(slurp(log_file_.path));
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty() && line[0] == '{') out.push_back(nlohmann::json::parse(line));
-    return out;
-  }
+  std::vector<nlohmann::json> records() { return json_lines(log_file_.path); }
   TempPath log_file_{"log"};
 };
 

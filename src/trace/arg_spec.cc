@@ -315,6 +315,7 @@ std::string_view context_arg_name(ArgFormat f) {
   switch (f) {
     case ArgFormat::fcntl_arg: return "cmd";
     case ArgFormat::sockopt_name: return "level";
+    case ArgFormat::futex_timeout: return "op";
     default: return {};
   }
 }
@@ -376,6 +377,9 @@ std::string_view arg_format_name(ArgFormat f) {
     case ArgFormat::epoll_event: return "epoll_event";
     case ArgFormat::epoll_array: return "epoll_array";
     case ArgFormat::clone_args: return "clone_args";
+    case ArgFormat::socklen: return "socklen";
+    case ArgFormat::futex_timeout: return "futex_timeout";
+    case ArgFormat::dirent64_array: return "dirent64_array";
   }
   return "unknown";
 }

@@ -64,6 +64,9 @@ enum class ArgFormat : uint8_t {
   epoll_event,     // one struct epoll_event
   epoll_array,     // struct epoll_event[ret]
   clone_args,      // struct clone_args
+  socklen,         // int *: a sockaddr's or an option's length, "[16]" (value-result)
+  futex_timeout,   // futex's utime: a timespec for the wait ops, val2 for the others
+  dirent64_array,  // getdents64's linux_dirent64 records, ret bytes of them
 };
 
 // How a syscall's return value reads, when it succeeded (an error is always

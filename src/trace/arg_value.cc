@@ -51,6 +51,14 @@ ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64
   v.raw = raw;
   v.ctx = ctx;
   v.format = a.format;
+  // futex's utime is a timespec for the wait ops only; for the others the
+  // register is val2 (a u32), whatever the kernel's read of it found.
+  if (a.format == ArgFormat::futex_timeout && !futex_op_has_timeout(ctx)) {
+    v.raw = static_cast<uint32_t>(raw);
+    v.format = ArgFormat::unsigned_dec;
+    v.kind = ArgValue::Kind::number;
+    return v;
+  }
   if (var.present) {
     switch (var.kind) {
       case CGS_ARG_STR:

@@ -101,4 +101,17 @@ void format_futex_op(std::string& out, uint64_t v) {
   append_rest(out, rest, first);
 }
 
+bool futex_op_has_timeout(uint64_t op) {
+  switch (static_cast<uint32_t>(op) & FUTEX_CMD_MASK) {
+    case FUTEX_WAIT:
+    case FUTEX_LOCK_PI:
+    case FUTEX_WAIT_BITSET:
+    case FUTEX_WAIT_REQUEUE_PI:
+    case 13:  // FUTEX_LOCK_PI2, named above
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace cgscope::trace

@@ -31,4 +31,9 @@ void format_mremap_flags(std::string& out, uint64_t v);
 // FUTEX_PRIVATE_FLAG ("FUTEX_WAIT_PRIVATE"), then "|FUTEX_CLOCK_REALTIME".
 void format_futex_op(std::string& out, uint64_t v);
 
+// Whether futex's utime is a struct timespec * for op (the wait ops:
+// FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI,
+// FUTEX_LOCK_PI2); for the others it is a number (val2) or unused.
+bool futex_op_has_timeout(uint64_t op);
+
 }  // namespace cgscope::trace

@@ -1,6 +1,7 @@
-// Files, processes, time and the machine: stat, statx, wait status, fd pairs,
-// timespec, utsname; and the dispatch by format. Field offsets are those of the
-// x86_64 structs (asm/stat.h, linux/stat.h, linux/time_types.h, linux/utsname.h).
+// Files, processes, time and the machine: stat, statx, directory entries, wait
+// status, fd pairs, socket lengths, timespec, utsname; and the dispatch by
+// format. Field offsets are those of the x86_64 structs (asm/stat.h,
+// linux/stat.h, linux/dirent.h, linux/time_types.h, linux/utsname.h).
 #include "trace/decode_struct.h"
 
 #include <array>
@@ -82,6 +83,24 @@ constexpr std::array<Named, 9> kStatxAttrs = {{
     {0x4, "STATX_ATTR_COMPRESSED"}, {0x10, "STATX_ATTR_IMMUTABLE"},   {0x20, "STATX_ATTR_APPEND"},
     {0x40, "STATX_ATTR_NODUMP"},    {0x800, "STATX_ATTR_ENCRYPTED"}, {0x1000, "STATX_ATTR_AUTOMOUNT"},
     {0x2000, "STATX_ATTR_MOUNT_ROOT"}, {0x100000, "STATX_ATTR_VERITY"}, {0x200000, "STATX_ATTR_DAX"},
+}};
+
+// int[n] as "[3, 4]" (JSON [3,4]).
+bool int_list(StructOut& o, std::span<const uint8_t> d, size_t n) {
+  if (d.size() < n * 4) return false;
+  o.open_arr();
+  for (size_t i = 0; i < n; i++) o.num(field<int32_t>(d, i * 4));
+  o.close_arr();
+  return true;
+}
+
+// linux_dirent64: d_ino, d_off, d_reclen, d_type, then the name (NUL-terminated
+// within d_reclen).
+constexpr size_t kDirentName = 19;
+
+constexpr std::array<Named, 9> kDirentTypes = {{
+    {0, "DT_UNKNOWN"}, {1, "DT_FIFO"}, {2, "DT_CHR"},  {4, "DT_DIR"}, {6, "DT_BLK"},
+    {8, "DT_REG"},     {10, "DT_LNK"}, {12, "DT_SOCK"}, {14, "DT_WHT"},
 }};
 
 }  // namespace
@@ -206,12 +225,37 @@ bool decode_wait_status(StructOut& o, std::span<const uint8_t> d) {
   return true;
 }
 
-bool decode_fd_pair(StructOut& o, std::span<const uint8_t> d) {
-  if (d.size() < 8) return false;
+bool decode_fd_pair(StructOut& o, std::span<const uint8_t> d) { return int_list(o, d, 2); }
+
+// "[16]": what the int held at exit (the length the call wrote, or the one it
+// was given when it failed); JSON the same one-element array.
+bool decode_socklen(StructOut& o, std::span<const uint8_t> d) { return int_list(o, d, 1); }
+
+// The records of a getdents64 buffer, in order. A record the kernel's cut split,
+// or one whose length makes no sense, ends the list with "..." like a cut array.
+bool decode_dirents64(StructOut& o, std::span<const uint8_t> d, bool cut) {
   o.open_arr();
-  o.num(field<int32_t>(d, 0));
-  o.num(field<int32_t>(d, 4));
-  o.close_arr();
+  size_t off = 0;
+  while (off + kDirentName < d.size()) {
+    auto reclen = field<uint16_t>(d, off + 16);
+    if (reclen <= kDirentName || off + reclen > d.size()) break;
+    auto type = field<uint8_t>(d, off + 18);
+    o.open_obj();
+    o.key("d_ino");
+    o.unum(field<uint64_t>(d, off));
+    o.key("d_off");
+    o.num(field<int64_t>(d, off + 8));
+    o.key("d_reclen");
+    o.unum(reclen);
+    o.key("d_type");
+    if (std::string_view name = named::find_name(type, kDirentTypes); !name.empty()) o.sym_text(name);
+    else o.unum(type);
+    o.key("d_name");
+    o.str(char_field(d, off + kDirentName, reclen - kDirentName));
+    o.close_obj();
+    off += reclen;
+  }
+  o.close_arr(cut || off < d.size());
   return true;
 }
 
@@ -252,6 +296,9 @@ bool is_struct_format(ArgFormat f) {
     case ArgFormat::epoll_event:
     case ArgFormat::epoll_array:
     case ArgFormat::clone_args:
+    case ArgFormat::socklen:
+    case ArgFormat::futex_timeout:
+    case ArgFormat::dirent64_array:
       return true;
     default:
       return false;
@@ -272,6 +319,9 @@ bool decode_struct(StructOut& o, ArgFormat f, std::span<const uint8_t> d, int64_
     case ArgFormat::epoll_event: return decode_epoll_event(o, d);
     case ArgFormat::epoll_array: return decode_epoll_events(o, d, cut);
     case ArgFormat::clone_args: return decode_clone_args(o, d);
+    case ArgFormat::socklen: return decode_socklen(o, d);
+    case ArgFormat::futex_timeout: return decode_timespec(o, d);  // a wait op's (arg_value.cc)
+    case ArgFormat::dirent64_array: return decode_dirents64(o, d, cut);
     default: return false;
   }
 }

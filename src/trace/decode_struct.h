@@ -26,6 +26,8 @@ bool decode_stat(StructOut& o, std::span<const uint8_t> d);
 bool decode_statx(StructOut& o, std::span<const uint8_t> d);
 bool decode_wait_status(StructOut& o, std::span<const uint8_t> d);
 bool decode_fd_pair(StructOut& o, std::span<const uint8_t> d);
+bool decode_socklen(StructOut& o, std::span<const uint8_t> d);
+bool decode_dirents64(StructOut& o, std::span<const uint8_t> d, bool cut);
 bool decode_timespec(StructOut& o, std::span<const uint8_t> d);
 bool decode_utsname(StructOut& o, std::span<const uint8_t> d);
 bool decode_pollfds(StructOut& o, std::span<const uint8_t> d, int64_t ret, bool cut);

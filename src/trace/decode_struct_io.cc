@@ -36,12 +36,6 @@ constexpr std::array<Named, 10> kSaFlags = {{
 }};
 constexpr uint64_t kSaRestorer = 0x04000000;
 
-// A trailing "..." after an array the kernel cut at CGS_STRUCT_MAX.
-void end_array(StructOut& o, bool cut) {
-  if (cut) o.more();
-  o.close_arr();
-}
-
 void poll_events_field(StructOut& o, std::string_view name, uint16_t v) {
   o.key(name);
   o.sym([&](std::string& out) { named::append_flags(out, v, kPollEvents); });
@@ -123,7 +117,7 @@ bool decode_pollfds(StructOut& o, std::span<const uint8_t> d, int64_t ret, bool 
     if (o.json() && ret >= 0) poll_events_field(o, "revents", field<uint16_t>(d, off + 6));
     o.close_obj();
   }
-  end_array(o, cut);
+  o.close_arr(cut);
   return true;
 }
 
@@ -136,7 +130,7 @@ bool decode_iovecs(StructOut& o, std::span<const uint8_t> d, bool cut) {
     o.unum(field<uint64_t>(d, off + 8));
     o.close_obj();
   }
-  end_array(o, cut);
+  o.close_arr(cut);
   return true;
 }
 
@@ -149,7 +143,7 @@ bool decode_epoll_event(StructOut& o, std::span<const uint8_t> d) {
 bool decode_epoll_events(StructOut& o, std::span<const uint8_t> d, bool cut) {
   o.open_arr();
   for (size_t off = 0; off + 12 <= d.size(); off += 12) epoll_one(o, d, off);
-  end_array(o, cut);
+  o.close_arr(cut);
   return true;
 }
 

@@ -60,6 +60,12 @@ void StructOut::str(std::string_view s) {
   out_ += '"';
 }
 
+void StructOut::close_arr(bool cut) {
+  if (cut && json_) str("...");
+  else if (cut) more();
+  close_arr();
+}
+
 void StructOut::more() {
   if (json_) return;
   item();

@@ -19,6 +19,9 @@ class StructOut {
   void close_obj() { close('}'); }
   void open_arr() { open('['); }
   void close_arr() { close(']'); }
+  // An array the kernel cut (CGS_STRUCT_MAX) ends in "...": strace's mark in
+  // text, a last element "..." in JSON (as a cut argv).
+  void close_arr(bool cut);
   // Before a field's value.
   void key(std::string_view name);
   // Values (each also an array element when no key came before it).

@@ -24,7 +24,8 @@ struct StructRule {
 };
 
 constexpr uint16_t kStat = 144, kStatx = 256, kTimespec = 16, kUtsname = 6 * 65, kSigaction = 32,
-                   kEpollEvent = 12, kPollfd = 8, kIovec = 16, kCloneArgs = 88;
+                   kEpollEvent = 12, kPollfd = 8, kIovec = 16, kCloneArgs = 88,
+                   kSocklen = 4;
 
 constexpr std::array kRules = {
     StructRule{"stat", "statbuf", ArgFormat::stat_struct, kStat, Dir::out},
@@ -57,6 +58,20 @@ constexpr std::array kRules = {
     StructRule{"epoll_pwait", "events", ArgFormat::epoll_array, kEpollEvent, Dir::out, "ret"},
     StructRule{"epoll_pwait2", "events", ArgFormat::epoll_array, kEpollEvent, Dir::out, "ret"},
     StructRule{"clone3", "uargs", ArgFormat::clone_args, kCloneArgs},
+    // Value-result lengths, read at exit: what the call left there (the length
+    // it wrote when it succeeded, the one it was given when it failed).
+    StructRule{"accept", "upeer_addrlen", ArgFormat::socklen, kSocklen},
+    StructRule{"accept4", "upeer_addrlen", ArgFormat::socklen, kSocklen},
+    StructRule{"getsockname", "usockaddr_len", ArgFormat::socklen, kSocklen},
+    StructRule{"getpeername", "usockaddr_len", ArgFormat::socklen, kSocklen},
+    StructRule{"recvfrom", "addr_len", ArgFormat::socklen, kSocklen},
+    StructRule{"getsockopt", "optlen", ArgFormat::socklen, kSocklen},
+    // A timespec only for the wait ops; for the others the register is a number
+    // (val2) that the kernel's read fails on or reads past: user space decides by op.
+    StructRule{"futex", "utime", ArgFormat::futex_timeout, kTimespec},
+    // Records of their own lengths: ret bytes (elements of one byte), cut at
+    // CGS_STRUCT_MAX like every array.
+    StructRule{"getdents64", "dirent", ArgFormat::dirent64_array, 1, Dir::out, "ret"},
 };
 
 }  // namespace

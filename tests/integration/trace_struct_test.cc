@@ -1,8 +1,9 @@
 // Struct arguments against strace: tests/workload/struct_mix.c makes one call of
 // each decoded kind (stat, fstat, newfstatat, poll, writev, readv, nanosleep,
-// clock_nanosleep, uname, epoll_ctl, epoll_wait, wait4, pipe2), and the table
-// text of each struct argument must be the text `strace -f -qq` printed at the
-// same place. And -s/--argv-max: cut marks where strace puts them, the
+// clock_nanosleep, uname, epoll_ctl, epoll_wait, wait4, pipe2, the socket
+// lengths, futex timeouts, getdents64), and the table text of each struct
+// argument must be the text `strace -f -qq` printed at the same place (`-v` for
+// getdents64's entries). And -s/--argv-max: cut marks where strace puts them, the
 // arguments after a cut kept, and a truncation count equal to what was cut.
 #include <map>
 #include <regex>
@@ -11,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cgscope/abi/trace.h"
 #include "core/command_path.h"
 #include "strace_log.h"
 #include "trace_harness.h"
@@ -41,6 +43,13 @@ std::string row_value(const std::string& row, const std::string& key) {
   return row.substr(start, i - start);
 }
 
+// A length strace shows as [128 => 16] (the value in, the value out): cgscope
+// reads it at exit only, so it shows [16] (docs/trace-events.md).
+std::string exit_length(const std::string& s) {
+  static const std::regex in_out(R"(^\[-?\d+ => (-?\d+)\]$)");
+  return std::regex_replace(s, in_out, "[$1]");
+}
+
 // An iovec's base is the workload's address (and strace shows the bytes there):
 // only the lengths are compared.
 std::string without_iov_base(const std::string& s) {
@@ -59,6 +68,8 @@ const std::vector<StructArg> kStructArgs = {
     {"writev", 1, "vec"},          {"readv", 1, "vec"},             {"nanosleep", 0, "rqtp"},
     {"clock_nanosleep", 2, "rqtp"}, {"uname", 0, "name"},           {"epoll_ctl", 3, "event"},
     {"epoll_wait", 1, "events"},   {"wait4", 1, "stat_addr"},
+    {"accept4", 2, "upeer_addrlen"}, {"getsockname", 2, "usockaddr_len"}, {"getpeername", 2, "usockaddr_len"},
+    {"getsockopt", 4, "optlen"},   {"recvfrom", 5, "addr_len"},    {"futex", 3, "utime"},
 };
 
 class TraceStructs : public ::testing::Test {
@@ -117,7 +128,8 @@ TEST_F(TraceStructs, StructArgumentsAreStracesTexts) {
     std::multiset<std::string> want, got;
     for (const auto& c : calls)
       if (c.name == a.syscall && a.strace_index < c.args.size())
-        want.insert(without_iov_base(std::regex_match(c.args[a.strace_index], address) ? "ADDR" : c.args[a.strace_index]));
+        want.insert(without_iov_base(
+            std::regex_match(c.args[a.strace_index], address) ? "ADDR" : exit_length(c.args[a.strace_index])));
     auto [from, to] = rows.equal_range(a.syscall);
     for (auto it = from; it != to; ++it) {
       std::string v = row_value(it->second, a.key);
@@ -216,6 +228,78 @@ TEST_F(TraceStructs, ArgvMaxKeepsTheFirstElementsAndMarksTheRest) {
   ASSERT_EQ(whole.named("execve").size(), 1u);
   EXPECT_EQ(whole.named("execve")[0]["args"]["argv"], nlohmann::json::array({"/bin/true", "one", "two"}));
   EXPECT_EQ(truncated_count(whole.stderr_text), 0) << whole.stderr_text;
+}
+
+// d_ino differs between the two runs (each makes its own directory); d_off is
+// the name's hash on ext4 (the same) or its position on tmpfs (the same too).
+std::string without_inodes(const std::string& s) {
+  static const std::regex ino(R"(d_ino=\d+)");
+  return std::regex_replace(s, ino, "d_ino=*");
+}
+
+TEST_F(TraceStructs, Dirents64AreStraceVerbosesEntries) {
+  std::vector<std::string> cmd{CGSCOPE_STRUCT_MIX};
+  std::multiset<std::string> want, got;
+  for (const auto& c : under_strace({"-v", "-e", "trace=getdents64"}, cmd))
+    if (c.name == "getdents64" && c.args.size() == 3) want.insert(without_inodes(c.args[1]));
+  auto rows = table_rows({"-e", "getdents64", "--", CGSCOPE_STRUCT_MIX}, nullptr);
+  auto [from, to] = rows.equal_range("getdents64");
+  for (auto it = from; it != to; ++it) got.insert(without_inodes(row_value(it->second, "dirent")));
+  ASSERT_EQ(want.size(), 3u) << "the entries, the end ([]), the bad fd";
+  EXPECT_TRUE(want.count("[]"));
+  EXPECT_EQ(want, got);
+}
+
+TEST_F(TraceStructs, JsonCarriesLengthsTimeoutsAndEntries) {
+  auto run = trace_command({"-e", "accept4,getpeername,getsockopt,futex,getdents64", "--", CGSCOPE_STRUCT_MIX});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  auto accept4 = run.named("accept4");
+  ASSERT_EQ(accept4.size(), 1u);
+  EXPECT_EQ(accept4[0]["args"]["upeer_addrlen"], nlohmann::json::array({16}));
+  auto peer = run.named("getpeername");
+  ASSERT_EQ(peer.size(), 1u);
+  EXPECT_EQ(peer[0]["args"]["usockaddr_len"], nlohmann::json::array({16})) << "given 128: the length at exit";
+  auto opt = run.named("getsockopt");
+  ASSERT_EQ(opt.size(), 1u);
+  EXPECT_EQ(opt[0]["args"]["optlen"], nlohmann::json::array({4}));
+  std::vector<nlohmann::json> utimes;
+  for (const auto& e : run.named("futex")) utimes.push_back(e["args"]["utime"]);
+  ASSERT_EQ(utimes.size(), 4u);
+  EXPECT_EQ(utimes[0], (nlohmann::json{{"tv_sec", 1}, {"tv_nsec", 0}}));
+  EXPECT_TRUE(utimes[1].is_null());
+  EXPECT_EQ(utimes[2], (nlohmann::json{{"tv_sec", 0}, {"tv_nsec", 1000000}}));
+  EXPECT_EQ(utimes[3], 7) << "FUTEX_CMP_REQUEUE's val2";
+  std::map<std::string, std::string> types;
+  auto dents = run.named("getdents64");
+  ASSERT_EQ(dents.size(), 3u);
+  for (const auto& d : dents[0]["args"]["dirent"]) types[d["d_name"]] = d["d_type"];
+  EXPECT_EQ(types, (std::map<std::string, std::string>{
+                       {".", "DT_DIR"}, {"..", "DT_DIR"}, {"file", "DT_REG"}, {"sub", "DT_DIR"}}));
+  EXPECT_EQ(dents[1]["args"]["dirent"], nlohmann::json::array());
+  EXPECT_TRUE(dents[2]["args"]["dirent"].is_string()) << "the bad fd's: an address";
+}
+
+TEST_F(TraceStructs, Dirents64PastTheLimitAreCutAndCounted) {
+  // 200 names of 40 bytes: more than the 4096 bytes an array keeps.
+  TempPath dir("dents");
+  std::filesystem::create_directory(dir.path);
+  for (int i = 0; i < 200; i++) std::ofstream(dir.path + "/" + std::string(32, 'n') + std::to_string(1000 + i));
+  auto run = trace_command({"-e", "getdents64", "--", "/bin/ls", "-f", dir.path});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  int cut = 0;
+  for (const auto& e : run.named("getdents64")) {
+    const auto& d = e["args"]["dirent"];
+    if (!d.is_array() || d.empty()) continue;
+    if (e["ret"].get<int64_t>() > CGS_STRUCT_MAX) {
+      cut++;
+      EXPECT_EQ(d.back(), "...") << e.dump();
+      EXPECT_LT(d.size(), 202u);
+    } else {
+      EXPECT_NE(d.back(), "...");
+    }
+  }
+  EXPECT_EQ(cut, 1) << "ls reads the directory in one call of 32 KiB";
+  EXPECT_EQ(truncated_count(run.stderr_text), cut) << run.stderr_text;
 }
 
 TEST_F(TraceStructs, LimitsOutOfRangeAreRefused) {

@@ -99,7 +99,9 @@ TEST(ArgSpec, AcceptFamilyUsesLengthPointer) {
   EXPECT_EQ(kind_of(sa), CGS_ARG_SOCKADDR_PLEN);
   EXPECT_EQ(len_of(sa), 2);
   EXPECT_EQ(sa.format, ArgFormat::sockaddr);
-  expect_raw(classify("accept4", accept4, 2), ArgFormat::pointer);
+  // The length itself is a 4-byte struct read at exit (decoded as "[16]").
+  EXPECT_EQ(classify("accept4", accept4, 2).kind_byte, CGS_KIND_BYTE(CGS_ARG_STRUCT, 0));
+  EXPECT_EQ(classify("accept4", accept4, 2).format, ArgFormat::socklen);
 
   std::vector<Arg> gsn = {{"int", "fd"}, {"struct sockaddr *", "usockaddr"}, {"int *", "usockaddr_len"}};
   for (std::string_view sc : {"getsockname", "getpeername", "accept"}) {

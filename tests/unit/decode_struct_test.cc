@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/utsname.h>
+#include <dirent.h>
 #include <linux/sched.h>
 #include <linux/stat.h>
 
@@ -194,6 +195,75 @@ TEST(DecodeStruct, CloneArgs) {
             "exit_signal=0, stack=0x7f0e1affe000, stack_size=0x7fff80, tls=0x7f0e1b7fe6c0}");
 }
 
+TEST(DecodeStruct, SocklenIsTheIntInBrackets) {
+  // strace: accept4(3, {...}, [16], SOCK_CLOEXEC) = 5; getsockopt(5, SOL_SOCKET, SO_TYPE, [1], [4]) = 0
+  int32_t sixteen = 16, four = 4;
+  EXPECT_EQ(text(ArgFormat::socklen, bytes_of(sixteen)), "[16]");
+  EXPECT_EQ(text(ArgFormat::socklen, bytes_of(four)), "[4]");
+  EXPECT_EQ(json(ArgFormat::socklen, bytes_of(sixteen)), "[16]");
+  std::string out;
+  StructOut o(out, false);
+  EXPECT_FALSE(decode_struct(o, ArgFormat::socklen, std::vector<uint8_t>(3), 0)) << "short: the address";
+}
+
+TEST(DecodeStruct, FutexTimeoutIsATimespec) {
+  // strace: futex(0x55edc0e18138, FUTEX_WAIT_PRIVATE, 2, {tv_sec=1, tv_nsec=0}) = -1 EAGAIN
+  struct timespec sec = {1, 0};
+  EXPECT_EQ(text(ArgFormat::futex_timeout, bytes_of(sec)), "{tv_sec=1, tv_nsec=0}");
+  EXPECT_EQ(json(ArgFormat::futex_timeout, bytes_of(sec)), "{\"tv_sec\":1,\"tv_nsec\":0}");
+}
+
+// linux_dirent64 records as the kernel lays them out: 19 bytes of header, the
+// name and its NUL, padded to 8.
+void put_dirent(std::vector<uint8_t>& b, uint64_t ino, int64_t off, uint8_t type, std::string_view name) {
+  size_t at = b.size(), reclen = (19 + name.size() + 1 + 7) & ~size_t{7};
+  b.resize(at + reclen);
+  auto len = static_cast<uint16_t>(reclen);
+  std::memcpy(&b[at], &ino, 8);
+  std::memcpy(&b[at + 8], &off, 8);
+  std::memcpy(&b[at + 16], &len, 2);
+  b[at + 18] = type;
+  std::memcpy(&b[at + 19], name.data(), name.size());
+}
+
+TEST(DecodeStruct, Dirents64AreStracesEntries) {
+  // strace -v: getdents64(3, [{d_ino=10952881, d_off=2232908316014189079, d_reclen=24, d_type=DT_REG,
+  // d_name="file"}, {d_ino=10952868, ...d_name="."}, ..., {d_ino=247066, d_off=9223372036854775807,
+  // d_reclen=24, d_type=DT_DIR, d_name=".."}], 4096) = 96
+  std::vector<uint8_t> b;
+  put_dirent(b, 10952881, 2232908316014189079, DT_REG, "file");
+  put_dirent(b, 247066, 9223372036854775807, DT_DIR, "..");
+  EXPECT_EQ(b.size(), 48u);
+  EXPECT_EQ(text(ArgFormat::dirent64_array, b, 48),
+            "[{d_ino=10952881, d_off=2232908316014189079, d_reclen=24, d_type=DT_REG, d_name=\"file\"}, "
+            "{d_ino=247066, d_off=9223372036854775807, d_reclen=24, d_type=DT_DIR, d_name=\"..\"}]");
+  EXPECT_EQ(json(ArgFormat::dirent64_array, b, 48),
+            "[{\"d_ino\":10952881,\"d_off\":2232908316014189079,\"d_reclen\":24,\"d_type\":\"DT_REG\","
+            "\"d_name\":\"file\"},{\"d_ino\":247066,\"d_off\":9223372036854775807,\"d_reclen\":24,"
+            "\"d_type\":\"DT_DIR\",\"d_name\":\"..\"}]");
+  EXPECT_EQ(text(ArgFormat::dirent64_array, {}, 0), "[]") << "at the directory's end";
+}
+
+TEST(DecodeStruct, Dirents64CutAtTheLimitEndInTheMark) {
+  std::vector<uint8_t> b;
+  put_dirent(b, 2, 1, DT_DIR, ".");
+  put_dirent(b, 12, 2, 99, "a-long-name");  // a type with no name: its number
+  // The kernel's cut (CGS_STRUCT_MAX) splits the second record.
+  std::vector<uint8_t> cut(b.begin(), b.end() - 5);
+  EXPECT_EQ(text(ArgFormat::dirent64_array, cut, 4096, true),
+            "[{d_ino=2, d_off=1, d_reclen=24, d_type=DT_DIR, d_name=\".\"}, ...]");
+  EXPECT_EQ(json(ArgFormat::dirent64_array, cut, 4096, true),
+            "[{\"d_ino\":2,\"d_off\":1,\"d_reclen\":24,\"d_type\":\"DT_DIR\",\"d_name\":\".\"},\"...\"]");
+  EXPECT_EQ(text(ArgFormat::dirent64_array, b, 56),
+            "[{d_ino=2, d_off=1, d_reclen=24, d_type=DT_DIR, d_name=\".\"}, "
+            "{d_ino=12, d_off=2, d_reclen=32, d_type=99, d_name=\"a-long-name\"}]");
+  // A record length that would loop or overrun: the list stops there, marked.
+  std::vector<uint8_t> bad = b;
+  bad[16] = 0;
+  bad[17] = 0;
+  EXPECT_EQ(text(ArgFormat::dirent64_array, bad, 56), "[...]");
+}
+
 // The kernel copies struct_rules' sizes: they must be the ABI's.
 TEST(StructRules, SizesAreTheAbis) {
   auto size = [](std::string_view sc, std::string_view arg, std::vector<std::string_view> names) {
@@ -209,6 +279,9 @@ TEST(StructRules, SizesAreTheAbis) {
   EXPECT_EQ(size("epoll_ctl", "event", {}), sizeof(struct epoll_event));
   EXPECT_EQ(size("rt_sigaction", "act", {}), sizeof(KernelSigaction));
   EXPECT_EQ(size("clone3", "uargs", {}), 88u);  // CLONE_ARGS_SIZE_VER2
+  EXPECT_EQ(size("accept4", "upeer_addrlen", {}), sizeof(socklen_t));
+  EXPECT_EQ(size("futex", "utime", {}), sizeof(struct timespec));
+  EXPECT_EQ(size("getdents64", "dirent", {}), 1u) << "ret bytes: elements of one byte";
 }
 
 TEST(StructRules, KindsAndCounts) {
@@ -225,6 +298,19 @@ TEST(StructRules, KindsAndCounts) {
   ASSERT_TRUE(ns);
   EXPECT_EQ(ns->kind_byte, CGS_KIND_BYTE(CGS_ARG_STRUCT, 0)) << "read by the call: shown whatever it returned";
   EXPECT_FALSE(classify_struct("nanosleep", "rmtp", std::vector<std::string_view>{}));
+  // The value-result lengths are read whatever the call returned: a failed call
+  // left the length it was given, as strace shows it.
+  for (auto [sc, arg] : {std::pair{"accept", "upeer_addrlen"}, {"accept4", "upeer_addrlen"},
+                         {"getsockname", "usockaddr_len"}, {"getpeername", "usockaddr_len"},
+                         {"recvfrom", "addr_len"}, {"getsockopt", "optlen"}}) {
+    auto sl = classify_struct(sc, arg, std::vector<std::string_view>{});
+    ASSERT_TRUE(sl) << sc;
+    EXPECT_EQ(sl->kind_byte, CGS_KIND_BYTE(CGS_ARG_STRUCT, 0)) << sc;
+    EXPECT_EQ(sl->format, ArgFormat::socklen) << sc;
+  }
+  auto de = classify_struct("getdents64", "dirent", std::vector<std::string_view>{});
+  ASSERT_TRUE(de);
+  EXPECT_EQ(de->kind_byte, CGS_KIND_BYTE(CGS_ARG_ARRAY, CGS_COUNT_RET));
 }
 
 }  // namespace

@@ -2,11 +2,17 @@
 // trace_struct_test.cc compares them with strace): one call of each, with values
 // the test knows, and one that fails so that the struct is shown as an address.
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -15,7 +21,79 @@
 #include <time.h>
 #include <unistd.h>
 
+// Socket lengths (value-result ints) over loopback TCP and UDP. Each is given
+// the length the call writes back, but one getpeername, given 128: strace shows
+// that one as [128 => 16].
+static int sockets(void) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (lfd < 0 || bind(lfd, (struct sockaddr*)&a, sizeof a) != 0 || listen(lfd, 1) != 0) return 1;
+  if (getsockname(lfd, (struct sockaddr*)&a, &len) != 0) return 1;
+  int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (connect(cfd, (struct sockaddr*)&a, sizeof a) != 0) return 1;
+  struct sockaddr_in peer;
+  len = sizeof peer;
+  int afd = accept4(lfd, (struct sockaddr*)&peer, &len, SOCK_CLOEXEC);
+  if (afd < 0) return 1;
+  struct sockaddr_storage big;
+  len = sizeof big;
+  getpeername(cfd, (struct sockaddr*)&big, &len);
+  int type;
+  len = sizeof type;
+  getsockopt(afd, SOL_SOCKET, SO_TYPE, &type, &len);
+  int ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in u = a;
+  u.sin_port = 0;
+  len = sizeof u;
+  if (bind(ufd, (struct sockaddr*)&u, sizeof u) != 0 || getsockname(ufd, (struct sockaddr*)&u, &len) != 0) return 1;
+  sendto(ufd, "x", 1, 0, (struct sockaddr*)&u, sizeof u);
+  char c;
+  len = sizeof peer;
+  recvfrom(ufd, &c, 1, 0, (struct sockaddr*)&peer, &len);
+  close(ufd);
+  close(afd);
+  close(cfd);
+  close(lfd);
+  return 0;
+}
+
+// futex's utime: a timeout for the wait ops (one times out after 1 ms, one
+// fails at once: the word is not the value), NULL, and val2 for FUTEX_CMP_REQUEUE.
+static void futexes(void) {
+  static uint32_t word = 1, other = 0;
+  struct timespec ms = {0, 1000000}, sec = {1, 0};
+  syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 2, &sec, NULL, 0);
+  syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+  syscall(SYS_futex, &word, FUTEX_WAIT_BITSET_PRIVATE, 1, &ms, NULL, FUTEX_BITSET_MATCH_ANY);
+  syscall(SYS_futex, &word, FUTEX_CMP_REQUEUE_PRIVATE, 1, (void*)7, &other, 1);
+}
+
+// getdents64 of a directory of two entries besides . and .. (a file, a
+// directory), then at its end ([]), then of a bad fd (the address).
+static int dirents(void) {
+  char dir[] = "/tmp/cgscope-dents-XXXXXX", path[64];
+  if (!mkdtemp(dir)) return 1;
+  snprintf(path, sizeof path, "%s/file", dir);
+  close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+  snprintf(path, sizeof path, "%s/sub", dir);
+  mkdir(path, 0700);
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  char buf[4096];
+  syscall(SYS_getdents64, fd, buf, sizeof buf);
+  syscall(SYS_getdents64, fd, buf, sizeof buf);
+  syscall(SYS_getdents64, -1, buf, sizeof buf);
+  close(fd);
+  rmdir(path);
+  snprintf(path, sizeof path, "%s/file", dir);
+  unlink(path);
+  rmdir(dir);
+  return 0;
+}
+
 int main(void) {
+  if (sockets() != 0 || dirents() != 0) return 1;
+  futexes();
   struct stat st;
   stat("/etc/passwd", &st);
   lstat("/dev/null", &st);

@@ -331,10 +331,12 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			return 0;
 	}
 
-	if (fsum_calls[nr] && fsum_count(task, tgid, nr, ret, regs) == 0)
+	if ((fsum_calls[nr] & (CGS_FSUM_READ | CGS_FSUM_WRITE)) && fsum_count(task, tgid, nr, ret, regs) == 0)
 		return 0;
 	if (fsum_on)
 		fsum_exit(task, tgid, nr, ret, regs);
+	if (!(wanted[nr] & CGS_WANT_EMIT))
+		return 0; /* CGS_WANT_FDGONE only: for the slots above */
 
 	if (!has_sections[nr])
 		return record_durations ? send_fixed_timed(task, regs, nr, ret, ns, 0) : send_fixed(task, regs, nr, ret, 0);
@@ -348,10 +350,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (!r)
 		return 0;
 	end = capture_args(s, r, nr, ret, 1);
-	if (fsum_calls[nr])
+	if (fsum_calls[nr] & (CGS_FSUM_READ | CGS_FSUM_WRITE))
 		fsum_arm(task, tgid, nr, ret, s);
 	end = put_duration(s, end, ns);
-	send_scratch(s, end, CGS_DROP_RINGBUF_FULL);
+	if (send_scratch(s, end, CGS_DROP_RINGBUF_FULL) == 0 && (fsum_calls[nr] & CGS_FSUM_SHOWN))
+		fsum_arm_shown(task, tgid, s);
 	return 0;
 }
 

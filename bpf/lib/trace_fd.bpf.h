@@ -319,6 +319,10 @@ static __always_inline __s64 section_fd(struct cgs_record *r, __u32 arg, __u8 kb
 	return (arg & 1) ? pair[1] : pair[0];
 }
 
+/* lib/trace_fsum.bpf.h: fd argument 0's section from the slot of a shown call. */
+static __always_inline int fsum_reuse(struct task_struct *task, __u32 nr, __s32 fd, struct cgs_fd_path *fp,
+				      struct cgs_fd_reuse *ru);
+
 /*
  * Appends the section of kind byte `kb` for argument `arg` of the record being
  * built in this CPU's scratch slot at `off`; returns the new end. Global (not
@@ -360,6 +364,11 @@ __noinline int cgs_put_path(__u32 off, __u32 arg, __u32 kb, __s64 ret)
 	} else {
 		fd = section_fd(r, arg, kb, ret);
 		fp->fd = (__s32)fd;
+		/* The path of an earlier record, where nothing could have changed it. */
+		if (kind == CGS_ARG_FDPATH && arg == 0 &&
+		    fsum_reuse(task, r->nr, (__s32)fd, fp,
+			       (struct cgs_fd_reuse *)at(s, off + sizeof(*v) + sizeof(*fp))) == 0)
+			return finish_var(r, v, off, arg, kind, sizeof(*fp) + sizeof(struct cgs_fd_reuse), 0);
 		if (fd_dentry(task, fd, 0, &p) != 0)
 			fp->flags |= CGS_FDPATH_F_NOT_OPEN;
 	}

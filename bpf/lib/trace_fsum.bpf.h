@@ -80,6 +80,18 @@ static __always_inline int fsum_identity(struct task_struct *task, __s32 fd, __u
 	return 0;
 }
 
+/* Whether slot `e` still stands for the file at fd (the list above). */
+static __always_inline int fsum_stands(struct task_struct *task, __s32 fd, struct cgs_fsum *e)
+{
+	__u64 file, dentry;
+
+	if (!e->file || e->gen != fd_path_gen || fd_path_moving)
+		return 0;
+	if (fsum_identity(task, fd, &file, &dentry) != 0 || file != e->file || dentry != e->dentry)
+		return 0;
+	return e->deleted || BPF_CORE_READ((struct dentry *)dentry, d_hash.pprev) != 0;
+}
+
 /* Adds the call to its armed slot; 0 when it was counted (no record to send). */
 static __always_inline int fsum_count(struct task_struct *task, __u32 tgid, __u32 nr, long ret,
 				      struct pt_regs *regs)
@@ -87,22 +99,58 @@ static __always_inline int fsum_count(struct task_struct *task, __u32 tgid, __u3
 	__u8 how = fsum_calls[nr];
 	struct cgs_fsum_key k = {.tgid = tgid, .dir = how == CGS_FSUM_WRITE};
 	struct cgs_fsum *e;
-	__u64 file, dentry;
-	__u32 gen = fd_path_gen;
 
 	if (ret <= 0)
 		return -1;
 	k.fd = (__s32)regs->di;
 	e = bpf_map_lookup_elem(&fsums, &k);
-	if (!e || !e->file || e->gen != gen || fd_path_moving)
-		return -1;
-	if (fsum_identity(task, k.fd, &file, &dentry) != 0 || file != e->file || dentry != e->dentry)
-		return -1;
-	if (!e->deleted && !BPF_CORE_READ((struct dentry *)dentry, d_hash.pprev))
+	if (!e || !fsum_stands(task, k.fd, e))
 		return -1;
 	__sync_fetch_and_add(&e->bytes, ret);
 	__sync_fetch_and_add(&e->calls, 1);
 	return 0;
+}
+
+/*
+ * Shown calls (CGS_FSUM_SHOWN: -e write shows every write) still send a record
+ * each, but the walk is what costs (most of the exit hook on a write storm): a
+ * slot of direction CGS_FSUM_DIR_SHOWN, armed after a full record went out,
+ * lets the next calls on that fd carry the slot's file instead of a path, and
+ * the stamp (ts_ns, tid) of the record whose path they have; user space takes
+ * the path from that record (src/trace/path_reuse.h). Such a slot never counts
+ * bytes, and goes where the summing slots go (close, dup2/dup3, close_range,
+ * exec, exit).
+ *
+ * The slot is read between two loads of its file, and written with its file 0
+ * in between (fsum_stand): a reader never pairs one record's stamp with another
+ * file. Called from cgs_put_path (declared before it); 0 when the section at fp
+ * (and the stamp at ru) was filled from the slot.
+ */
+static __always_inline int fsum_reuse(struct task_struct *task, __u32 nr, __s32 fd, struct cgs_fd_path *fp,
+				      struct cgs_fd_reuse *ru)
+{
+	struct cgs_fsum_key k = {.tgid = task->tgid, .fd = fd, .dir = CGS_FSUM_DIR_SHOWN};
+	struct cgs_fsum *e;
+	__u64 file;
+
+	if (!fsum_on || !(fsum_calls[nr & (CGS_MAX_SYSCALLS - 1)] & CGS_FSUM_SHOWN))
+		return -1;
+	e = bpf_map_lookup_elem(&fsums, &k);
+	if (!e)
+		return -1;
+	file = *(volatile __u64 *)&e->file;
+	if (!fsum_stands(task, fd, e))
+		return -1;
+	fp->ino = e->ino;
+	fp->dev = e->dev;
+	fp->mode = e->mode;
+	fp->gen = e->gen;
+	fp->flags = CGS_FDPATH_F_REUSED | (e->deleted ? CGS_FDPATH_F_DELETED : 0);
+	ru->ts_ns = e->stamp_ts;
+	ru->tid = e->stamp_tid;
+	ru->pad = 0;
+	barrier();
+	return *(volatile __u64 *)&e->file == file ? 0 : -1;
 }
 
 /* The slot's totals, when calls were counted since the last such record; -1
@@ -136,6 +184,57 @@ static __always_inline int fsum_send_totals(struct task_struct *task, const stru
 	return 0;
 }
 
+/* Whether the section `fp` of a record may stand for the calls after it: fit
+ * (no flag that makes it doubtful, a regular file), nothing moved since its
+ * walk, and its fd still holds the file it named (an fd replaced since the walk
+ * would have the slot stand for another file); *file and *dentry are that file. */
+static __always_inline int fsum_fit(struct task_struct *task, struct cgs_fd_path *fp, __u64 *file, __u64 *dentry)
+{
+	struct file *f;
+
+	if ((fp->flags & CGS_FSUM_UNFIT) || (fp->mode & CGS_S_IFMT) != CGS_S_IFREG || fp->gen != fd_path_gen ||
+	    fd_path_moving || fsum_identity(task, fp->fd, file, dentry) != 0)
+		return 0;
+	f = (struct file *)*file;
+	return BPF_CORE_READ(f, f_inode, i_ino) == fp->ino && BPF_CORE_READ(f, f_inode, i_sb, s_dev) == fp->dev;
+}
+
+/* Makes slot `e` of `k` (NULL: none yet) stand for the file of section `fp` of
+ * record `r`. A new slot's process gets its fsum_procs entry first (no entry, no
+ * slot: exec and close_range find the slots by it). */
+static __always_inline void fsum_stand(struct cgs_fsum_key *k, struct cgs_fsum *e, struct cgs_fd_path *fp,
+				       __u64 file, __u64 dentry, struct cgs_record *r)
+{
+	struct cgs_fsum fresh = {};
+
+	if (!e) {
+		__u32 one = 1;
+		long err;
+
+		if (!bpf_map_lookup_elem(&fsum_procs, &k->tgid)) {
+			err = bpf_map_update_elem(&fsum_procs, &k->tgid, &one, BPF_NOEXIST);
+			if (err && err != -17 /* EEXIST: another thread of it, just now */)
+				return;
+		}
+		e = &fresh;
+	} else {
+		e->file = 0; /* no reader matches while the slot changes */
+		barrier();
+	}
+	e->dentry = dentry;
+	e->ino = fp->ino;
+	e->dev = fp->dev;
+	e->mode = fp->mode;
+	e->gen = fp->gen;
+	e->deleted = (fp->flags & CGS_FDPATH_F_DELETED) != 0;
+	e->stamp_ts = r->ts_ns;
+	e->stamp_tid = r->tid;
+	barrier();
+	e->file = file;
+	if (e == &fresh)
+		bpf_map_update_elem(&fsums, k, &fresh, BPF_NOEXIST);
+}
+
 /* After a full record of a summed call was built in the scratch slot (its one
  * section first): its totals so far go out, then the slot stands for this file. */
 static __always_inline void fsum_arm(struct task_struct *task, __u32 tgid, __u32 nr, long ret, struct scratch *s)
@@ -144,9 +243,8 @@ static __always_inline void fsum_arm(struct task_struct *task, __u32 tgid, __u32
 	struct cgs_fd_path *fp = (struct cgs_fd_path *)at(s, sizeof(*r) + sizeof(struct cgs_var));
 	__u8 how = fsum_calls[nr];
 	struct cgs_fsum_key k = {.tgid = tgid, .dir = how == CGS_FSUM_WRITE};
-	struct cgs_fsum fresh = {}, *e;
+	struct cgs_fsum *e;
 	__u64 file, dentry;
-	struct file *f;
 
 	if (ret <= 0 || r->nvar != 1)
 		return;
@@ -160,45 +258,36 @@ static __always_inline void fsum_arm(struct task_struct *task, __u32 tgid, __u32
 		e->file = 0;
 		return;
 	}
-	if ((fp->flags & CGS_FSUM_UNFIT) || (fp->mode & CGS_S_IFMT) != CGS_S_IFREG || fp->gen != fd_path_gen ||
-	    fd_path_moving || fsum_identity(task, k.fd, &file, &dentry) != 0) {
+	if (!fsum_fit(task, fp, &file, &dentry)) {
 		if (e)
 			e->file = 0;
 		return;
 	}
-	/* The fd may have been replaced since the walk: the slot must stand for the
-	 * file the record named. */
-	f = (struct file *)file;
-	if (BPF_CORE_READ(f, f_inode, i_ino) != fp->ino || BPF_CORE_READ(f, f_inode, i_sb, s_dev) != fp->dev) {
-		if (e)
-			e->file = 0;
-		return;
-	}
-	if (!e) {
-		__u32 one = 1;
-		long err;
+	fsum_stand(&k, e, fp, file, dentry, r);
+}
 
-		if (!bpf_map_lookup_elem(&fsum_procs, &tgid)) {
-			err = bpf_map_update_elem(&fsum_procs, &tgid, &one, BPF_NOEXIST);
-			if (err && err != -17 /* EEXIST: another thread of it, just now */)
-				return;
-		}
-		fresh.file = file;
-		fresh.dentry = dentry;
-		fresh.ino = fp->ino;
-		fresh.dev = fp->dev;
-		fresh.gen = fp->gen;
-		fresh.deleted = (fp->flags & CGS_FDPATH_F_DELETED) != 0;
-		bpf_map_update_elem(&fsums, &k, &fresh, BPF_NOEXIST);
+/* After a shown call's full record went into the ring (not before: a record
+ * that reuses a path must come after the one that names it): its slot stands
+ * for the file its fd argument 0 named, the first section. */
+static __always_inline void fsum_arm_shown(struct task_struct *task, __u32 tgid, struct scratch *s)
+{
+	struct cgs_record *r = (struct cgs_record *)s->data;
+	struct cgs_var *v = var_at(s, sizeof(*r));
+	struct cgs_fd_path *fp = (struct cgs_fd_path *)at(s, sizeof(*r) + sizeof(*v));
+	struct cgs_fsum_key k = {.tgid = tgid, .dir = CGS_FSUM_DIR_SHOWN};
+	struct cgs_fsum *e;
+	__u64 file, dentry;
+
+	if (r->nvar == 0 || v->arg != 0 || v->kind != CGS_ARG_FDPATH || (fp->flags & CGS_FDPATH_F_REUSED))
+		return;
+	k.fd = fp->fd;
+	e = bpf_map_lookup_elem(&fsums, &k);
+	if (!fsum_fit(task, fp, &file, &dentry)) {
+		if (e)
+			e->file = 0;
 		return;
 	}
-	e->file = 0; /* no add matches while the slot changes */
-	e->dentry = dentry;
-	e->ino = fp->ino;
-	e->dev = fp->dev;
-	e->gen = fp->gen;
-	e->deleted = (fp->flags & CGS_FDPATH_F_DELETED) != 0;
-	e->file = file;
+	fsum_stand(&k, e, fp, file, dentry, r);
 }
 
 static __always_inline void fsum_slot_gone(struct task_struct *task, __u32 tgid, __s32 fd, __u32 dir)
@@ -212,13 +301,14 @@ static __always_inline void fsum_slot_gone(struct task_struct *task, __u32 tgid,
 	fsum_send_totals(task, &k, e);
 }
 
-/* close(fd), dup2/dup3 onto fd, at exit: the slots of fd go out and stop. Two
+/* close(fd), dup2/dup3 onto fd, at exit: the slots of fd go out and stop. Three
  * calls, not a loop over the direction: 6.1's verifier sees a loop counter kept
  * in the key on the stack as an infinite loop. */
 static __always_inline void fsum_fd_gone(struct task_struct *task, __u32 tgid, __s32 fd)
 {
 	fsum_slot_gone(task, tgid, fd, 0);
 	fsum_slot_gone(task, tgid, fd, 1);
+	fsum_slot_gone(task, tgid, fd, CGS_FSUM_DIR_SHOWN);
 }
 
 /* The slots of one process whose fd is in [lo, hi]: for a close_range, or for an

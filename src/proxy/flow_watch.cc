@@ -67,8 +67,6 @@ AccessRecord flow_record(const cgs_proxy_flow& f, uint64_t mono_now_ns, std::chr
   return r;
 }
 
-void FlowWatch::RingFree::operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
-
 FlowWatch::FlowWatch(FlowWatch&&) noexcept = default;
 FlowWatch& FlowWatch::operator=(FlowWatch&&) noexcept = default;
 FlowWatch::~FlowWatch() = default;
@@ -77,27 +75,24 @@ Result<FlowWatch> FlowWatch::create(int ring_fd, OnClose on_close) {
   FlowWatch w;
   w.state_ = std::make_unique<State>();
   w.state_->on_close = std::move(on_close);
-  auto sample = [](void* ctx, void* data, size_t size) -> int {
-    auto* st = static_cast<State*>(ctx);
-    if (size < sizeof(cgs_proxy_flow)) return 0;  // not ours: ignored
+  auto sample = [st = w.state_.get()](std::span<const uint8_t> rec) {
+    if (rec.size() < sizeof(cgs_proxy_flow)) return;  // not ours: ignored
     cgs_proxy_flow f;
-    std::memcpy(&f, data, sizeof f);
+    std::memcpy(&f, rec.data(), sizeof f);
     st->on_close(flow_record(f, monotonic_ns(), std::chrono::system_clock::now()));
     st->logged.fetch_add(1, std::memory_order_relaxed);
-    return 0;
   };
-  ring_buffer* rb = ring_buffer__new(ring_fd, sample, w.state_.get(), nullptr);
-  if (!rb) return fail_errno("opening the ring of closed connections (proxy_flows)", errno);
-  w.ring_.reset(rb);
+  auto ring = RingReader::open(ring_fd, sample);
+  if (!ring) return fail_with("opening the ring of closed connections (proxy_flows)", ring.error());
+  w.ring_.emplace(std::move(*ring));
   return w;
 }
 
 Result<void> FlowWatch::run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
-    int n = ring_buffer__poll(ring_.get(), kPollMs);
-    if (n < 0 && n != -EINTR) return fail_errno("reading closed connections", -n);
+    if (auto n = ring_->poll(kPollMs); !n) return fail_with("reading closed connections", n.error());
   }
-  if (int n = ring_buffer__consume(ring_.get()); n < 0) return fail_errno("reading closed connections", -n);
+  ring_->drain();
   return {};
 }
 

@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "cgscope/abi/proxy.h"
 #include "core/result.h"
+#include "core/ring_reader.h"
 #include "proxy/access_log.h"
-
-struct ring_buffer;
 
 namespace cgscope::proxy {
 
@@ -50,12 +50,9 @@ class FlowWatch {
     OnClose on_close;
     std::atomic<uint64_t> logged{0};
   };
-  struct RingFree {
-    void operator()(ring_buffer* rb) const;
-  };
   FlowWatch() = default;
   std::unique_ptr<State> state_;  // where the ring's callback writes: stays put when moved
-  std::unique_ptr<ring_buffer, RingFree> ring_;
+  std::optional<RingReader> ring_;
 };
 
 }  // namespace cgscope::proxy

@@ -71,6 +71,14 @@ std::optional<FdPath> parse_fd_path(const VarSection& var) {
   p.fd = h.fd;
   auto* s = reinterpret_cast<const char*>(var.data.data()) + sizeof(h);
   size_t n = var.data.size() - sizeof(h);
+  if (h.flags & CGS_FDPATH_F_REUSED) {
+    cgs_fd_reuse ru;
+    if (n < sizeof(ru)) return std::nullopt;
+    std::memcpy(&ru, s, sizeof(ru));
+    p.reuse_ts = ru.ts_ns;
+    p.reuse_tid = ru.tid;
+    return p;  // no path of its own
+  }
   while (n > 0 && s[n - 1] == 0) n--;
   p.raw = std::string_view(s, n);
   return p;
@@ -78,6 +86,7 @@ std::optional<FdPath> parse_fd_path(const VarSection& var) {
 
 const char* fd_path_text(const FdPath& p, std::string& out) {
   out.clear();
+  if (p.flags & CGS_FDPATH_F_REUSED) return "the earlier record whose path this one reuses was lost";
   if (p.flags & CGS_FDPATH_F_NOT_OPEN) return p.kind == CGS_ARG_DIRPATH ? "the directory fd is not open" : "fd not open";
   if (p.flags & CGS_FDPATH_F_FAULT) return "the path argument could not be read";
   if (p.flags & CGS_FDPATH_F_TOO_LONG) return "longer than cgscope resolves (4096 bytes, 48 components)";

@@ -24,6 +24,8 @@ struct FdPath {
   uint32_t dev = 0;        // with ino: which file (file events only; 0 otherwise)
   int32_t fd = -1;         // the fd it resolved (NEWFD: the new one)
   std::string_view raw;    // as the kernel wrote it: components leaf first
+  uint64_t reuse_ts = 0;   // CGS_FDPATH_F_REUSED: the record whose path it has
+  uint32_t reuse_tid = 0;
 
   bool regular() const { return (mode & 0170000) == 0100000; }
   bool deleted() const { return flags & CGS_FDPATH_F_DELETED; }

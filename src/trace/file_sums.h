@@ -36,7 +36,9 @@ class FileSums {
   // slot for it, which pull(pid) then reads. Only slots named this way are read
   // at exit (a walk of the whole map there cost two syscalls per slot of every
   // process at each exit); one whose record was lost (ring full) is read at the end.
-  void note(uint32_t pid, int32_t fd, bool write) { known_.insert(Key{pid, fd, write ? 1u : 0u}); }
+  // `dir` as in cgs_fsum_key (a slot of reused paths, CGS_FSUM_DIR_SHOWN, holds
+  // no counts: reading it only removes it).
+  void note(uint32_t pid, int32_t fd, uint32_t dir) { known_.insert(Key{pid, fd, dir}); }
   // What a CGS_EV_FILE_SUMS record adds (nothing when all of it was credited).
   std::vector<Credit>& on_record(const cgs_record& h);
   // What the slots of `pid` hold beyond what was credited, at its exit: its

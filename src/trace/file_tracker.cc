@@ -22,6 +22,17 @@ constexpr const char* kUntracked = "close paths are tracked only when close is s
 
 const FieldNames kClosePath{"path", "path_unknown", "path_deleted"};
 
+// What makes a section unfit to stand for later calls (CGS_FSUM_UNFIT in
+// bpf/lib/trace_fsum.bpf.h): the kernel arms no slot for it.
+constexpr uint16_t kUnfit = CGS_FDPATH_F_NOT_OPEN | CGS_FDPATH_F_PSEUDO | CGS_FDPATH_F_TOO_LONG |
+                            CGS_FDPATH_F_RACED | CGS_FDPATH_F_MOVING | CGS_FDPATH_F_FAULT | CGS_FDPATH_F_DETACHED;
+
+// A call that names one file, fd argument 0's, and leaves the fd table as it
+// was: what the kernel can give a reused path (write, read, fsync, fstat...).
+bool reuses_path(const FileCall& fc) {
+  return fc.op == FdOp::none && fc.nfds == 1 && CGS_KIND(fc.kinds[0]) == CGS_ARG_FDPATH;
+}
+
 }  // namespace
 
 FileTracker::Needs FileTracker::needs_of(const EventSelection& sel) {
@@ -29,6 +40,8 @@ FileTracker::Needs FileTracker::needs_of(const EventSelection& sel) {
   n.close_paths = sel.syscalls.test(CGS_NR_CLOSE);
   n.file_write = sel.file_write;
   n.file_read = sel.file_read;
+  for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS && !n.reuse_paths; nr++)
+    n.reuse_paths = sel.syscalls.test(nr) && reuses_path(file_call(nr));
   return n;
 }
 
@@ -44,18 +57,36 @@ std::bitset<CGS_MAX_SYSCALLS> FileTracker::kernel_syscalls() const {
 std::bitset<CGS_MAX_SYSCALLS> FileTracker::path_move_syscalls() const {
   std::bitset<CGS_MAX_SYSCALLS> b;
   // Sums made in the kernel stand on the generation too (trace_fsum.bpf.h).
-  if (!needs_.close_paths && !needs_.file_write && !needs_.file_read) return b;
+  if (!needs_.close_paths && !needs_.file_write && !needs_.file_read && !needs_.reuse_paths) return b;
   for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++)
     if (file_call(nr).moves_paths) b.set(nr);
   return b;
 }
 
-std::array<uint8_t, CGS_MAX_SYSCALLS> FileTracker::kernel_sums(const std::bitset<CGS_MAX_SYSCALLS>& shown) const {
+std::bitset<CGS_MAX_SYSCALLS> FileTracker::fd_gone_syscalls() const {
+  std::bitset<CGS_MAX_SYSCALLS> b;
+  if (!needs_.reuse_paths) return b;
+  for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
+    FdOp op = file_call(nr).op;
+    if (op == FdOp::close || op == FdOp::dup2 || op == FdOp::close_range) b.set(nr);
+  }
+  return b;
+}
+
+std::array<uint8_t, CGS_MAX_SYSCALLS> FileTracker::kernel_sums(const std::bitset<CGS_MAX_SYSCALLS>& shown, bool sums) {
   std::array<uint8_t, CGS_MAX_SYSCALLS> a{};
+  reused_.reset();
   for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
     const FileCall& fc = file_call(nr);
+    if (shown.test(nr)) {
+      if (needs_.reuse_paths && reuses_path(fc)) {
+        a[nr] = CGS_FSUM_SHOWN;
+        reused_.set(nr);
+      }
+      continue;
+    }
     // One fd, argument 0, moving ret bytes one way; a call shown keeps its records.
-    if (shown.test(nr) || fc.op != FdOp::none || fc.nfds != 1 || (fc.written_fd >= 0) == (fc.read_fd >= 0)) continue;
+    if (!sums || fc.op != FdOp::none || fc.nfds != 1 || (fc.written_fd >= 0) == (fc.read_fd >= 0)) continue;
     if (needs_.file_write && fc.written_fd == 0) a[nr] = CGS_FSUM_WRITE;
     if (needs_.file_read && fc.read_fd == 0) a[nr] = CGS_FSUM_READ;
   }
@@ -108,11 +139,31 @@ std::span<const NamedValue> FileTracker::on_syscall(const RecordView& rec, int64
     any |= sec[i].has_value();
   }
   if (!any && fc.op == FdOp::none && fc.npaths == 0) return {};
+  if (reused_.test(h->nr)) reuse_paths(rec, sec);
   fd_fields(fc, rec, sec);
   if (fc.op == FdOp::close) close_field(rec, ret, sec);
   abs_fields(fc, rec, ret, sec);
   if (needs_.fd_table()) update_table(fc, rec, ret, sec);
   return fields_;
+}
+
+// A reused section gets the path of the record it names; a full one that the
+// kernel may have armed a slot for is kept for the records that reuse it.
+void FileTracker::reuse_paths(const RecordView& rec, Sections& sec) {
+  const cgs_record* h = rec.hdr;
+  if (!sec[0] || sec[0]->kind != CGS_ARG_FDPATH) return;
+  FdPath& p = *sec[0];
+  if (p.flags & CGS_FDPATH_F_REUSED) {
+    // Not found (that record was lost): fd_path_text says so.
+    if (const std::string* raw = reuse_.find(h->pid, p.fd, p.reuse_ts, p.reuse_tid)) {
+      p.raw = *raw;
+      p.flags &= ~CGS_FDPATH_F_REUSED;
+    }
+    return;
+  }
+  if (p.fd < 0 || !p.regular() || (p.flags & kUnfit)) return;
+  reuse_.remember(h->pid, p.fd, h->ts_ns, h->tid, p.raw);
+  sums_.note(h->pid, p.fd, CGS_FSUM_DIR_SHOWN);  // its slot goes at the exit
 }
 
 // `path` (or `<arg>_path`) for each fd argument: the file it refers to at exit.
@@ -305,7 +356,7 @@ void FileTracker::update_table(const FileCall& fc, const RecordView& rec, int64_
   if (!activity_.on() || ret <= 0) return;
   for (int8_t idx : {fc.written_fd, fc.read_fd}) {
     if (idx < 0 || !sec[idx] || !sec[idx]->regular()) continue;
-    if (idx == 0 && fc.nfds == 1 && sums_.on()) sums_.note(pid, int32_t(h->args[0]), idx == fc.written_fd);
+    if (idx == 0 && fc.nfds == 1 && sums_.on()) sums_.note(pid, int32_t(h->args[0]), idx == fc.written_fd ? 1u : 0u);
     std::string& path = text();
     if (!fd_path_text(*sec[idx], path))
       activity_.on_transfer(*h, idx == fc.written_fd, FileId{sec[idx]->dev, sec[idx]->ino}, path, sec[idx]->deleted(),
@@ -316,6 +367,12 @@ void FileTracker::update_table(const FileCall& fc, const RecordView& rec, int64_
 void FileTracker::on_lifecycle(const RecordView& rec) {
   const cgs_record* h = rec.hdr;
   last_ts_ = std::max<uint64_t>(last_ts_, h->ts_ns);
+  if (h->nr == CGS_EV_PROCESS_EXIT) {
+    // Every record of the process came before this one: what its slots hold
+    // beyond them belongs to their last files.
+    if (sums_.on()) count(sums_.pull(h->pid));
+    reuse_.forget(h->pid);
+  }
   if (!needs_.fd_table()) return;
   switch (h->nr) {
     case CGS_EV_PROCESS_FORK:
@@ -328,9 +385,6 @@ void FileTracker::on_lifecycle(const RecordView& rec) {
       for (const FdEntry& e : table_.on_exec(h->pid, uint32_t(h->args[2]))) closed(*h, e, "exec");
       break;
     case CGS_EV_PROCESS_EXIT:
-      // Every record of the process came before this one: what its slots hold
-      // beyond them belongs to their last files.
-      if (sums_.on()) count(sums_.pull(h->pid));
       activity_.on_exit(h->pid, h->ts_ns);
       table_.on_exit(h->pid);
       break;

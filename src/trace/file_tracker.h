@@ -21,6 +21,7 @@
 #include "trace/file_path.h"
 #include "trace/file_sums.h"
 #include "trace/file_syscalls.h"
+#include "trace/path_reuse.h"
 
 namespace cgscope::trace {
 
@@ -31,6 +32,10 @@ class FileTracker {
   struct Needs {
     bool close_paths = false;  // close is shown: the fd table and the path generation
     bool file_write = false, file_read = false;
+    // A shown call names fd argument 0's file: later records of it may reuse
+    // an earlier one's path (path_reuse.h). Off where the kernel drops the calls
+    // that succeed (-x): a close it skipped would not end the slot.
+    bool reuse_paths = false;
     bool fd_table() const { return close_paths || file_write || file_read; }
   };
   static Needs needs_of(const EventSelection& sel);
@@ -41,9 +46,14 @@ class FileTracker {
   // here, not shown), and whether it counts path-moving calls (CGS_WANT_PATHGEN).
   std::bitset<CGS_MAX_SYSCALLS> kernel_syscalls() const;
   std::bitset<CGS_MAX_SYSCALLS> path_move_syscalls() const;
+  // The calls that end fds, which the kernel must see (CGS_WANT_FDGONE, no
+  // record) to end the slots of reused paths.
+  std::bitset<CGS_MAX_SYSCALLS> fd_gone_syscalls() const;
   // The calls whose file_write/file_read sums the kernel may make itself
-  // (bpf/lib/trace_fsum.bpf.h): CGS_FSUM_* by syscall, for those not `shown`.
-  std::array<uint8_t, CGS_MAX_SYSCALLS> kernel_sums(const std::bitset<CGS_MAX_SYSCALLS>& shown) const;
+  // (bpf/lib/trace_fsum.bpf.h): CGS_FSUM_* by syscall, for those not `shown`
+  // when `sums` (a seccomp profile needs every record: no sums then), and
+  // CGS_FSUM_SHOWN for the shown ones whose path records may reuse.
+  std::array<uint8_t, CGS_MAX_SYSCALLS> kernel_sums(const std::bitset<CGS_MAX_SYSCALLS>& shown, bool sums);
   // The kernel's slots of those sums (a bpf map fd), once loaded.
   void set_kernel_sums(int map_fd) { sums_.set_map(map_fd); }
 
@@ -74,11 +84,14 @@ class FileTracker {
   void closed(const cgs_record& h, const FdEntry& e, std::string_view why);
   Cloexec new_fd_cloexec(const FileCall& fc, const cgs_record& h) const;
   void count(const std::vector<FileSums::Credit>& credits);
+  void reuse_paths(const RecordView& rec, Sections& sec);
 
   Needs needs_;
   FdTable table_;
   FileActivity activity_;
   FileSums sums_;
+  PathReuse reuse_;
+  std::bitset<CGS_MAX_SYSCALLS> reused_;  // the calls flagged CGS_FSUM_SHOWN
   std::array<std::string, 16> texts_;  // the strings of the current event's fields
   unsigned used_ = 0;
   std::vector<NamedValue> fields_;

@@ -429,13 +429,16 @@ int Session::run() {
     }
   }
   cfg.durations = req_.syscall_times;
-  files_ = std::make_unique<FileTracker>(FileTracker::needs_of(shown));
+  FileTracker::Needs needs = FileTracker::needs_of(shown);
+  if (only_failed_in_kernel()) needs.reuse_paths = false;
+  files_ = std::make_unique<FileTracker>(needs);
   cfg.syscalls |= files_->kernel_syscalls();  // the fd table's calls, shown only if selected
   cfg.path_moves = files_->path_move_syscalls();
-  cfg.close_paths = files_->needs().close_paths;
-  cfg.file_modes = files_->needs().file_write || files_->needs().file_read;
+  cfg.fd_gone = files_->fd_gone_syscalls();
+  cfg.close_paths = needs.close_paths;
+  cfg.file_modes = needs.file_write || needs.file_read || needs.reuse_paths;
   // A seccomp profile needs every call's record: no sums in the kernel then.
-  if (!every_syscall_wanted()) cfg.file_sums = files_->kernel_sums(shown.syscalls);
+  cfg.file_sums = files_->kernel_sums(shown.syscalls, !every_syscall_wanted());
   cfg.fork = shown.fork;
   cfg.exec = shown.exec;
   cfg.exit = shown.exit;

@@ -21,12 +21,6 @@ uint32_t round_up_pow2(uint32_t v) {
   return p;
 }
 
-int on_sample(void* ctx, void* data, size_t size) {
-  auto* fn = static_cast<RecordFn*>(ctx);
-  (*fn)(std::span<const uint8_t>(static_cast<const uint8_t*>(data), size));
-  return 0;
-}
-
 // Verifier and attach failures get the one hint that usually fixes them.
 Error load_error(int err) {
   std::string hint;
@@ -92,6 +86,7 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
   };
   for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
     if (cfg.counted.test(nr)) ro->wanted[nr] |= CGS_WANT_COUNT;
+    if (cfg.fd_gone.test(nr)) ro->wanted[nr] |= CGS_WANT_FDGONE;
     if (cfg.syscalls.test(nr)) want(nr, nr, nr == CGS_NR_EXECVE || nr == CGS_NR_EXECVEAT);
   }
   for (uint32_t nr = 0; nr < CGS_IA32_MAX_SYSCALLS; nr++) {
@@ -167,13 +162,14 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
   if (int err = trace_bpf__attach(skel_); err)
     return fail_errno("attaching the trace programs to their tracepoints", -err);
 
-  rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.events), on_sample, &on_record_, nullptr);
-  if (!rb_) return fail_errno("opening the ring buffer", errno);
+  auto ring = RingReader::open(bpf_map__fd(skel_->maps.events), std::move(on_record_));
+  if (!ring) return fail_with(ring.error());
+  ring_.emplace(std::move(*ring));
   return {};
 }
 
 Tracer::~Tracer() {
-  if (rb_) ring_buffer__free(rb_);
+  ring_.reset();  // unmapped before the map goes
   if (skel_) trace_bpf__destroy(skel_);
 }
 
@@ -210,12 +206,9 @@ int Tracer::file_sums_fd() const { return skel_->rodata->fsum_on ? bpf_map__fd(s
 void Tracer::set_hold_tgid(uint32_t tgid) { __atomic_store_n(&skel_->bss->hold_tgid, tgid, __ATOMIC_RELEASE); }
 
 Result<int> Tracer::poll(int timeout_ms) {
-  int n = ring_buffer__poll(rb_, timeout_ms);
-  if (n < 0 && n != -EINTR) return fail_errno("reading the ring buffer", -n);
-  // Records submitted with BPF_RB_NO_WAKEUP do not wake poll: drain them too.
-  int m = ring_buffer__consume(rb_);
-  if (m < 0 && m != -EINTR) return fail_errno("reading the ring buffer", -m);
-  return std::max(n, 0) + std::max(m, 0);
+  auto n = ring_->poll(timeout_ms);
+  if (!n) return fail_with(n.error());
+  return int(*n);
 }
 
 std::array<uint64_t, CGS_DROP_NR_REASONS> Tracer::drops() const {

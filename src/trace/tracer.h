@@ -15,11 +15,11 @@
 
 #include "cgscope/abi/trace.h"
 #include "core/result.h"
+#include "core/ring_reader.h"
 #include "trace/file_kernel.h"
 #include "trace/summary_table.h"
 
 struct trace_bpf;
-struct ring_buffer;
 
 namespace cgscope::trace {
 
@@ -48,6 +48,7 @@ struct KernelConfig {
   // Syscalls that move paths (rename, mount...), counted for close's path when
   // it is shown (bpf/lib/trace_fd.bpf.h, src/trace/file_kernel.h).
   std::bitset<CGS_MAX_SYSCALLS> path_moves;
+  std::bitset<CGS_MAX_SYSCALLS> fd_gone;  // seen only to end path slots (CGS_WANT_FDGONE)
   bool close_paths = false;  // close is shown: its path is resolved at its entry
   bool file_modes = false;  // file_write/file_read: each file's mode (regular or not)
   // file_write/file_read summed in the kernel (bpf/lib/trace_fsum.bpf.h):
@@ -93,7 +94,7 @@ class Tracer {
   Result<void> load_and_attach(const KernelConfig& cfg);
 
   trace_bpf* skel_ = nullptr;
-  ring_buffer* rb_ = nullptr;
+  std::optional<RingReader> ring_;
   RecordFn on_record_;
   unsigned scope_cgroup_count_ = 0;
 };

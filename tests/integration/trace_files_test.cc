@@ -16,75 +16,10 @@
 
 #include <gtest/gtest.h>
 
-#include "core/cgroup2.h"
-#include "trace_harness.h"
+#include "trace_files_fixture.h"
 
 namespace cgscope::testing {
 namespace {
-
-const std::string kContainerId(64, 'f');
-
-// A test cgroup with a docker-named container cgroup inside, and cgscope tracing
-// `events` there (by cgroup path, as `-c` is given).
-struct ContainerTrace {
-  std::optional<ScopedCgroup> parent, container;
-  std::string error;
-
-  bool make() {
-    auto mount = cgroup2_mount();
-    if (!mount) return fail(mount.error().message);
-    auto p = ScopedCgroup::create(*mount, unique_name("files"));
-    if (!p) return fail(p.error().message);
-    parent.emplace(std::move(*p));
-    auto c = ScopedCgroup::create(parent->path(), "docker-" + kContainerId + ".scope");
-    if (!c) return fail(c.error().message);
-    container.emplace(std::move(*c));
-    rel = container->path().substr(mount->size());
-    return true;
-  }
-  bool fail(std::string why) {
-    error = std::move(why);
-    return false;
-  }
-  std::string rel;
-};
-
-// Runs `fn` held in the container cgroup, traced with `events`, to its end.
-TraceRun trace_in_container(ContainerTrace& ct, const std::string& events, std::function<int()> fn, int& status) {
-  Child child;
-  if (!child.start_fn(std::move(fn), {.cgroup = ct.container->path(), .held = true})) {
-    ADD_FAILURE() << child.error();
-    return {};
-  }
-  CgscopeProcess cg({"-e", events, "-c", ct.rel});
-  if (!cg.ready()) {
-    ADD_FAILURE() << cg.stderr_so_far();
-    return {};
-  }
-  EXPECT_TRUE(child.release()) << child.error();
-  auto st = child.wait_for(30s);
-  status = st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1;
-  usleep(300 * 1000);  // its last records drained
-  TraceRun run = cg.finish(true);
-  for (auto& e : run.events)
-    if (e["pid"] == child.pid()) e["mine"] = true;
-  return run;
-}
-
-// The events of the child, in order, as (event, args) pairs.
-std::vector<nlohmann::json> mine(const TraceRun& run, const std::string& event) {
-  std::vector<nlohmann::json> out;
-  for (const auto& e : run.events)
-    if (e.contains("mine") && e["event"] == event) out.push_back(e);
-  return out;
-}
-
-// The path field of the write of exactly `n` bytes.
-nlohmann::json write_path(const TraceRun& run, int n) {
-  for (const auto& e : mine(run, "write"))
-    if (e["ret"] == n) return e["args"].value("path", nlohmann::json("(no path field)"));
-  return "(no write of " + std::to_string(n) + " bytes)";
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);

@@ -136,6 +136,8 @@ enum cgs_arg_kind {
 #define CGS_WANT_EXEC_EXIT 0x8 /* execve/execveat of either ABI: an exec whose entry was
 				  * recorded may end here, as the other ABI's call (the kernel
 				  * renumbers an execve that changes the ABI on its way out) */
+#define CGS_WANT_FDGONE 0x10 /* close, dup2, dup3, close_range while path slots are kept
+			      * (trace_fsum.bpf.h): run for the slots, no record of its own */
 /* has_sections[nr] of a call whose only section is CGS_ARG_FDCLOSE (close): its
  * record is built in place in the ring, like a record without sections. */
 #define CGS_SECTIONS_FDCLOSE_ONLY 2
@@ -244,6 +246,17 @@ struct cgs_fd_path {
 				    * right now, but not a base for later close paths */
 #define CGS_FDPATH_F_FAULT 0x40    /* the path argument could not be read */
 #define CGS_FDPATH_F_DETACHED 0x80 /* a dentry cut off from its tree (NFS, lazy umount) */
+#define CGS_FDPATH_F_REUSED 0x100  /* no path: the one of an earlier record of the same
+				    * process and fd, which struct cgs_fd_reuse (after the
+				    * header) names; nothing that could change it ran since */
+
+/* What follows struct cgs_fd_path in a CGS_FDPATH_F_REUSED section: the record
+ * whose path this one has (its ts_ns and tid; the same process and fd). */
+struct cgs_fd_reuse {
+	__u64 ts_ns;
+	__u32 tid;
+	__u32 pad;
+};
 
 /* Reasons for the per-CPU drop counters (map `drops`). */
 enum cgs_drop_reason {
@@ -289,6 +302,9 @@ struct cgs_scope_value {
 /* file_write/file_read summed in the kernel (bpf/lib/trace_fsum.bpf.h). */
 #define CGS_FSUM_READ 1  /* fsum_calls[nr]: a read of its fd argument 0 */
 #define CGS_FSUM_WRITE 2 /* fsum_calls[nr]: a write to its fd argument 0 */
+#define CGS_FSUM_SHOWN 4 /* fsum_calls[nr]: shown, a record each time, with fd argument 0's
+			  * path from a slot (dir CGS_FSUM_DIR_SHOWN) while it stands */
+#define CGS_FSUM_DIR_SHOWN 2
 /* Not an event: a slot's totals, for user space's sums only (flagged UNSELECTED).
  * args: [0] bytes, [1] calls (both since the slot was made), [2] dev, [3] ino of
  * the file they belong to, [4] 1 for writes, [5] the fd. */
@@ -297,7 +313,7 @@ struct cgs_scope_value {
 struct cgs_fsum_key {
 	__u32 tgid;
 	__s32 fd;
-	__u32 dir; /* 1: writes, 0: reads */
+	__u32 dir; /* 1: writes, 0: reads, CGS_FSUM_DIR_SHOWN: a path only */
 };
 
 struct cgs_fsum {
@@ -310,11 +326,14 @@ struct cgs_fsum {
 	__u32 dev;
 	__u32 gen;        /* the path generation its full record was stamped with */
 	__u32 deleted;    /* 1: already unlinked then */
+	__u32 stamp_tid;  /* CGS_FSUM_DIR_SHOWN: the full record's tid and ts_ns */
+	__u64 stamp_ts;
+	__u32 mode;       /* its inode mode, as the record said */
 	__u32 pad;
 };
 
 #ifdef __cplusplus
-static_assert(sizeof(struct cgs_fsum) == 64, "cgs_fsum layout is part of the ABI");
+static_assert(sizeof(struct cgs_fsum) == 80, "cgs_fsum layout is part of the ABI");
 static_assert(sizeof(struct cgs_record) == 120, "cgs_record layout is part of the ABI");
 static_assert(sizeof(struct cgs_sum_stat) == 24, "cgs_sum_stat layout is part of the ABI");
 static_assert(sizeof(struct cgs_var) == 8, "cgs_var layout is part of the ABI");

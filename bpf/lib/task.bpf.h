@@ -25,12 +25,13 @@ static __always_inline __u32 task_pidns_level(struct task_struct *task)
 	return BPF_CORE_READ(task, thread_pid, level);
 }
 
-/* Fills the part of a record header that describes the current task. */
-static __always_inline void fill_task_header(struct cgs_record *r, struct task_struct *task, __u32 nr)
+/* The part of a record header that describes the current task, all but the
+ * time: a record made at a syscall's entry (close) takes its time at the exit,
+ * and each bpf_ktime_get_ns is a clock read that shows in a storm's profile. */
+static __always_inline void fill_task_ids(struct cgs_record *r, struct task_struct *task, __u32 nr)
 {
 	const struct cred *cred = task->real_cred;
 
-	r->ts_ns = bpf_ktime_get_ns();
 	r->cgroup_id = task->cgroups->dfl_cgrp->kn->id; /* what bpf_get_current_cgroup_id() reads, without the call */
 	r->nr = nr;
 	r->pid = task->tgid;
@@ -41,6 +42,13 @@ static __always_inline void fill_task_header(struct cgs_record *r, struct task_s
 	r->flags = 0;
 	r->nvar = 0;
 	__builtin_memcpy(r->comm, task->comm, sizeof(r->comm)); /* loads, not a helper call */
+}
+
+/* Fills the part of a record header that describes the current task, now. */
+static __always_inline void fill_task_header(struct cgs_record *r, struct task_struct *task, __u32 nr)
+{
+	r->ts_ns = bpf_ktime_get_ns();
+	fill_task_ids(r, task, nr);
 }
 
 /* A 32-bit (int 0x80 / ia32) syscall: its numbers are another table's. */

@@ -53,7 +53,8 @@ static __always_inline int close_entry(__s64 fd)
 	if (!s)
 		return 0;
 	r = (struct cgs_record *)s->data;
-	fill_task_header(r, task, CGS_NR_CLOSE);
+	fill_task_ids(r, task, CGS_NR_CLOSE);
+	r->ts_ns = 0; /* set at the exit (send_close_taken) */
 	r->ret = 0;
 	__builtin_memset(r->args, 0, sizeof(r->args));
 	r->args[0] = fd;

@@ -391,10 +391,12 @@ int run_proxy(const ProxyRequest& req) {
   // The hooks go before the relay: no connect is sent to a relay that is gone.
   { PinsOwner done{std::exchange(pins.dir, "")}; }
   s.join();
-  if (s.flows && s.relay_result) {
+  // The connections still open are logged even when reading the ring failed:
+  // the map is apart from it. The first error is the one reported.
+  if (s.flows) {
     auto open = s.flows->log_open(s.hooks->open_fd());
     if (open) s.open_at_stop = *open;
-    else s.relay_result = fail_with(open.error());
+    else if (s.relay_result) s.relay_result = fail_with(open.error());
   }
   print_totals(s);
   if (!s.relay_result) return fail_line(s.relay_result.error(), 1);

@@ -43,6 +43,7 @@ const volatile __u8 wanted_fork = 0, wanted_exec = 0, wanted_exit = 0, wanted_mk
 #include "lib/capture.bpf.h" /* after the limits above, which it reads */
 
 #include "lib/trace_fd.bpf.h"
+#include "lib/trace_msghdr.bpf.h"
 
 /* Batched wake-ups: user space drains on a timer, so a record only wakes the
  * reader when the ring is filling up. */
@@ -138,6 +139,12 @@ static __always_inline __u32 capture_args(struct scratch *s, struct cgs_record *
 			if (files && p && (li != CGS_COUNT_RET || ret >= 0))
 				off = put_bytes(s, r, off, i, kind, p, (len & 0xffffffff) * struct_size[nr][i],
 						CGS_STRUCT_MAX);
+			break;
+		case CGS_ARG_MSGHDR:
+			/* recvmsg's (CGS_STRUCT_OUT) buffers hold what the call wrote only
+			 * when it succeeded: otherwise the header alone. */
+			if (files && p)
+				off = cgs_put_msghdr(off, i, (li & CGS_STRUCT_OUT) && ret < 0);
 			break;
 		case CGS_ARG_SOCKADDR:
 			if (files && p)

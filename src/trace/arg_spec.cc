@@ -380,6 +380,7 @@ std::string_view arg_format_name(ArgFormat f) {
     case ArgFormat::socklen: return "socklen";
     case ArgFormat::futex_timeout: return "futex_timeout";
     case ArgFormat::dirent64_array: return "dirent64_array";
+    case ArgFormat::msghdr: return "msghdr";
   }
   return "unknown";
 }

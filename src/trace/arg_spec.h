@@ -67,6 +67,8 @@ enum class ArgFormat : uint8_t {
   socklen,         // int *: a sockaddr's or an option's length, "[16]" (value-result)
   futex_timeout,   // futex's utime: a timespec for the wait ops, val2 for the others
   dirent64_array,  // getdents64's linux_dirent64 records, ret bytes of them
+  msghdr,          // sendmsg/recvmsg's struct msghdr with its name, iovecs and control
+                   // data (CGS_ARG_MSGHDR, decode_msghdr.cc)
 };
 
 // How a syscall's return value reads, when it succeeded (an error is always

@@ -77,6 +77,7 @@ ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64
         return v;
       case CGS_ARG_STRUCT:
       case CGS_ARG_ARRAY:
+      case CGS_ARG_MSGHDR:
         if (var.fault() || !is_struct_format(a.format)) break;  // the address, as strace shows it
         v.kind = ArgValue::Kind::structure;
         v.var = &var;

@@ -299,6 +299,7 @@ bool is_struct_format(ArgFormat f) {
     case ArgFormat::socklen:
     case ArgFormat::futex_timeout:
     case ArgFormat::dirent64_array:
+    case ArgFormat::msghdr:
       return true;
     default:
       return false;
@@ -322,6 +323,7 @@ bool decode_struct(StructOut& o, ArgFormat f, std::span<const uint8_t> d, int64_
     case ArgFormat::socklen: return decode_socklen(o, d);
     case ArgFormat::futex_timeout: return decode_timespec(o, d);  // a wait op's (arg_value.cc)
     case ArgFormat::dirent64_array: return decode_dirents64(o, d, cut);
+    case ArgFormat::msghdr: return decode_msghdr(o, d);
     default: return false;
   }
 }

@@ -36,5 +36,6 @@ bool decode_epoll_event(StructOut& o, std::span<const uint8_t> d);
 bool decode_epoll_events(StructOut& o, std::span<const uint8_t> d, bool cut);
 bool decode_sigaction(StructOut& o, std::span<const uint8_t> d);
 bool decode_clone_args(StructOut& o, std::span<const uint8_t> d);
+bool decode_msghdr(StructOut& o, std::span<const uint8_t> d);
 
 }  // namespace cgscope::trace

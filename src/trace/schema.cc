@@ -22,7 +22,7 @@ EventDesc describe(const EventInfo& ev) {
   for (unsigned i = 0; i < ev.nargs && i < CGS_NARGS; i++) {
     ArgSpec spec = classify_arg(spec_name, ev.args[i].type, ev.args[i].name, all);
     uint8_t kind = CGS_KIND(spec.kind_byte);
-    if (ev.abi == Abi::ia32 && (kind == CGS_ARG_STRUCT || kind == CGS_ARG_ARRAY)) {
+    if (ev.abi == Abi::ia32 && (kind == CGS_ARG_STRUCT || kind == CGS_ARG_ARRAY || kind == CGS_ARG_MSGHDR)) {
       // The x86_64 twin's struct has other sizes and offsets in i386 (32-bit
       // longs and pointers): the address, as before structs were decoded.
       spec.kind_byte = CGS_ARG_RAW;

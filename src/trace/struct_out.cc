@@ -49,6 +49,11 @@ void StructOut::unum(uint64_t v) {
   out_ += std::to_string(v);
 }
 
+void StructOut::null() {
+  item();
+  out_ += json_ ? "null" : "NULL";
+}
+
 void StructOut::hex(uint64_t v) {
   sym([&](std::string& o) { named::append_hex(o, v); });
 }

@@ -27,6 +27,7 @@ class StructOut {
   // Values (each also an array element when no key came before it).
   void num(int64_t v);
   void unum(uint64_t v);
+  void null();           // no value: NULL in text, null in JSON
   void hex(uint64_t v);  // a pointer or a word read best in hex ("0x7ffd..."; JSON: a string)
   // A symbolic value built by `fn(std::string&)`: text as is, JSON as a string.
   template <class Fn>

@@ -72,6 +72,10 @@ constexpr std::array kRules = {
     // Records of their own lengths: ret bytes (elements of one byte), cut at
     // CGS_STRUCT_MAX like every array.
     StructRule{"getdents64", "dirent", ArgFormat::dirent64_array, 1, Dir::out, "ret"},
+    // The header and the three buffers it points to (CGS_ARG_MSGHDR,
+    // bpf/lib/trace_msghdr.bpf.h); recvmsg's only when the call succeeded.
+    StructRule{"sendmsg", "msg", ArgFormat::msghdr, 56},
+    StructRule{"recvmsg", "msg", ArgFormat::msghdr, 56, Dir::out},
 };
 
 }  // namespace
@@ -82,7 +86,8 @@ std::optional<ArgSpec> classify_struct(std::string_view syscall, std::string_vie
     if (r.syscall != syscall || r.arg != name) continue;
     if (r.count.empty()) {
       uint8_t nib = r.dir == Dir::out ? CGS_STRUCT_OUT : 0;
-      return ArgSpec{CGS_KIND_BYTE(CGS_ARG_STRUCT, nib), r.format, r.size};
+      uint8_t kind = r.format == ArgFormat::msghdr ? CGS_ARG_MSGHDR : CGS_ARG_STRUCT;
+      return ArgSpec{CGS_KIND_BYTE(kind, nib), r.format, r.size};
     }
     size_t count = CGS_COUNT_RET;
     if (r.count != "ret") {

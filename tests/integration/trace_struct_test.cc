@@ -57,6 +57,21 @@ std::string without_iov_base(const std::string& s) {
   return std::regex_replace(s, base, "iov_base=*");
 }
 
+// A msghdr: strace's msg_name={sa_family=AF_INET, sin_port=htons(P),
+// sin_addr=inet_addr("A")} is cgscope's A:P (sockaddr.h), the port is the run's
+// own, an empty name is an address of the run's stack, and msg_namelen reads
+// at exit as the socket lengths do.
+std::string same_msghdr(const std::string& s) {
+  static const std::regex inet(R"re(msg_name=\{sa_family=AF_INET, sin_port=htons\((\d+)\), sin_addr=inet_addr\("([0-9.]+)"\)\})re");
+  static const std::regex port(R"(msg_name=([0-9.]+):\d+)");
+  static const std::regex stack(R"(msg_name=0x[0-9a-f]+)");
+  static const std::regex namelen(R"(msg_namelen=\d+ => (\d+))");
+  std::string t = std::regex_replace(s, inet, "msg_name=$2:$1");
+  t = std::regex_replace(t, port, "msg_name=$1:PORT");
+  t = std::regex_replace(t, stack, "msg_name=ADDR");
+  return std::regex_replace(t, namelen, "msg_namelen=$1");
+}
+
 struct StructArg {
   std::string syscall;
   size_t strace_index;
@@ -70,6 +85,7 @@ const std::vector<StructArg> kStructArgs = {
     {"epoll_wait", 1, "events"},   {"wait4", 1, "stat_addr"},
     {"accept4", 2, "upeer_addrlen"}, {"getsockname", 2, "usockaddr_len"}, {"getpeername", 2, "usockaddr_len"},
     {"getsockopt", 4, "optlen"},   {"recvfrom", 5, "addr_len"},    {"futex", 3, "utime"},
+    {"sendmsg", 1, "msg"},         {"recvmsg", 1, "msg"},
 };
 
 class TraceStructs : public ::testing::Test {
@@ -128,12 +144,12 @@ TEST_F(TraceStructs, StructArgumentsAreStracesTexts) {
     std::multiset<std::string> want, got;
     for (const auto& c : calls)
       if (c.name == a.syscall && a.strace_index < c.args.size())
-        want.insert(without_iov_base(
-            std::regex_match(c.args[a.strace_index], address) ? "ADDR" : exit_length(c.args[a.strace_index])));
+        want.insert(same_msghdr(without_iov_base(
+            std::regex_match(c.args[a.strace_index], address) ? "ADDR" : exit_length(c.args[a.strace_index]))));
     auto [from, to] = rows.equal_range(a.syscall);
     for (auto it = from; it != to; ++it) {
       std::string v = row_value(it->second, a.key);
-      got.insert(without_iov_base(std::regex_match(v, address) ? "ADDR" : v));
+      got.insert(same_msghdr(without_iov_base(std::regex_match(v, address) ? "ADDR" : v)));
     }
     EXPECT_FALSE(want.empty()) << a.syscall << ": the workload makes it";
     EXPECT_EQ(want, got) << a.syscall << " " << a.key;
@@ -148,7 +164,7 @@ TEST_F(TraceStructs, StructArgumentsAreStracesTexts) {
 }
 
 TEST_F(TraceStructs, JsonCarriesTheStructsAsObjects) {
-  auto run = trace_command({"-e", "poll,wait4,pipe2,newfstatat", "--", CGSCOPE_STRUCT_MIX});
+  auto run = trace_command({"-e", "poll,wait4,pipe2,newfstatat,sendmsg,recvmsg", "--", CGSCOPE_STRUCT_MIX});
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
   auto poll = run.named("poll");
   ASSERT_EQ(poll.size(), 1u);
@@ -180,6 +196,27 @@ TEST_F(TraceStructs, JsonCarriesTheStructsAsObjects) {
     if (e["ret"] != 0) EXPECT_TRUE(e["args"]["statbuf"].is_string()) << "an address: " << e.dump();
   }
   EXPECT_EQ(files, 1);
+
+  // Message headers: the address as an object, the fds passed as numbers, a
+  // failed recvmsg as the length it was given.
+  auto sent = run.named("sendmsg");
+  ASSERT_EQ(sent.size(), 2u);
+  const auto& to = sent[0]["args"]["msg"];
+  EXPECT_EQ(to["msg_name"]["family"], "AF_INET") << to.dump();
+  EXPECT_EQ(to["msg_name"]["address"], "127.0.0.1") << to.dump();
+  EXPECT_TRUE(to["msg_name"]["port"].is_number_integer()) << to.dump();
+  EXPECT_EQ(to["msg_iov"].size(), 2u) << to.dump();
+  EXPECT_EQ(to["msg_iov"][1]["iov_len"], 5) << to.dump();
+  const auto& passed = sent[1]["args"]["msg"]["msg_control"];
+  ASSERT_TRUE(passed.is_array() && passed.size() == 1u) << sent[1].dump();
+  EXPECT_EQ(passed[0]["cmsg_level"], "SOL_SOCKET");
+  EXPECT_EQ(passed[0]["cmsg_type"], "SCM_RIGHTS");
+  ASSERT_TRUE(passed[0]["cmsg_data"].is_array() && passed[0]["cmsg_data"].size() == 2u) << passed.dump();
+  EXPECT_TRUE(passed[0]["cmsg_data"][0].is_number_integer()) << passed.dump();
+  auto got = run.named("recvmsg");
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[1]["args"]["msg"]["msg_flags"], "MSG_CMSG_CLOEXEC") << got[1].dump();
+  EXPECT_EQ(got[2]["args"]["msg"], nlohmann::json({{"msg_namelen", 0}})) << got[2].dump();
 }
 
 // "N values truncated" of the summary, or -1.

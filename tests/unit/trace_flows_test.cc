@@ -370,8 +370,15 @@ TEST(SocketSyscalls, EverySockaddrArgumentIsCaptured) {
     EXPECT_EQ(Schema::get().find(e->nr)->args[w.arg].format, ArgFormat::sockaddr) << w.syscall;
   }
   // listen has no address; sendmsg/recvmsg keep theirs inside the msghdr, which
-  // the kernel side does not read (yet): shown as a pointer.
-  EXPECT_EQ(Schema::get().find(find_event(std::string_view("sendmsg"))->nr)->args[1].format, ArgFormat::pointer);
+  // the kernel reads with the header (recvmsg's after the call: CGS_STRUCT_OUT).
+  for (const char* name : {"sendmsg", "recvmsg"}) {
+    const EventInfo* e = find_event(std::string_view(name));
+    ASSERT_NE(e, nullptr) << name;
+    uint8_t kb = Schema::get().kernel_kinds(e->nr)[1];
+    EXPECT_EQ(CGS_KIND(kb), CGS_ARG_MSGHDR) << name;
+    EXPECT_EQ(CGS_LEN_ARG(kb), std::string_view(name) == "recvmsg" ? CGS_STRUCT_OUT : 0) << name;
+    EXPECT_EQ(Schema::get().find(e->nr)->args[1].format, ArgFormat::msghdr) << name;
+  }
 }
 
 TEST(NetnsAddrs, FibTrieLocalAddressesButLoopback) {

@@ -91,8 +91,53 @@ static int dirents(void) {
   return 0;
 }
 
+// Message headers: a datagram sent with sendmsg to an address and read back
+// with recvmsg (its sender's address), two fds passed over a unix socket pair
+// (SCM_RIGHTS both ways), and a recvmsg that fails (EAGAIN: the address).
+static int messages(void) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  int ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (ufd < 0 || bind(ufd, (struct sockaddr*)&a, sizeof a) != 0 || getsockname(ufd, (struct sockaddr*)&a, &len) != 0)
+    return 1;
+  char part1[] = "hi", part2[] = "there", in[16];
+  struct iovec out_iov[2] = {{part1, 2}, {part2, 5}}, in_iov[1] = {{in, sizeof in}};
+  struct msghdr m = {.msg_name = &a, .msg_namelen = sizeof a, .msg_iov = out_iov, .msg_iovlen = 2};
+  if (sendmsg(ufd, &m, 0) != 7) return 1;
+  struct sockaddr_in from;
+  struct msghdr r = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = in_iov, .msg_iovlen = 1};
+  if (recvmsg(ufd, &r, 0) != 7) return 1;
+  int sv[2], p[2] = {open("/dev/null", O_RDONLY | O_CLOEXEC), open("/dev/null", O_WRONLY | O_CLOEXEC)};
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 || p[0] < 0 || p[1] < 0) return 1;
+  union {
+    char buf[CMSG_SPACE(2 * sizeof(int))];
+    struct cmsghdr align;
+  } ctl, got;
+  memset(&ctl, 0, sizeof ctl);
+  struct msghdr s = {.msg_iov = out_iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+  struct cmsghdr* c = CMSG_FIRSTHDR(&s);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+  memcpy(CMSG_DATA(c), p, sizeof p);
+  if (sendmsg(sv[0], &s, 0) != 2) return 1;
+  struct msghdr g = {.msg_iov = in_iov, .msg_iovlen = 1, .msg_control = got.buf, .msg_controllen = sizeof got.buf};
+  if (recvmsg(sv[1], &g, MSG_CMSG_CLOEXEC) != 2) return 1;
+  struct msghdr none = {.msg_iov = in_iov, .msg_iovlen = 1};
+  if (recvmsg(sv[1], &none, MSG_DONTWAIT) != -1) return 1;
+  int* fds = (int*)CMSG_DATA(CMSG_FIRSTHDR(&g));
+  close(fds[0]);
+  close(fds[1]);
+  close(p[0]);
+  close(p[1]);
+  close(sv[0]);
+  close(sv[1]);
+  close(ufd);
+  return 0;
+}
+
 int main(void) {
-  if (sockets() != 0 || dirents() != 0) return 1;
+  if (sockets() != 0 || dirents() != 0 || messages() != 0) return 1;
   futexes();
   struct stat st;
   stat("/etc/passwd", &st);

@@ -106,6 +106,10 @@ enum cgs_arg_kind {
 	CGS_ARG_ARRAY = 13,  /* struct_size-byte elements, as many as the argument named by
 			      * the length nibble holds, or the return value (CGS_COUNT_RET);
 			      * at most CGS_STRUCT_MAX bytes (TRUNCATED past that) */
+	CGS_ARG_MSGHDR = 14, /* sendmsg/recvmsg's struct user_msghdr and what it points to:
+			      * struct cgs_msghdr, then the name, iovecs and control bytes it
+			      * kept; length nibble CGS_STRUCT_OUT: the call fills it (recvmsg):
+			      * when it failed, the header only (CGS_MSG_HEADER_ONLY) */
 };
 #define CGS_KIND(byte) ((byte) & 0x0f)
 #define CGS_LEN_ARG(byte) (((byte) >> 4) & 0x07)
@@ -258,6 +262,37 @@ struct cgs_fd_reuse {
 	__u32 pad;
 };
 
+/* A CGS_ARG_MSGHDR section: the user's struct msghdr as it was at exit (x86_64
+ * layout: what recvmsg wrote back included), then what was kept of each buffer
+ * it points to, each part 8-byte aligned: msg_name (at most CGS_MSG_NAME_MAX
+ * bytes), the iovec array (at most CGS_MSG_IOV_MAX elements of 16 bytes; their
+ * contents are not read), the control data (CGS_MSG_CONTROL_MAX bytes). */
+#define CGS_MSG_NAME_MAX CGS_SOCKADDR_MAX
+#define CGS_MSG_IOV_MAX 32
+#define CGS_MSG_CONTROL_MAX 256
+#define CGS_MSG_NAME_CUT 0x1 /* cut at the limit: the rest of it was not read */
+#define CGS_MSG_IOV_CUT 0x2
+#define CGS_MSG_CONTROL_CUT 0x4
+#define CGS_MSG_NAME_FAULT 0x8 /* its pointer could not be read */
+#define CGS_MSG_IOV_FAULT 0x10
+#define CGS_MSG_CONTROL_FAULT 0x20
+#define CGS_MSG_HEADER_ONLY 0x40 /* recvmsg failed: what the buffers hold is not the
+				  * call's, and was not read */
+struct cgs_msghdr {
+	__u64 msg_name;
+	__u32 msg_namelen;
+	__u32 pad0;
+	__u64 msg_iov;
+	__u64 msg_iovlen;
+	__u64 msg_control;
+	__u64 msg_controllen;
+	__u32 msg_flags;
+	__u32 pad1;
+	/* the section's own part */
+	__u16 name_kept, iov_kept, control_kept; /* bytes that follow, before alignment */
+	__u16 cut;                               /* CGS_MSG_* */
+};
+
 /* Reasons for the per-CPU drop counters (map `drops`). */
 enum cgs_drop_reason {
 	CGS_DROP_RINGBUF_FULL = 0, /* record lost: ring buffer had no room */
@@ -336,6 +371,7 @@ struct cgs_fsum {
 static_assert(sizeof(struct cgs_fsum) == 80, "cgs_fsum layout is part of the ABI");
 static_assert(sizeof(struct cgs_record) == 120, "cgs_record layout is part of the ABI");
 static_assert(sizeof(struct cgs_sum_stat) == 24, "cgs_sum_stat layout is part of the ABI");
+static_assert(sizeof(struct cgs_msghdr) == 64, "cgs_msghdr layout is part of the ABI");
 static_assert(sizeof(struct cgs_var) == 8, "cgs_var layout is part of the ABI");
 static_assert(sizeof(struct cgs_tcp_info) == 24, "cgs_tcp_info layout is part of the ABI");
 static_assert(sizeof(struct cgs_fd_path) == 32, "cgs_fd_path layout is part of the ABI");

@@ -315,6 +315,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	 * meet a later close of the same fd number whose entry did not run. */
 	if (nr == CGS_NR_CLOSE && close_at_entry)
 		close_size = close_entry_take((__u32)bpf_get_current_pid_tgid(), (__s32)regs->di);
+	/* Before any filter too: a thread the filters leave out (another comm, uid
+	 * or cgroup), or a call that succeeded under -x, may close, dup2 over or
+	 * close_range a slot's fd. */
+	if (fsum_on && (nr == CGS_NR_CLOSE || nr == CGS_NR_DUP2 || nr == CGS_NR_DUP3 || nr == CGS_NR_CLOSE_RANGE))
+		cgs_fsum_exit(nr, ret, regs->di, regs->si);
 	if (only_failed && ret >= 0)
 		return 0;
 	if (nr == CGS_NR_EXECVE || nr == CGS_NR_EXECVEAT) {
@@ -325,11 +330,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		/* exec_exit sends only for an exec whose entry record went out. */
 		return wanted[nr] & (CGS_WANT_EMIT | CGS_WANT_EXEC_EXIT) ? exec_exit(nr, ret, ns) : 0;
 	}
-	if (!cgroup_scope_ok())
-		return 0;
 	task = bpf_get_current_task_btf();
 	tgid = task->tgid;
-	if (tgid == self_tgid || !task_scope_ok(task, tgid))
+	if (tgid == self_tgid || !cgroup_scope_ok() || !task_scope_ok(task, tgid))
 		return 0;
 	ns = syscall_duration(task);
 	if (wanted[nr] & CGS_WANT_COUNT) {
@@ -340,8 +343,6 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 
 	if ((fsum_calls[nr] & (CGS_FSUM_READ | CGS_FSUM_WRITE)) && fsum_count(task, tgid, nr, ret, regs) == 0)
 		return 0;
-	if (fsum_on)
-		fsum_exit(task, tgid, nr, ret, regs);
 	if (!(wanted[nr] & CGS_WANT_EMIT))
 		return 0; /* CGS_WANT_FDGONE only: for the slots above */
 
@@ -361,7 +362,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		fsum_arm(task, tgid, nr, ret, s);
 	end = put_duration(s, end, ns);
 	if (send_scratch(s, end, CGS_DROP_RINGBUF_FULL) == 0 && (fsum_calls[nr] & CGS_FSUM_SHOWN))
-		fsum_arm_shown(task, tgid, s);
+		cgs_fsum_arm_shown();
 	return 0;
 }
 

@@ -13,6 +13,10 @@ struct {
 
 struct scratch {
 	__u8 data[2 * CGS_SCRATCH_SIZE];
+	/* The file the record's fd argument 0 was walked from (cgs_put_path): a
+	 * shown call's slot is armed only if its fd still holds that very file
+	 * (trace_fsum.bpf.h, cgs_fsum_arm_shown). */
+	__u64 walked_file, walked_dentry, walked_mnt;
 };
 
 /* One slot per CPU, indexed by bpf_get_smp_processor_id(): a per-CPU array would

@@ -319,9 +319,9 @@ static __always_inline __s64 section_fd(struct cgs_record *r, __u32 arg, __u8 kb
 	return (arg & 1) ? pair[1] : pair[0];
 }
 
-/* lib/trace_fsum.bpf.h: fd argument 0's section from the slot of a shown call. */
-static __always_inline int fsum_reuse(struct task_struct *task, __u32 nr, __s32 fd, struct cgs_fd_path *fp,
-				      struct cgs_fd_reuse *ru);
+/* lib/trace_fsum.bpf.h: fd argument 0's section (at fp_off) from the slot of a
+ * shown call. */
+static __always_inline int fsum_reuse(struct task_struct *task, struct scratch *s, __u32 nr, __s32 fd, __u32 fp_off);
 
 /*
  * Appends the section of kind byte `kb` for argument `arg` of the record being
@@ -337,6 +337,7 @@ __noinline int cgs_put_path(__u32 off, __u32 arg, __u32 kb, __s64 ret)
 	struct cgs_record *r;
 	struct cgs_var *v;
 	struct path p = {};
+	struct file *f;
 	__u32 used = 0;
 	__s64 fd;
 
@@ -365,12 +366,16 @@ __noinline int cgs_put_path(__u32 off, __u32 arg, __u32 kb, __s64 ret)
 		fd = section_fd(r, arg, kb, ret);
 		fp->fd = (__s32)fd;
 		/* The path of an earlier record, where nothing could have changed it. */
-		if (kind == CGS_ARG_FDPATH && arg == 0 &&
-		    fsum_reuse(task, r->nr, (__s32)fd, fp,
-			       (struct cgs_fd_reuse *)at(s, off + sizeof(*v) + sizeof(*fp))) == 0)
+		if (kind == CGS_ARG_FDPATH && arg == 0 && fsum_reuse(task, s, r->nr, (__s32)fd, off + sizeof(*v)) == 0)
 			return finish_var(r, v, off, arg, kind, sizeof(*fp) + sizeof(struct cgs_fd_reuse), 0);
-		if (fd_dentry(task, fd, 0, &p) != 0)
+		/* fd_dentry's work, keeping the file: a shown call's slot is armed
+		 * only for the file this walk started from (cgs_fsum_arm_shown). */
+		f = fd_file(task, fd);
+		if (!f || bpf_core_read(&p, sizeof(p), &f->f_path) != 0)
 			fp->flags |= CGS_FDPATH_F_NOT_OPEN;
+		s->walked_file = (__u64)f;
+		s->walked_dentry = (__u64)p.dentry;
+		s->walked_mnt = (__u64)p.mnt;
 	}
 	if (!(fp->flags & CGS_FDPATH_F_NOT_OPEN))
 		used = walk_path(s, off + sizeof(*v) + sizeof(*fp), p.dentry, p.mnt, task, fp);

@@ -69,27 +69,39 @@ struct {
 } fsum_procs SEC(".maps");
 
 /* The file at fd and its dentry, as the slot remembers them. */
-static __always_inline int fsum_identity(struct task_struct *task, __s32 fd, __u64 *file, __u64 *dentry)
+/* What an fd holds: the file, its dentry and its mount. */
+struct fsum_id {
+	__u64 file, dentry, mnt;
+};
+
+static __always_inline int fsum_identity(struct task_struct *task, __s32 fd, struct fsum_id *id)
 {
 	struct file *f = fd_file(task, fd);
 
 	if (!f)
 		return -1;
-	*file = (__u64)f;
-	*dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
+	/* Two reads, not one of f_path into the stack: that copy cost the exit
+	 * hook's verification some 200,000 more instructions (verified_insns). */
+	id->file = (__u64)f;
+	id->dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
+	id->mnt = (__u64)BPF_CORE_READ(f, f_path.mnt);
 	return 0;
 }
 
 /* Whether slot `e` still stands for the file at fd (the list above). */
 static __always_inline int fsum_stands(struct task_struct *task, __s32 fd, struct cgs_fsum *e)
 {
-	__u64 file, dentry;
+	struct fsum_id id;
+	struct dentry *d;
 
 	if (!e->file || e->gen != fd_path_gen || fd_path_moving)
 		return 0;
-	if (fsum_identity(task, fd, &file, &dentry) != 0 || file != e->file || dentry != e->dentry)
+	/* One branch for the three: each compare of its own would add a verifier
+	 * state to everything after the inlined callers. */
+	if (fsum_identity(task, fd, &id) != 0 || ((id.file ^ e->file) | (id.dentry ^ e->dentry) | (id.mnt ^ e->mnt)))
 		return 0;
-	return e->deleted || BPF_CORE_READ((struct dentry *)dentry, d_hash.pprev) != 0;
+	d = (struct dentry *)id.dentry; /* a plain pointer first: CO-RE reads through kernel types only */
+	return e->deleted || BPF_CORE_READ(d, d_hash.pprev) != 0;
 }
 
 /* Adds the call to its armed slot; 0 when it was counted (no record to send). */
@@ -121,20 +133,25 @@ static __always_inline int fsum_count(struct task_struct *task, __u32 tgid, __u3
  * bytes, and goes where the summing slots go (close, dup2/dup3, close_range,
  * exec, exit).
  *
- * The slot is read between two loads of its file, and written with its file 0
- * in between (fsum_stand): a reader never pairs one record's stamp with another
- * file. Called from cgs_put_path (declared before it); 0 when the section at fp
- * (and the stamp at ru) was filled from the slot.
+ * The slot is read between two loads of its file, and written whole
+ * (cgs_fsum_arm_shown): a reader never pairs one record's stamp with another
+ * file. Called from cgs_put_path (declared before it); 0 when the section at
+ * fp_off in the scratch slot (and the stamp after it) was filled from the slot.
+ * Inline: a global function here would make a chain of three calls whose
+ * stacks together pass 512 bytes, which 6.1 refuses.
  */
-static __always_inline int fsum_reuse(struct task_struct *task, __u32 nr, __s32 fd, struct cgs_fd_path *fp,
-				      struct cgs_fd_reuse *ru)
+static __always_inline int fsum_reuse(struct task_struct *task, struct scratch *s, __u32 nr, __s32 fd, __u32 fp_off)
 {
 	struct cgs_fsum_key k = {.tgid = task->tgid, .fd = fd, .dir = CGS_FSUM_DIR_SHOWN};
+	struct cgs_fd_reuse *ru;
+	struct cgs_fd_path *fp;
 	struct cgs_fsum *e;
 	__u64 file;
 
-	if (!fsum_on || !(fsum_calls[nr & (CGS_MAX_SYSCALLS - 1)] & CGS_FSUM_SHOWN))
+	if (!s || !fsum_on || !(fsum_calls[nr & (CGS_MAX_SYSCALLS - 1)] & CGS_FSUM_SHOWN))
 		return -1;
+	fp = (struct cgs_fd_path *)at(s, fp_off);
+	ru = (struct cgs_fd_reuse *)at(s, fp_off + sizeof(*fp));
 	e = bpf_map_lookup_elem(&fsums, &k);
 	if (!e)
 		return -1;
@@ -188,14 +205,14 @@ static __always_inline int fsum_send_totals(struct task_struct *task, const stru
  * (no flag that makes it doubtful, a regular file), nothing moved since its
  * walk, and its fd still holds the file it named (an fd replaced since the walk
  * would have the slot stand for another file); *file and *dentry are that file. */
-static __always_inline int fsum_fit(struct task_struct *task, struct cgs_fd_path *fp, __u64 *file, __u64 *dentry)
+static __always_inline int fsum_fit(struct task_struct *task, struct cgs_fd_path *fp, struct fsum_id *id)
 {
 	struct file *f;
 
 	if ((fp->flags & CGS_FSUM_UNFIT) || (fp->mode & CGS_S_IFMT) != CGS_S_IFREG || fp->gen != fd_path_gen ||
-	    fd_path_moving || fsum_identity(task, fp->fd, file, dentry) != 0)
+	    fd_path_moving || fsum_identity(task, fp->fd, id) != 0)
 		return 0;
-	f = (struct file *)*file;
+	f = (struct file *)id->file;
 	return BPF_CORE_READ(f, f_inode, i_ino) == fp->ino && BPF_CORE_READ(f, f_inode, i_sb, s_dev) == fp->dev;
 }
 
@@ -203,7 +220,7 @@ static __always_inline int fsum_fit(struct task_struct *task, struct cgs_fd_path
  * record `r`. A new slot's process gets its fsum_procs entry first (no entry, no
  * slot: exec and close_range find the slots by it). */
 static __always_inline void fsum_stand(struct cgs_fsum_key *k, struct cgs_fsum *e, struct cgs_fd_path *fp,
-				       __u64 file, __u64 dentry, struct cgs_record *r)
+				       const struct fsum_id *id, struct cgs_record *r)
 {
 	struct cgs_fsum fresh = {};
 
@@ -221,7 +238,8 @@ static __always_inline void fsum_stand(struct cgs_fsum_key *k, struct cgs_fsum *
 		e->file = 0; /* no reader matches while the slot changes */
 		barrier();
 	}
-	e->dentry = dentry;
+	e->dentry = id->dentry;
+	e->mnt = id->mnt;
 	e->ino = fp->ino;
 	e->dev = fp->dev;
 	e->mode = fp->mode;
@@ -230,7 +248,7 @@ static __always_inline void fsum_stand(struct cgs_fsum_key *k, struct cgs_fsum *
 	e->stamp_ts = r->ts_ns;
 	e->stamp_tid = r->tid;
 	barrier();
-	e->file = file;
+	e->file = id->file;
 	if (e == &fresh)
 		bpf_map_update_elem(&fsums, k, &fresh, BPF_NOEXIST);
 }
@@ -244,7 +262,7 @@ static __always_inline void fsum_arm(struct task_struct *task, __u32 tgid, __u32
 	__u8 how = fsum_calls[nr];
 	struct cgs_fsum_key k = {.tgid = tgid, .dir = how == CGS_FSUM_WRITE};
 	struct cgs_fsum *e;
-	__u64 file, dentry;
+	struct fsum_id id;
 
 	if (ret <= 0 || r->nvar != 1)
 		return;
@@ -258,36 +276,68 @@ static __always_inline void fsum_arm(struct task_struct *task, __u32 tgid, __u32
 		e->file = 0;
 		return;
 	}
-	if (!fsum_fit(task, fp, &file, &dentry)) {
+	if (!fsum_fit(task, fp, &id)) {
 		if (e)
 			e->file = 0;
 		return;
 	}
-	fsum_stand(&k, e, fp, file, dentry, r);
+	fsum_stand(&k, e, fp, &id, r);
 }
 
 /* After a shown call's full record went into the ring (not before: a record
  * that reuses a path must come after the one that names it): its slot stands
- * for the file its fd argument 0 named, the first section. */
-static __always_inline void fsum_arm_shown(struct task_struct *task, __u32 tgid, struct scratch *s)
+ * for the file its fd argument 0 named, the first section, if the fd still
+ * holds the very file the walk started from (another thread may have put
+ * another name of the same inode there since). The slot is written whole with
+ * one map update, under the map's bucket lock: two threads arming it at once
+ * leave one arm's slot, never a mix of both (a stamp with another file).
+ * Global (verified once, apart from the exit hook whose bound it would strain). */
+__noinline int cgs_fsum_arm_shown(void)
 {
-	struct cgs_record *r = (struct cgs_record *)s->data;
-	struct cgs_var *v = var_at(s, sizeof(*r));
-	struct cgs_fd_path *fp = (struct cgs_fd_path *)at(s, sizeof(*r) + sizeof(*v));
-	struct cgs_fsum_key k = {.tgid = tgid, .dir = CGS_FSUM_DIR_SHOWN};
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct scratch *s = get_scratch();
+	struct cgs_fsum_key k = {.tgid = task->tgid, .dir = CGS_FSUM_DIR_SHOWN};
+	struct cgs_fsum fresh = {};
+	__u32 tgid = task->tgid;
+	struct cgs_fd_path *fp;
+	struct cgs_record *r;
 	struct cgs_fsum *e;
-	__u64 file, dentry;
+	struct cgs_var *v;
+	struct fsum_id id;
+	__u32 one = 1;
 
+	if (!s)
+		return 0;
+	r = (struct cgs_record *)s->data;
+	v = var_at(s, sizeof(*r));
+	fp = (struct cgs_fd_path *)at(s, sizeof(*r) + sizeof(*v));
 	if (r->nvar == 0 || v->arg != 0 || v->kind != CGS_ARG_FDPATH || (fp->flags & CGS_FDPATH_F_REUSED))
-		return;
+		return 0;
 	k.fd = fp->fd;
 	e = bpf_map_lookup_elem(&fsums, &k);
-	if (!fsum_fit(task, fp, &file, &dentry)) {
+	if (!fsum_fit(task, fp, &id) || id.file != s->walked_file || id.dentry != s->walked_dentry ||
+	    id.mnt != s->walked_mnt) {
 		if (e)
 			e->file = 0;
-		return;
+		return 0;
 	}
-	fsum_stand(&k, e, fp, file, dentry, r);
+	/* No entry, no slot: exec and close_range find the slots by it. */
+	if (!e && !bpf_map_lookup_elem(&fsum_procs, &tgid) &&
+	    bpf_map_update_elem(&fsum_procs, &tgid, &one, BPF_NOEXIST) != 0 &&
+	    !bpf_map_lookup_elem(&fsum_procs, &tgid))
+		return 0;
+	fresh.file = id.file;
+	fresh.dentry = id.dentry;
+	fresh.mnt = id.mnt;
+	fresh.ino = fp->ino;
+	fresh.dev = fp->dev;
+	fresh.mode = fp->mode;
+	fresh.gen = fp->gen;
+	fresh.deleted = (fp->flags & CGS_FDPATH_F_DELETED) != 0;
+	fresh.stamp_ts = r->ts_ns;
+	fresh.stamp_tid = r->tid;
+	bpf_map_update_elem(&fsums, &k, &fresh, BPF_ANY);
+	return 0;
 }
 
 static __always_inline void fsum_slot_gone(struct task_struct *task, __u32 tgid, __s32 fd, __u32 dir)
@@ -338,16 +388,28 @@ static __always_inline void fsum_range_gone(__u32 tgid, __s32 lo, __s32 hi)
 
 #define CGS_NR_CLOSE_RANGE 436
 
-/* At every exit in scope while the sums are made here: the calls that end an fd. */
-static __always_inline void fsum_exit(struct task_struct *task, __u32 tgid, __u32 nr, long ret,
-				      struct pt_regs *regs)
+/* At every exit while slots are kept here, in the trace's scope or not: the
+ * calls that end an fd. Global (verified once): called before the filters, its
+ * branches would otherwise multiply the states of everything after it. */
+__noinline int cgs_fsum_exit(__u32 nr, __s64 ret, __u64 di, __u64 si)
 {
+	struct task_struct *task;
+	__u32 tgid;
+
+	if (nr != CGS_NR_CLOSE && nr != CGS_NR_DUP2 && nr != CGS_NR_DUP3 && nr != CGS_NR_CLOSE_RANGE)
+		return 0;
+	task = bpf_get_current_task_btf();
+	tgid = task->tgid;
+	/* Out of the trace's scope too: a process with no slot costs one lookup. */
+	if (tgid == self_tgid || !bpf_map_lookup_elem(&fsum_procs, &tgid))
+		return 0;
 	if (nr == CGS_NR_CLOSE)
-		fsum_fd_gone(task, tgid, (__s32)regs->di); /* released even when close fails */
-	else if ((nr == CGS_NR_DUP2 || nr == CGS_NR_DUP3) && ret >= 0 && regs->di != regs->si)
-		fsum_fd_gone(task, tgid, (__s32)regs->si);
+		fsum_fd_gone(task, tgid, (__s32)di); /* released even when close fails */
+	else if ((nr == CGS_NR_DUP2 || nr == CGS_NR_DUP3) && ret >= 0 && di != si)
+		fsum_fd_gone(task, tgid, (__s32)si);
 	else if (nr == CGS_NR_CLOSE_RANGE && ret == 0)
-		fsum_range_gone(tgid, (__s32)regs->di, regs->si > 0x7fffffff ? 0x7fffffff : (__s32)regs->si);
+		fsum_range_gone(tgid, (__s32)di, si > 0x7fffffff ? 0x7fffffff : (__s32)si);
+	return 0;
 }
 
 /* The last thread of a process exits: the entry above goes (user space takes

@@ -64,7 +64,9 @@ __noinline int cgs_put_msghdr(__u32 off, __u32 arg, __u32 header_only)
 		     CGS_MSG_NAME_FAULT, &cut);
 	m->name_kept = n;
 	used += ALIGN8(n);
-	n = msg_part(s, off + sizeof(*v) + used, m->msg_iov, m->msg_iovlen * 16, CGS_MSG_IOV_MAX * 16,
+	/* Clamped before the product, which a huge count would wrap. */
+	n = msg_part(s, off + sizeof(*v) + used, m->msg_iov,
+		     m->msg_iovlen > CGS_MSG_IOV_MAX ? CGS_MSG_IOV_MAX * 16 + 1 : m->msg_iovlen * 16, CGS_MSG_IOV_MAX * 16,
 		     CGS_MSG_IOV_CUT, CGS_MSG_IOV_FAULT, &cut);
 	m->iov_kept = n;
 	used += ALIGN8(n);

@@ -94,25 +94,32 @@ size_t RingReader::drain() {
   // keep the caller from its other duties (flushing, signals).
   const uint64_t stop = pos + mask_ + 1;
   size_t n = 0;
-  for (uint64_t end = load_acquire(prod_area_); pos < end && pos < stop; end = load_acquire(prod_area_)) {
-    while (pos < end) {
-      const uint8_t* hdr = data + (pos & mask_);
-      uint32_t len = __atomic_load_n(reinterpret_cast<const uint32_t*>(hdr), __ATOMIC_ACQUIRE);
-      if (len & BPF_RINGBUF_BUSY_BIT) {  // reserved, not yet committed
-        publish(pos);
-        return n;
+  for (;;) {
+    for (uint64_t end = load_acquire(prod_area_); pos < end && pos < stop; end = load_acquire(prod_area_)) {
+      while (pos < end) {
+        const uint8_t* hdr = data + (pos & mask_);
+        uint32_t len = __atomic_load_n(reinterpret_cast<const uint32_t*>(hdr), __ATOMIC_ACQUIRE);
+        if (len & BPF_RINGBUF_BUSY_BIT) {  // reserved, not yet committed
+          publish(pos);
+          return n;
+        }
+        uint32_t body = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+        if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+          on_record_(std::span<const uint8_t>(hdr + BPF_RINGBUF_HDR_SZ, body));
+          n++;
+        }
+        pos += (uint64_t(body) + BPF_RINGBUF_HDR_SZ + 7) & ~uint64_t(7);
+        if (pos - published_ >= publish_bytes_) publish(pos);
       }
-      uint32_t body = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-      if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
-        on_record_(std::span<const uint8_t>(hdr + BPF_RINGBUF_HDR_SZ, body));
-        n++;
-      }
-      pos += (uint64_t(body) + BPF_RINGBUF_HDR_SZ + 7) & ~uint64_t(7);
-      if (pos - published_ >= publish_bytes_) publish(pos);
     }
+    publish(pos);
+    // A producer that wakes the reader only when it has caught up (flags 0)
+    // saw the old position if it committed just before this publish: look once
+    // more, after a full fence, rather than sleep through its record until the
+    // wait times out.
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (pos >= stop || load_acquire(prod_area_) <= pos) return n;
   }
-  publish(pos);
-  return n;
 }
 
 Result<size_t> RingReader::poll(int timeout_ms) {

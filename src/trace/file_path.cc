@@ -86,7 +86,7 @@ std::optional<FdPath> parse_fd_path(const VarSection& var) {
 
 const char* fd_path_text(const FdPath& p, std::string& out) {
   out.clear();
-  if (p.flags & CGS_FDPATH_F_REUSED) return "the earlier record whose path this one reuses was lost";
+  if (p.flags & CGS_FDPATH_F_REUSED) return "the earlier record that named this file was not seen (lost when the ring was full) or is no longer kept";
   if (p.flags & CGS_FDPATH_F_NOT_OPEN) return p.kind == CGS_ARG_DIRPATH ? "the directory fd is not open" : "fd not open";
   if (p.flags & CGS_FDPATH_F_FAULT) return "the path argument could not be read";
   if (p.flags & CGS_FDPATH_F_TOO_LONG) return "longer than cgscope resolves (4096 bytes, 48 components)";

@@ -358,9 +358,11 @@ void FileTracker::update_table(const FileCall& fc, const RecordView& rec, int64_
     if (idx < 0 || !sec[idx] || !sec[idx]->regular()) continue;
     if (idx == 0 && fc.nfds == 1 && sums_.on()) sums_.note(pid, int32_t(h->args[0]), idx == fc.written_fd ? 1u : 0u);
     std::string& path = text();
+    FileId id{sec[idx]->dev, sec[idx]->ino};
     if (!fd_path_text(*sec[idx], path))
-      activity_.on_transfer(*h, idx == fc.written_fd, FileId{sec[idx]->dev, sec[idx]->ino}, path, sec[idx]->deleted(),
-                            uint64_t(ret));
+      activity_.on_transfer(*h, idx == fc.written_fd, id, path, sec[idx]->deleted(), uint64_t(ret));
+    else if (sec[idx]->flags & CGS_FDPATH_F_REUSED)  // its path is not at hand, its file is: the sum goes on
+      activity_.on_counted(pid, idx == fc.written_fd, id, uint64_t(ret), 1);
   }
 }
 

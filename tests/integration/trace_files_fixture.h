@@ -44,14 +44,18 @@ struct ContainerTrace {
   std::string rel;
 };
 
-// Runs `fn` held in the container cgroup, traced with `events`, to its end.
-inline TraceRun trace_in_container(ContainerTrace& ct, const std::string& events, std::function<int()> fn, int& status) {
+// Runs `fn` held in the container cgroup, traced with `events` (and `extra`
+// options), to its end.
+inline TraceRun trace_in_container(ContainerTrace& ct, const std::string& events, std::function<int()> fn, int& status,
+                                   const std::vector<std::string>& extra = {}) {
   Child child;
   if (!child.start_fn(std::move(fn), {.cgroup = ct.container->path(), .held = true})) {
     ADD_FAILURE() << child.error();
     return {};
   }
-  CgscopeProcess cg({"-e", events, "-c", ct.rel});
+  std::vector<std::string> args{"-e", events, "-c", ct.rel};
+  args.insert(args.end(), extra.begin(), extra.end());
+  CgscopeProcess cg(args);
   if (!cg.ready()) {
     ADD_FAILURE() << cg.stderr_so_far();
     return {};

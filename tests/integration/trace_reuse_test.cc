@@ -5,6 +5,8 @@
 // it at the same time: each write must carry the file's path at that moment.
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -90,6 +92,57 @@ TEST(TracePathReuse, EveryWriteOfALongRunCarriesItsFilesPathAtThatMoment) {
     EXPECT_EQ(seen[n], kRun) << "writes of " << n << " bytes";
     EXPECT_EQ(right[n], kRun) << "writes of " << n << " bytes named " << path;
   }
+}
+
+// A thread that --comm leaves out closes the fd and opens the same file through
+// a bind mount, which gets that fd number (and, as a rule, the struct file just
+// freed): the traced thread's next writes name the bind mount's path. The slot
+// ends at that close though the close is not traced (the hook ends slots before
+// the filters), and a slot never stands for another mount of the same dentry.
+struct Swap {
+  int fd;
+  std::string other;
+  bool ok = false;
+};
+
+void* swap_thread(void* arg) {
+  auto* s = static_cast<Swap*>(arg);
+  ::prctl(PR_SET_NAME, "cgs-other");
+  s->ok = ::close(s->fd) == 0 && ::open(s->other.c_str(), O_WRONLY) == s->fd;
+  return nullptr;
+}
+
+int comm_writer(const std::string& dir) {
+  ::prctl(PR_SET_NAME, "cgs-writer");
+  int fd = ::open((dir + "/a/f").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0 || !writes(fd, "1", 3)) return 10;
+  Swap s{fd, dir + "/m/f"};
+  pthread_t t;
+  if (pthread_create(&t, nullptr, swap_thread, &s) != 0) return 11;
+  pthread_join(t, nullptr);
+  if (!s.ok) return 12;
+  return writes(fd, "22", 3) ? 0 : 13;
+}
+
+TEST(TracePathReuse, AnFdSwappedByAThreadTheFiltersLeaveOutIsNamedAfresh) {
+  ContainerTrace ct;
+  ASSERT_TRUE(ct.make()) << ct.error;
+  TempPath dir("reuse-swap");
+  std::filesystem::create_directories(dir.path + "/a");
+  std::filesystem::create_directories(dir.path + "/m");
+  ScopedMount bind;
+  ASSERT_TRUE(bind.mount(dir.path + "/a", dir.path + "/m", "", MS_BIND)) << bind.error();
+  int status = -1;
+  TraceRun run = trace_in_container(ct, "write", [&] { return comm_writer(dir.path); }, status, {"--comm", "cgs-writer"});
+  ASSERT_EQ(status, 0) << "the writer failed at step " << status;
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  std::map<int, std::vector<nlohmann::json>> by_size;
+  for (const auto& e : run.events)
+    if (e.value("event", "") == "write" && e["ret"].is_number()) by_size[e["ret"].get<int>()].push_back(e["args"]);
+  ASSERT_EQ(by_size[1].size(), 3u) << run.stderr_text;
+  ASSERT_EQ(by_size[2].size(), 3u) << run.stderr_text;
+  for (const auto& a : by_size[1]) EXPECT_EQ(a["path"], dir.path + "/a/f") << a.dump();
+  for (const auto& a : by_size[2]) EXPECT_EQ(a["path"], dir.path + "/m/f") << "through the bind mount: " << a.dump();
 }
 
 }  // namespace

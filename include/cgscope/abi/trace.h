@@ -365,10 +365,11 @@ struct cgs_fsum {
 	__u64 stamp_ts;
 	__u32 mode;       /* its inode mode, as the record said */
 	__u32 pad;
+	__u64 mnt;        /* its f_path.mnt: the same dentry under another mount is another path */
 };
 
 #ifdef __cplusplus
-static_assert(sizeof(struct cgs_fsum) == 80, "cgs_fsum layout is part of the ABI");
+static_assert(sizeof(struct cgs_fsum) == 88, "cgs_fsum layout is part of the ABI");
 static_assert(sizeof(struct cgs_record) == 120, "cgs_record layout is part of the ABI");
 static_assert(sizeof(struct cgs_sum_stat) == 24, "cgs_sum_stat layout is part of the ABI");
 static_assert(sizeof(struct cgs_msghdr) == 64, "cgs_msghdr layout is part of the ABI");

@@ -41,10 +41,6 @@ const volatile __u8 fsum_on = 0;
 
 #define CGS_S_IFMT 0170000
 #define CGS_S_IFREG 0100000
-/* What makes a resolved section unfit to stand for the writes after it. */
-#define CGS_FSUM_UNFIT                                                                                  \
-	(CGS_FDPATH_F_NOT_OPEN | CGS_FDPATH_F_PSEUDO | CGS_FDPATH_F_TOO_LONG | CGS_FDPATH_F_RACED |    \
-	 CGS_FDPATH_F_MOVING | CGS_FDPATH_F_FAULT | CGS_FDPATH_F_DETACHED)
 
 /* Sized by user space (1 when the sums are not made here); a full map only
  * means more full records, never a lost byte. */
@@ -68,8 +64,7 @@ struct {
 	__type(value, __u32);
 } fsum_procs SEC(".maps");
 
-/* The file at fd and its dentry, as the slot remembers them. */
-/* What an fd holds: the file, its dentry and its mount. */
+/* What an fd holds, as a slot remembers it: the file, its dentry and its mount. */
 struct fsum_id {
 	__u64 file, dentry, mnt;
 };
@@ -204,7 +199,7 @@ static __always_inline int fsum_send_totals(struct task_struct *task, const stru
 /* Whether the section `fp` of a record may stand for the calls after it: fit
  * (no flag that makes it doubtful, a regular file), nothing moved since its
  * walk, and its fd still holds the file it named (an fd replaced since the walk
- * would have the slot stand for another file); *file and *dentry are that file. */
+ * would have the slot stand for another file); *id is that file. */
 static __always_inline int fsum_fit(struct task_struct *task, struct cgs_fd_path *fp, struct fsum_id *id)
 {
 	struct file *f;
@@ -216,23 +211,31 @@ static __always_inline int fsum_fit(struct task_struct *task, struct cgs_fd_path
 	return BPF_CORE_READ(f, f_inode, i_ino) == fp->ino && BPF_CORE_READ(f, f_inode, i_sb, s_dev) == fp->dev;
 }
 
+/* Before a process's first slot: its fsum_procs entry (no entry, no slot: exec
+ * and close_range find the slots by it). 0 when it is there. The tgid by
+ * pointer, the key's own: a copy would cost stack that 6.1's 512 bytes for the
+ * exit hook and its callee do not have. */
+static __always_inline int fsum_proc_enter(const __u32 *tgid)
+{
+	__u32 one = 1;
+	long err;
+
+	if (bpf_map_lookup_elem(&fsum_procs, tgid))
+		return 0;
+	err = bpf_map_update_elem(&fsum_procs, tgid, &one, BPF_NOEXIST);
+	return err && err != -17 /* EEXIST: another thread of it, just now */ ? -1 : 0;
+}
+
 /* Makes slot `e` of `k` (NULL: none yet) stand for the file of section `fp` of
- * record `r`. A new slot's process gets its fsum_procs entry first (no entry, no
- * slot: exec and close_range find the slots by it). */
+ * record `r`. */
 static __always_inline void fsum_stand(struct cgs_fsum_key *k, struct cgs_fsum *e, struct cgs_fd_path *fp,
 				       const struct fsum_id *id, struct cgs_record *r)
 {
 	struct cgs_fsum fresh = {};
 
 	if (!e) {
-		__u32 one = 1;
-		long err;
-
-		if (!bpf_map_lookup_elem(&fsum_procs, &k->tgid)) {
-			err = bpf_map_update_elem(&fsum_procs, &k->tgid, &one, BPF_NOEXIST);
-			if (err && err != -17 /* EEXIST: another thread of it, just now */)
-				return;
-		}
+		if (fsum_proc_enter(&k->tgid) != 0)
+			return;
 		e = &fresh;
 	} else {
 		e->file = 0; /* no reader matches while the slot changes */
@@ -298,13 +301,11 @@ __noinline int cgs_fsum_arm_shown(void)
 	struct scratch *s = get_scratch();
 	struct cgs_fsum_key k = {.tgid = task->tgid, .dir = CGS_FSUM_DIR_SHOWN};
 	struct cgs_fsum fresh = {};
-	__u32 tgid = task->tgid;
 	struct cgs_fd_path *fp;
 	struct cgs_record *r;
 	struct cgs_fsum *e;
 	struct cgs_var *v;
 	struct fsum_id id;
-	__u32 one = 1;
 
 	if (!s)
 		return 0;
@@ -321,10 +322,7 @@ __noinline int cgs_fsum_arm_shown(void)
 			e->file = 0;
 		return 0;
 	}
-	/* No entry, no slot: exec and close_range find the slots by it. */
-	if (!e && !bpf_map_lookup_elem(&fsum_procs, &tgid) &&
-	    bpf_map_update_elem(&fsum_procs, &tgid, &one, BPF_NOEXIST) != 0 &&
-	    !bpf_map_lookup_elem(&fsum_procs, &tgid))
+	if (!e && fsum_proc_enter(&k.tgid) != 0)
 		return 0;
 	fresh.file = id.file;
 	fresh.dentry = id.dentry;

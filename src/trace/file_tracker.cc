@@ -22,11 +22,6 @@ constexpr const char* kUntracked = "close paths are tracked only when close is s
 
 const FieldNames kClosePath{"path", "path_unknown", "path_deleted"};
 
-// What makes a section unfit to stand for later calls (CGS_FSUM_UNFIT in
-// bpf/lib/trace_fsum.bpf.h): the kernel arms no slot for it.
-constexpr uint16_t kUnfit = CGS_FDPATH_F_NOT_OPEN | CGS_FDPATH_F_PSEUDO | CGS_FDPATH_F_TOO_LONG |
-                            CGS_FDPATH_F_RACED | CGS_FDPATH_F_MOVING | CGS_FDPATH_F_FAULT | CGS_FDPATH_F_DETACHED;
-
 // A call that names one file, fd argument 0's, and leaves the fd table as it
 // was: what the kernel can give a reused path (write, read, fsync, fstat...).
 bool reuses_path(const FileCall& fc) {
@@ -154,14 +149,14 @@ void FileTracker::reuse_paths(const RecordView& rec, Sections& sec) {
   if (!sec[0] || sec[0]->kind != CGS_ARG_FDPATH) return;
   FdPath& p = *sec[0];
   if (p.flags & CGS_FDPATH_F_REUSED) {
-    // Not found (that record was lost): fd_path_text says so.
+    // Not found (that record was lost, or is no longer kept): fd_path_text says so.
     if (const std::string* raw = reuse_.find(h->pid, p.fd, p.reuse_ts, p.reuse_tid)) {
       p.raw = *raw;
       p.flags &= ~CGS_FDPATH_F_REUSED;
     }
     return;
   }
-  if (p.fd < 0 || !p.regular() || (p.flags & kUnfit)) return;
+  if (p.fd < 0 || !p.regular() || (p.flags & CGS_FSUM_UNFIT)) return;
   reuse_.remember(h->pid, p.fd, h->ts_ns, h->tid, p.raw);
   sums_.note(h->pid, p.fd, CGS_FSUM_DIR_SHOWN);  // its slot goes at the exit
 }

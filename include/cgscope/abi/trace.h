@@ -340,6 +340,11 @@ struct cgs_scope_value {
 #define CGS_FSUM_SHOWN 4 /* fsum_calls[nr]: shown, a record each time, with fd argument 0's
 			  * path from a slot (dir CGS_FSUM_DIR_SHOWN) while it stands */
 #define CGS_FSUM_DIR_SHOWN 2
+/* What makes a resolved section unfit to stand for the calls after it: the
+ * kernel arms no slot for it, and user space keeps no path for it. */
+#define CGS_FSUM_UNFIT                                                                               \
+	(CGS_FDPATH_F_NOT_OPEN | CGS_FDPATH_F_PSEUDO | CGS_FDPATH_F_TOO_LONG | CGS_FDPATH_F_RACED | \
+	 CGS_FDPATH_F_MOVING | CGS_FDPATH_F_FAULT | CGS_FDPATH_F_DETACHED)
 /* Not an event: a slot's totals, for user space's sums only (flagged UNSELECTED).
  * args: [0] bytes, [1] calls (both since the slot was made), [2] dev, [3] ino of
  * the file they belong to, [4] 1 for writes, [5] the fd. */

@@ -300,8 +300,8 @@ check_path() {  # ROW ERR CONNECTIONS SOCKS_COUNT_BEFORE
 $(tail -5 "$err")"
       ;;
     norelay)  # every connection watched by the kernel and logged
-      got=$(sed -n 's/^cgscope proxy: \([0-9]*\) connections logged; kernel: \([0-9]*\) watched, \([0-9]*\) not logged.*/\1 \2 \3/p' "$err")
-      [ "$got" = "$n $n 0" ] || die "$row: expected '$n connections logged; kernel: $n watched, 0 not logged', got '${got:-no summary}':
+      got=$(sed -n 's/^cgscope proxy: \([0-9]*\) connections logged (\([0-9]*\) open at stop); kernel: \([0-9]*\) watched, \([0-9]*\) not logged.*/\1 \2 \3 \4/p' "$err")
+      [ "$got" = "$n 0 $n 0" ] || die "$row: expected '$n connections logged (0 open at stop); kernel: $n watched, 0 not logged', got '${got:-no summary}':
 $(tail -5 "$err")"
       ;;
   esac

@@ -4,8 +4,14 @@
 //   bench_storm write N PATH    N writes of 4 KiB to PATH (created), back to its
 //                               start every 256 writes: 1 MiB in the page cache,
 //                               so that no writeback storm muddies the figures
+//   bench_storm udp N           N datagrams of 64 bytes on loopback, from a connected
+//                               socket to a bound one nobody reads (each passes the
+//                               send and the receive path whether or not it is queued)
 // Prints the elapsed wall time in nanoseconds on standard output.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -18,7 +24,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s open|getppid|write N [PATH]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s open|getppid|write|udp N [PATH]\n", argv[0]);
     return 2;
   }
   long n = std::strtol(argv[2], nullptr, 10);
@@ -48,6 +54,26 @@ int main(int argc, char** argv) {
       if (i % 256 == 255) lseek(fd, 0, SEEK_SET);
     }
     close(fd);
+  } else if (std::strcmp(argv[1], "udp") == 0) {
+    int rx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (rx < 0 || tx < 0 || bind(rx, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        getsockname(rx, reinterpret_cast<sockaddr*>(&a), &len) != 0 ||
+        connect(tx, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      std::perror("udp sockets");
+      return 1;
+    }
+    static char buf[64];
+    for (long i = 0; i < n; i++)
+      if (send(tx, buf, sizeof buf, 0) != sizeof buf) {
+        std::perror("send");
+        return 1;
+      }
+    close(tx);
+    close(rx);
   } else if (std::strcmp(argv[1], "getppid") == 0) {
     long threads = argc > 3 ? std::strtol(argv[3], nullptr, 10) : 1;
     if (threads < 1 || threads > 64) {

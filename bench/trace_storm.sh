@@ -43,36 +43,15 @@ cg2=$(awk '{for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2"
   /proc/self/mountinfo)
 [[ -n $cg2 && -d $cg2 ]] || { echo "no cgroup v2 mount found" >&2; exit 1; }
 other_cg=$cg2/cgscope-bench-$$
-bg=""
+source bench/lib.sh
 cleanup() {
-  [[ -n $bg ]] && kill -INT "$bg" 2>/dev/null && wait "$bg" 2>/dev/null || true
+  stop_bg
   rmdir "$other_cg" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-# start_tracer LOG READY_REGEX CMD... : starts CMD in the background, waits until
-# LOG (its stdout+stderr) matches READY_REGEX.
-start_tracer() {
-  local log=$1 ready=$2
-  shift 2
-  "${rt[@]}" "$@" >"$log" 2>&1 &
-  bg=$!
-  for _ in $(seq 1 300); do
-    grep -qE "$ready" "$log" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "tracer did not start: $*" >&2
-  cat "$log" >&2
-  return 1
-}
-stop_tracer() {
-  kill -INT "$bg" 2>/dev/null || true
-  wait "$bg" 2>/dev/null || true
-  bg=""
-}
 
 report() {  # name ns captured lost (against $bare_ns)
   printf '%-34s %8.2fx %12s %10s\n' "$1" "$(echo "$2 / $bare_ns" | bc -l)" "$3" "$4"
@@ -88,9 +67,9 @@ printf '%-34s %9s %12s %10s\n' "tracer" "slowdown" "captured" "lost"
 # cgscope
 times=()
 for _ in $(seq "$rounds"); do
-  start_tracer "$work/cg.log" 'cgscope: tracing' "$cgscope" trace -e openat,close -o json --output-file "$work/cg.json"
+  start_bg "$work/cg.log" 'cgscope: tracing' "${rt[@]}" "$cgscope" trace -e openat,close -o json --output-file "$work/cg.json"
   times+=("$("${rt[@]}" "$storm" open "$pairs" "$target")")
-  stop_tracer
+  stop_bg
 done
 ns=$(printf '%s\n' "${times[@]}" | median)
 cap=$(grep -c "\"filename\":\"$target\"" "$work/cg.json" || true)
@@ -101,9 +80,9 @@ report "cgscope trace (openat+close, json)" "$ns" "$cap/$pairs" "${lost:-?}"
 if [[ ${PEERS:-1} != 0 ]] && command -v opensnoop >/dev/null; then
   times=()
   for _ in $(seq "$rounds"); do
-    start_tracer "$work/os.log" 'PID' opensnoop
+    start_bg "$work/os.log" 'PID' "${rt[@]}" opensnoop
     times+=("$("${rt[@]}" "$storm" open "$pairs" "$target")")
-    stop_tracer
+    stop_bg
   done
   ns=$(printf '%s\n' "${times[@]}" | median)
   cap=$(grep -c "$target" "$work/os.log" || true)
@@ -115,9 +94,9 @@ fi
 if [[ ${PEERS:-1} != 0 ]] && command -v bpftrace >/dev/null && [[ -f /usr/sbin/opensnoop.bt ]]; then
   times=()
   for _ in $(seq "$rounds"); do
-    start_tracer "$work/bt.log" 'Tracing open' bpftrace /usr/sbin/opensnoop.bt
+    start_bg "$work/bt.log" 'Tracing open' "${rt[@]}" bpftrace /usr/sbin/opensnoop.bt
     times+=("$("${rt[@]}" "$storm" open "$pairs" "$target")")
-    stop_tracer
+    stop_bg
   done
   ns=$(printf '%s\n' "${times[@]}" | median)
   cap=$(grep -c "$target" "$work/bt.log" || true)
@@ -134,17 +113,17 @@ echo
 bare_pp=$(for _ in $(seq "$rounds"); do "${rt[@]}" "$storm" getppid "$calls"; done | median)
 times=()
 for _ in $(seq "$rounds"); do
-  start_tracer "$work/e.log" 'cgscope: tracing' "$cgscope" trace -e personality -o json --output-file /dev/null
+  start_bg "$work/e.log" 'cgscope: tracing' "${rt[@]}" "$cgscope" trace -e personality -o json --output-file /dev/null
   times+=("$("${rt[@]}" "$storm" getppid "$calls")")
-  stop_tracer
+  stop_bg
 done
 empty=$(printf '%s\n' "${times[@]}" | median)
 times=()
 for _ in $(seq "$rounds"); do
-  start_tracer "$work/f.log" 'cgscope: tracing' "$cgscope" trace -e getppid -c "/cgscope-bench-$$" -o json \
+  start_bg "$work/f.log" 'cgscope: tracing' "${rt[@]}" "$cgscope" trace -e getppid -c "/cgscope-bench-$$" -o json \
     --output-file /dev/null
   times+=("$("${rt[@]}" "$storm" getppid "$calls")")
-  stop_tracer
+  stop_bg
 done
 filtered=$(printf '%s\n' "${times[@]}" | median)
 printf '%s getppid calls outside the traced cgroup; bare: %.3f s\n' "$calls" "$(echo "$bare_pp / 1000000000" | bc -l)"
@@ -203,9 +182,9 @@ storm_under() {
   shift
   times=()
   for _ in $(seq "$rounds"); do
-    start_tracer "$work/w.log" "$ready" "$@"
+    start_bg "$work/w.log" "$ready" "${rt[@]}" "$@"
     times+=("$("${rt[@]}" "$storm" write "$writes" "$wtarget")")
-    stop_tracer
+    stop_bg
   done
   printf '%s\n' "${times[@]}" | median
 }

@@ -642,3 +642,4 @@ int BPF_PROG(on_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 #include "lib/trace_net.bpf.h"
 #include "lib/trace_signal.bpf.h"
 #include "lib/trace_ia32.bpf.h"
+#include "lib/trace_udp.bpf.h"

@@ -21,6 +21,7 @@ build_pkgs=(
 bench_pkgs=(
   bpftrace libbpf-tools stress-ng iptables wrk iperf3 hyperfine bc
   proxychains4  # bench/proxy_bench.sh: the LD_PRELOAD peer of cgscope proxy
+  tcpdump       # bench/trace_flows.sh: the packet-capture peer of trace --flows
 )
 
 want=("${build_pkgs[@]}")

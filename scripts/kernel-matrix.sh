@@ -63,7 +63,8 @@ host_pkgs=(qemu-system-x86 seabios debootstrap e2fsprogs)
 # the build (found with ldd): keep in step with the test tools that
 # scripts/install-deps.sh installs. A test whose tool is missing skips or fails.
 guest_tools=(bash coreutils util-linux procps kmod iproute2
-  curl microsocks tinyproxy dante-server busybox-static)
+  curl microsocks tinyproxy dante-server busybox-static
+  graphviz)  # trace_flows*_test: the DOT graph is checked with dot -Tsvg
 
 build_dir=build
 do_build=0

@@ -24,23 +24,44 @@ __u32 hold_tgid = 0;
 
 #define CGS_MAX_CGROUP_LEVEL 16
 
-static __always_inline int cgroup_in_scope(void)
+/* The id of the ancestor at `lvl` of the current task's cgroup, or with
+ * `of_skb` of the cgroup of the packet's socket (cgroup_skb programs, which run
+ * for whatever task the CPU was on, and which 6.1 does not give the first
+ * helper). `of_skb` is a constant at every call: the other helper's call is not
+ * compiled in (a test of the pointer would be, and 6.1's verifier walks it). */
+static __always_inline __u64 scope_ancestor_id(const int of_skb, struct __sk_buff *skb, int lvl)
+{
+	return of_skb ? bpf_skb_ancestor_cgroup_id(skb, lvl) : bpf_get_current_ancestor_cgroup_id(lvl);
+}
+
+static __always_inline int cgroup_in_scope_by(const int of_skb, struct __sk_buff *skb)
 {
 	__u32 mask = scope_level_mask;
 	int lvl;
 
 	if (scope_single_id)
-		return bpf_get_current_ancestor_cgroup_id(scope_single_level) == scope_single_id;
+		return scope_ancestor_id(of_skb, skb, scope_single_level) == scope_single_id;
 	for (lvl = 0; lvl < CGS_MAX_CGROUP_LEVEL; lvl++) {
 		__u64 id;
 
 		if (!(mask & (1U << lvl)))
 			continue;
-		id = bpf_get_current_ancestor_cgroup_id(lvl);
+		id = scope_ancestor_id(of_skb, skb, lvl);
 		if (id && bpf_map_lookup_elem(&scope_cgroups, &id))
 			return 1;
 	}
 	return 0;
+}
+
+static __always_inline int cgroup_in_scope(void)
+{
+	return cgroup_in_scope_by(0, NULL);
+}
+
+/* cgroup_in_scope for the socket of a packet (cgroup_skb programs). */
+static __always_inline int skb_cgroup_in_scope(struct __sk_buff *skb)
+{
+	return cgroup_in_scope_by(1, skb);
 }
 
 /* Two 8-byte compares against the rodata name; no helper call. */

@@ -25,7 +25,8 @@
  * exactly as its syscalls would be, and its socket is then remembered
  * (tcp_known, by cookie); a listening socket is remembered by netns and port
  * (tcp_listeners). A softirq transition is reported only for a remembered
- * socket, for the child a remembered listener is cloning (LISTEN->SYN_RECV),
+ * socket, for the child a remembered listener is cloning (LISTEN->SYN_RECV,
+ * and SYN_RECV->ESTABLISHED: on 6.1 the first under the child's own cookie),
  * which is remembered from then on, or, when the scope is cgroups alone, for a
  * socket made in one of them (older than the trace, say): sockets of processes
  * out of scope are never reported. With no scope filter every socket is in scope.
@@ -88,23 +89,32 @@ struct cgs_sin6 {
 	__u32 pad; /* to the section's 8-byte alignment; not part of its length */
 };
 
-/* The two record layouts: header, saddr (section 2), daddr (3), info (5). */
-struct cgs_tcp_rec4 {
-	struct cgs_record r;
+/* What follows the header of a socket record (tcp_state, udp_peer): the local
+ * (section 2) and the remote address (3), and the header of an AUX section (5)
+ * whose data, of the event's own type, comes last. */
+struct cgs_ends4 {
 	struct cgs_var vs;
 	struct cgs_sin s;
 	struct cgs_var vd;
 	struct cgs_sin d;
 	struct cgs_var vi;
-	struct cgs_tcp_info info;
 };
-struct cgs_tcp_rec6 {
-	struct cgs_record r;
+struct cgs_ends6 {
 	struct cgs_var vs;
 	struct cgs_sin6 s;
 	struct cgs_var vd;
 	struct cgs_sin6 d;
 	struct cgs_var vi;
+};
+
+struct cgs_tcp_rec4 {
+	struct cgs_record r;
+	struct cgs_ends4 e;
+	struct cgs_tcp_info info;
+};
+struct cgs_tcp_rec6 {
+	struct cgs_record r;
+	struct cgs_ends6 e;
 	struct cgs_tcp_info info;
 };
 
@@ -189,8 +199,10 @@ static __always_inline int softirq_owner(const struct sock *sk, __u64 cookie, in
 		*owner = *known;
 		return 1;
 	}
-	/* A child being cloned still has its listener's local port. */
-	if (old == TCP_LISTEN && new == TCP_SYN_RECV) {
+	/* A child being cloned still has its listener's local port; so has one
+	 * completing its handshake, which on 6.1 is the first transition under its
+	 * own cookie (its LISTEN->SYN_RECV carries the listener's, copied with it). */
+	if ((old == TCP_LISTEN && new == TCP_SYN_RECV) || old == TCP_SYN_RECV) {
 		struct cgs_listen_key key = {.netns = sock_netns(sk), .port = bpf_ntohs(sock_sport(sk))};
 
 		known = bpf_map_lookup_elem(&tcp_listeners, &key);
@@ -236,13 +248,28 @@ static __always_inline void put_sin6(struct cgs_var *v, struct cgs_sin6 *s, __u8
 	bpf_core_read(s->addr, sizeof(s->addr), addr);
 }
 
+static __always_inline void put_ends4(struct cgs_ends4 *e, __u16 lport_be, __u32 laddr, __u16 rport_be, __u32 raddr,
+				     __u32 aux_len)
+{
+	put_sin(&e->vs, &e->s, 2, lport_be, laddr);
+	put_sin(&e->vd, &e->d, 3, rport_be, raddr);
+	e->vi = (struct cgs_var){.arg = 5, .kind = CGS_ARG_AUX, .len = aux_len};
+}
+
+static __always_inline void put_ends6(struct cgs_ends6 *e, __u16 lport_be, const struct in6_addr *laddr,
+				     __u16 rport_be, const struct in6_addr *raddr, __u32 aux_len)
+{
+	put_sin6(&e->vs, &e->s, 2, lport_be, laddr);
+	put_sin6(&e->vd, &e->d, 3, rport_be, raddr);
+	e->vi = (struct cgs_var){.arg = 5, .kind = CGS_ARG_AUX, .len = aux_len};
+}
+
 /* Payload only: bytes_acked would count the SYN and FIN, bytes_received the
  * peer's FIN (tcp_fin() sets SOCK_DONE as it takes it). */
-static __always_inline void put_info(struct cgs_var *v, struct cgs_tcp_info *info, const struct sock *sk)
+static __always_inline void put_info(struct cgs_tcp_info *info, const struct sock *sk)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 
-	*v = (struct cgs_var){.arg = 5, .kind = CGS_ARG_AUX, .len = sizeof(*info)};
 	*info = (struct cgs_tcp_info){.netns = sock_netns(sk)};
 	if (tp) {
 		info->bytes_sent = tp->bytes_sent - tp->bytes_retrans;
@@ -250,26 +277,36 @@ static __always_inline void put_info(struct cgs_var *v, struct cgs_tcp_info *inf
 	}
 }
 
-/* The fixed part: who, when, which transition of which socket. */
-static __always_inline void tcp_header(struct cgs_record *r, struct task_struct *task, int by_task,
-				       const struct cgs_tcp_owner *owner, __u64 cookie, int old, int new)
+/* The fixed part of a socket record (tcp_state, udp_peer, udp_close): who, when,
+ * which socket. A record made in softirq names the socket's owner's cgroup and no task. */
+static __always_inline void net_header(struct cgs_record *r, struct task_struct *task, int by_task,
+				       __u64 owner_cgroup, __u32 nr, __u64 cookie)
 {
 	if (by_task) {
-		fill_task_header(r, task, CGS_EV_TCP_STATE);
+		fill_task_header(r, task, nr);
 	} else {
 		__builtin_memset(r, 0, sizeof(*r));
 		r->ts_ns = bpf_ktime_get_ns();
-		r->nr = CGS_EV_TCP_STATE;
-		r->cgroup_id = owner->cgroup_id;
+		r->nr = nr;
+		r->cgroup_id = owner_cgroup;
 	}
 	r->ret = 0;
-	r->nvar = 3;
-	r->args[0] = old;
-	r->args[1] = new;
+	r->args[0] = 0;
+	r->args[1] = 0;
 	r->args[2] = 0;
 	r->args[3] = 0;
 	r->args[4] = cookie;
 	r->args[5] = by_task ? CGS_TCP_CTX_TASK : CGS_TCP_CTX_SOFTIRQ;
+}
+
+/* The fixed part of a tcp_state record. */
+static __always_inline void tcp_header(struct cgs_record *r, struct task_struct *task, int by_task,
+				       const struct cgs_tcp_owner *owner, __u64 cookie, int old, int new)
+{
+	net_header(r, task, by_task, owner->cgroup_id, CGS_EV_TCP_STATE, cookie);
+	r->nvar = 3;
+	r->args[0] = old;
+	r->args[1] = new;
 }
 
 static __always_inline void send_tcp_state(const struct sock *sk, struct task_struct *task, int by_task,
@@ -288,16 +325,14 @@ static __always_inline void send_tcp_state(const struct sock *sk, struct task_st
 		struct cgs_tcp_rec6 *t = mem;
 
 		t->r.size = sizeof(*t);
-		put_sin6(&t->vs, &t->s, 2, sport, &c->skc_v6_rcv_saddr);
-		put_sin6(&t->vd, &t->d, 3, dport, &c->skc_v6_daddr);
-		put_info(&t->vi, &t->info, sk);
+		put_ends6(&t->e, sport, &c->skc_v6_rcv_saddr, dport, &c->skc_v6_daddr, sizeof(t->info));
+		put_info(&t->info, sk);
 	} else {
 		struct cgs_tcp_rec4 *t = mem;
 
 		t->r.size = sizeof(*t);
-		put_sin(&t->vs, &t->s, 2, sport, c->skc_rcv_saddr);
-		put_sin(&t->vd, &t->d, 3, dport, c->skc_daddr);
-		put_info(&t->vi, &t->info, sk);
+		put_ends4(&t->e, sport, c->skc_rcv_saddr, dport, c->skc_daddr, sizeof(t->info));
+		put_info(&t->info, sk);
 	}
 	bpf_ringbuf_submit(mem, wake_flag());
 }

@@ -18,7 +18,8 @@ std::string flows_conflict(const trace::TraceRequest& req, const std::string& ou
   if (!req.flows && (output == "dot" || output == "mermaid"))
     return "-o " + output + " draws the connection graph of --flows; add --flows, or use -o json|table for events";
   if (req.flows && !req.events.empty())
-    return "--flows records connections from TCP state changes and shows no events; drop -e, or run a second "
+    return "--flows records connections from TCP state changes and UDP counters and shows no events; drop -e, or "
+           "run a second "
            "cgscope trace for the events";
   if (req.flows && req.only_failed)
     return "-x keeps failed syscalls, and --flows shows no syscalls; drop one of them";
@@ -37,7 +38,7 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
       "  cgscope trace -e openat,execve --container all -o json\n"
       "  cgscope trace -e set:fs -x -- make -j2      one command and its children; exits with its status\n"
       "  cgscope trace --seccomp-profile p.json -- CMD   a profile for `cgscope seccomp run` or docker\n"
-      "  cgscope trace --flows --container all       who talks to whom: one line per TCP connection\n"
+      "  cgscope trace --flows --container all       who talks to whom: one line per connection (TCP, UDP)\n"
       "  cgscope trace --flows -o dot -- CMD > g.dot  the container graph (also -o mermaid, -o json)\n"
       "  cgscope trace --list                        events and sets\n"
       "Everything after -- is a command: cgscope runs it in a new cgroup and traces exactly\n"
@@ -72,8 +73,8 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
   sub->add_option("-o,--output", *output, "Output: table (default on a terminal) or json; with --flows also dot, mermaid")
       ->check(CLI::IsMember({"auto", "table", "json", "dot", "mermaid"}));
   sub->add_flag("--flows", req->flows,
-                "Instead of events, one record per TCP connection: who (container, process) talks to whom, bytes, "
-                "duration");
+                "Instead of events, one record per TCP connection and UDP exchange: who (container, process) talks "
+                "to whom, bytes, duration");
   sub->add_option("--output-file", req->output_file, "Write events to FILE instead of standard output");
   sub->add_option("--seccomp-profile", req->seccomp_profile,
                   "At the end, write to FILE a seccomp profile (Docker/OCI JSON) allowing exactly the syscalls seen");

@@ -267,7 +267,9 @@ ArgFormat classify_value(std::string_view syscall, std::string_view canon, std::
   if (auto named = classify_named(syscall, name)) return *named;
   // The tcp_state pseudo event (event_table.cc).
   if (syscall == "tcp_state" && (name == "oldstate" || name == "newstate")) return ArgFormat::tcp_state;
-  if (syscall == "tcp_state" && name == "context") return ArgFormat::tcp_context;
+  if ((syscall == "tcp_state" || syscall == "udp_peer" || syscall == "udp_close") && name == "context")
+    return ArgFormat::tcp_context;
+  if (syscall == "udp_peer" && name == "dir") return ArgFormat::udp_dir;
 
   if (name == "clone_flags" || name == "unshare_flags" || (syscall == "setns" && name == "flags")) {
     return ArgFormat::clone_flags;
@@ -349,6 +351,7 @@ std::string_view arg_format_name(ArgFormat f) {
     case ArgFormat::pointer: return "pointer";
     case ArgFormat::tcp_state: return "tcp_state";
     case ArgFormat::tcp_context: return "tcp_context";
+    case ArgFormat::udp_dir: return "udp_dir";
     case ArgFormat::at_flags_eaccess: return "at_flags_eaccess";
     case ArgFormat::fd_flags: return "fd_flags";
     case ArgFormat::fcntl_cmd: return "fcntl_cmd";

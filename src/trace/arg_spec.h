@@ -32,7 +32,8 @@ enum class ArgFormat : uint8_t {
   buffer,
   pointer,
   tcp_state,    // TCP_ESTABLISHED... by name (tcp_states.h)
-  tcp_context,  // who made a TCP transition: "task" or "softirq"
+  tcp_context,  // who made a TCP transition (or sent a UDP datagram): "task" or "softirq"
+  udp_dir,      // which way a UDP pair's first datagram went: "send" or "recv"
   // Enums and flag words of particular calls (decode_*.h):
   at_flags_eaccess,   // faccessat2's AT_* flags, where 0x200 is AT_EACCESS
   fd_flags,           // pipe2/dup3: O_CLOEXEC|O_NONBLOCK..., no access mode

@@ -125,6 +125,7 @@ void append_scalar_text(std::string& out, ArgFormat f, uint64_t v, uint64_t ctx)
     case ArgFormat::socket_type: format_socket_type(out, v); break;
     case ArgFormat::tcp_state: format_tcp_state(out, v); break;
     case ArgFormat::tcp_context: format_tcp_context(out, v); break;
+    case ArgFormat::udp_dir: format_udp_dir(out, v); break;
     case ArgFormat::at_flags_eaccess: format_at_flags(out, v, "faccessat2"); break;
     case ArgFormat::fd_flags: format_fd_flags(out, v); break;
     case ArgFormat::fcntl_cmd: format_fcntl_cmd(out, v); break;

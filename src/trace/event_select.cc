@@ -32,6 +32,8 @@ void add(EventSelection& sel, uint32_t nr) {
     case CGS_EV_FILE_READ: sel.file_read = true; break;
     case CGS_EV_SIGNAL_GENERATE: sel.signal_generate = true; break;
     case CGS_EV_SIGNAL_DELIVER: sel.signal_deliver = true; break;
+    case CGS_EV_UDP_PEER: sel.udp_peer = true; break;
+    case CGS_EV_UDP_CLOSE: sel.udp_close = true; break;
     default: break;
   }
 }
@@ -50,7 +52,8 @@ void add_all(EventSelection& sel) {
 
 bool empty(const EventSelection& sel) {
   return sel.syscalls.none() && sel.ia32.none() && !sel.fork && !sel.exec && !sel.exit && !sel.cgroup_mkdir &&
-         !sel.tcp_state && !sel.file_write && !sel.file_read && !sel.signal_generate && !sel.signal_deliver;
+         !sel.tcp_state && !sel.file_write && !sel.file_read && !sel.signal_generate && !sel.signal_deliver &&
+         !sel.udp_peer && !sel.udp_close;
 }
 
 // `base` minus everything in `removed`.
@@ -66,6 +69,8 @@ EventSelection subtract(EventSelection base, const EventSelection& removed) {
   base.file_read = base.file_read && !removed.file_read;
   base.signal_generate = base.signal_generate && !removed.signal_generate;
   base.signal_deliver = base.signal_deliver && !removed.signal_deliver;
+  base.udp_peer = base.udp_peer && !removed.udp_peer;
+  base.udp_close = base.udp_close && !removed.udp_close;
   return base;
 }
 
@@ -242,6 +247,8 @@ bool selected(const EventSelection& sel, uint32_t nr) {
     case CGS_EV_FILE_READ: return sel.file_read;
     case CGS_EV_SIGNAL_GENERATE: return sel.signal_generate;
     case CGS_EV_SIGNAL_DELIVER: return sel.signal_deliver;
+    case CGS_EV_UDP_PEER: return sel.udp_peer;
+    case CGS_EV_UDP_CLOSE: return sel.udp_close;
     default: return false;
   }
 }

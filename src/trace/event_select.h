@@ -33,6 +33,8 @@ struct EventSelection {
   bool file_read = false;                  // CGS_EV_FILE_READ
   bool signal_generate = false;            // CGS_EV_SIGNAL_GENERATE
   bool signal_deliver = false;             // CGS_EV_SIGNAL_DELIVER
+  bool udp_peer = false;                   // CGS_EV_UDP_PEER
+  bool udp_close = false;                  // CGS_EV_UDP_CLOSE
 };
 
 // Whether event `nr` (a syscall record number, ia32 ones included, or CGS_EV_*) is in the selection; false

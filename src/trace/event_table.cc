@@ -55,6 +55,15 @@ constexpr EventInfo kEvents[] = {
               {{{"int", "signo"}, {"int", "errno"}, {"int", "code"}, {"u64", "fields0"}, {"u64", "fields1"},
                 {"u64", "handler"}}},
               false},
+    EventInfo{CGS_EV_UDP_PEER, "udp_peer", SET_NET, 6, true,
+              {{{"int", "dir"},
+                {"u64", "bytes"},
+                {"struct sockaddr *", "saddr"},
+                {"struct sockaddr *", "daddr"},
+                {"u64", "sock"},
+                {"int", "context"}}},
+              false},
+    EventInfo{CGS_EV_UDP_CLOSE, "udp_close", SET_NET, 2, true, {{{"u64", "sock"}, {"int", "context"}}}, false},
 };
 
 #undef CGS_SYSCALL

@@ -110,7 +110,9 @@ std::vector<std::string> label_lines(const GraphNode& n) {
 }
 
 std::string edge_text(const GraphEdge& e) {
-  std::string s = fmt::format("{}/tcp: {} conn{}", e.port, e.connections, e.connections == 1 ? "" : "s");
+  std::string s = e.proto == FlowProto::udp
+                      ? fmt::format("{}/udp: {} flow{}", e.port, e.connections, e.connections == 1 ? "" : "s")
+                      : fmt::format("{}/tcp: {} conn{}", e.port, e.connections, e.connections == 1 ? "" : "s");
   if (e.open) s += fmt::format(" ({} open)", e.open);
   return s + fmt::format(", {} sent, {} back", human_bytes(e.bytes_sent), human_bytes(e.bytes_received));
 }
@@ -159,11 +161,11 @@ std::string human_bytes(uint64_t n) {
 
 FlowGraph build_flow_graph(const std::vector<Flow>& flows) {
   FlowGraph g;
-  std::map<std::tuple<size_t, size_t, uint16_t>, size_t> edge_index;
+  std::map<std::tuple<size_t, size_t, uint16_t, FlowProto>, size_t> edge_index;
   for (const Flow& f : flows) {
     size_t from = add_node(g, f.src), to = add_node(g, f.dst);
-    auto [it, added] = edge_index.try_emplace({from, to, f.dst.port}, g.edges.size());
-    if (added) g.edges.push_back(GraphEdge{from, to, f.dst.port});
+    auto [it, added] = edge_index.try_emplace({from, to, f.dst.port, f.proto}, g.edges.size());
+    if (added) g.edges.push_back(GraphEdge{from, to, f.dst.port, f.proto});
     GraphEdge& e = g.edges[it->second];
     e.connections++;
     e.open += f.open;

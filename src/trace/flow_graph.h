@@ -3,8 +3,8 @@
 //
 // One node per container, one for the host, one per outside address block (an
 // IPv4 /24, an IPv6 /64) and one for ends whose address was never known; one edge
-// per (source node, destination node, destination port), labelled with its
-// connection count and the bytes each way. Names come from the traced system
+// per (source node, destination node, destination port, protocol), labelled with
+// its connection (UDP: flow) count and the bytes each way. Names come from the traced system
 // (a comm can be any bytes): every label is escaped for its language, and node
 // ids are generated (n0, n1...), never taken from names.
 #pragma once
@@ -28,6 +28,7 @@ struct GraphNode {
 struct GraphEdge {
   size_t from = 0, to = 0;  // indexes into FlowGraph::nodes
   uint16_t port = 0;
+  FlowProto proto = FlowProto::tcp;
   uint64_t connections = 0, open = 0;
   uint64_t bytes_sent = 0, bytes_received = 0;  // from -> to, to -> from
 };

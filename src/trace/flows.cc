@@ -7,16 +7,19 @@
 #include <unordered_set>
 
 #include "trace/containers.h"
+#include "trace/flow_addr.h"
 
 namespace cgscope::trace {
 namespace {
 
 // The kernel's TCP_* numbers (tcp_states.h).
-constexpr int kEstablished = 1, kSynSent = 2, kClose = 7, kListen = 10;
+constexpr int kEstablished = 1, kSynSent = 2, kSynRecv = 3, kClose = 7, kListen = 10;
 // Ports below this are servers' when nothing else tells (ephemeral ports start above).
 constexpr uint16_t kEphemeralFloor = 32768;
 
-IpAddress unmapped(const IpAddress& a) {
+}  // namespace
+
+IpAddress flow_unmapped(const IpAddress& a) {
   static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   if (a.family != AF_INET6 || std::memcmp(a.bytes.data(), kMapped, sizeof kMapped) != 0) return a;
   IpAddress v4;
@@ -25,8 +28,8 @@ IpAddress unmapped(const IpAddress& a) {
   return v4;
 }
 
-// A SOCKADDR section of a tcp_state record.
-bool read_sockaddr(const VarSection& var, IpAddress& addr, uint16_t& port) {
+// A SOCKADDR section of a tcp_state or udp_peer record.
+bool flow_read_sockaddr(const VarSection& var, IpAddress& addr, uint16_t& port) {
   if (!var.present || var.kind != CGS_ARG_SOCKADDR || var.data.size() < sizeof(sockaddr_in)) return false;
   sa_family_t family;
   std::memcpy(&family, var.data.data(), sizeof(family));
@@ -43,48 +46,61 @@ bool read_sockaddr(const VarSection& var, IpAddress& addr, uint16_t& port) {
   std::memcpy(&sin6, var.data.data(), sizeof(sin6));
   addr = IpAddress{AF_INET6, {}};
   std::memcpy(addr.bytes.data(), &sin6.sin6_addr, 16);
-  addr = unmapped(addr);
+  addr = flow_unmapped(addr);
   port = ntohs(sin6.sin6_port);
   return true;
 }
 
-bool is_unspecified(const IpAddress& a) {
+bool flow_is_unspecified(const IpAddress& a) {
   return a.family == 0 || std::all_of(a.bytes.begin(), a.bytes.end(), [](uint8_t b) { return b == 0; });
 }
 
-bool is_loopback(const IpAddress& a) {
+bool flow_is_loopback(const IpAddress& a) {
   static constexpr uint8_t kOne[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   return (a.family == AF_INET && a.bytes[0] == 127) ||
          (a.family == AF_INET6 && std::memcmp(a.bytes.data(), kOne, 16) == 0);
 }
 
-// Local then remote end. Loopback addresses are the same in every namespace, so
-// for them the namespace is part of the key (both ends of a loopback connection
-// share it); elsewhere the two ends of one connection live in different ones.
-std::string tuple_key(uint32_t netns, const IpAddress& la, uint16_t lp, const IpAddress& ra, uint16_t rp) {
-  std::string k;
+// The protocol, then the local and the remote end. Loopback addresses are the
+// same in every namespace, so for them the namespace is part of the key (both
+// ends of a loopback connection share it); elsewhere the two ends of one
+// connection live in different ones.
+std::string flow_tuple_key(bool udp, uint64_t netns, const IpAddress& la, uint16_t lp, const IpAddress& ra,
+                           uint16_t rp) {
+  std::string k(1, udp ? 'u' : 't');
   auto put = [&k](const IpAddress& a, uint16_t p) {
     k += static_cast<char>(a.family);
     k.append(reinterpret_cast<const char*>(a.bytes.data()), a.bytes.size());
     k += static_cast<char>(p >> 8);
     k += static_cast<char>(p & 0xff);
   };
-  uint32_t ns = is_loopback(la) ? netns : 0;
+  uint64_t ns = flow_is_loopback(la) ? netns : 0;
   k.append(reinterpret_cast<const char*>(&ns), sizeof(ns));
   put(la, lp);
   put(ra, rp);
   return k;
 }
 
-}  // namespace
+bool read_sock_event(const EventView& ev, SockEvent& s) {
+  const cgs_record* h = ev.rec->hdr;
+  if (!flow_read_sockaddr(ev.rec->vars[2], s.local, s.local_port) ||
+      !flow_read_sockaddr(ev.rec->vars[3], s.remote, s.remote_port))
+    return false;
+  s.wall_ns = ev.wall_ns;
+  s.cookie = h->args[4];
+  s.by_task = h->args[5] == CGS_TCP_CTX_TASK;
+  if (s.by_task) {
+    s.pid = h->pid;
+    s.comm.assign(h->comm, strnlen(h->comm, CGS_COMM_LEN));
+  }
+  s.place = ev.container ? Place{PlaceKind::container, ev.container->id, ev.container->runtime} : Place{PlaceKind::host};
+  return true;
+}
 
 std::optional<TcpTransition> tcp_transition_of(const EventView& ev) {
   const cgs_record* h = ev.rec->hdr;
-  if (h->nr != CGS_EV_TCP_STATE) return std::nullopt;
   TcpTransition t;
-  if (!read_sockaddr(ev.rec->vars[2], t.local, t.local_port) ||
-      !read_sockaddr(ev.rec->vars[3], t.remote, t.remote_port))
-    return std::nullopt;
+  if (h->nr != CGS_EV_TCP_STATE || !read_sock_event(ev, t)) return std::nullopt;
   if (const VarSection& aux = ev.rec->vars[5];
       aux.present && aux.kind == CGS_ARG_AUX && aux.data.size() >= sizeof(cgs_tcp_info)) {
     cgs_tcp_info info;
@@ -93,21 +109,17 @@ std::optional<TcpTransition> tcp_transition_of(const EventView& ev) {
     t.bytes_received = info.bytes_received;
     t.netns = info.netns;
   }
-  t.wall_ns = ev.wall_ns;
-  t.cookie = h->args[4];
   t.old_state = static_cast<int>(h->args[0]);
   t.new_state = static_cast<int>(h->args[1]);
-  t.by_task = h->args[5] == CGS_TCP_CTX_TASK;
-  if (t.by_task) {
-    t.pid = h->pid;
-    t.comm.assign(h->comm, strnlen(h->comm, CGS_COMM_LEN));
-  }
-  t.place = ev.container ? Place{PlaceKind::container, ev.container->id, ev.container->runtime} : Place{PlaceKind::host};
   return t;
 }
 
 void FlowTracker::on_transition(const TcpTransition& t, std::vector<Flow>& done) {
   if (on_listener(t)) return;
+  // 6.1 reports a child's LISTEN->SYN_RECV under its listener's cookie (copied
+  // with the socket, before the child has one of its own): nothing to key it by.
+  // Its next transition, SYN_RECV->ESTABLISHED, comes under its own.
+  if (t.old_state == kListen && listener_cookies_.count(t.cookie)) return;
   auto it = socks_.find(t.cookie);
   if (it == socks_.end()) it = socks_.emplace(t.cookie, new_sock(t)).first;
   update(t.cookie, it->second, t);
@@ -122,10 +134,12 @@ bool FlowTracker::on_listener(const TcpTransition& t) {
   ListenKey key{t.netns, t.local_port};
   if (t.new_state == kListen) {
     listeners_[key] = t.by_task ? Owner{t.pid, t.comm} : Owner{};
+    listener_cookies_.insert(t.cookie);
     return true;
   }
   if (t.old_state == kListen && t.new_state == kClose) {
     listeners_.erase(key);
+    listener_cookies_.erase(t.cookie);
     return true;
   }
   return false;
@@ -137,8 +151,10 @@ FlowTracker::Sock FlowTracker::new_sock(const TcpTransition& t) const {
   s.netns = t.netns;
   s.place = t.place;
   auto listener = listeners_.find({t.netns, t.local_port});
-  // Born in the trace: dialled (connect) or cloned by a listener (accept).
-  s.seen_from_start = (t.old_state == kClose && t.new_state == kSynSent) || t.old_state == kListen;
+  // Born in the trace: dialled (connect) or cloned by a listener (accept; on
+  // 6.1 first seen completing its handshake, see on_transition).
+  s.seen_from_start = (t.old_state == kClose && t.new_state == kSynSent) || t.old_state == kListen ||
+                      t.old_state == kSynRecv;
   if (t.new_state == kSynSent) s.role = Role::client;
   else if (t.old_state == kListen || listener != listeners_.end()) s.role = Role::server;
   else s.role = t.local_port < t.remote_port && t.local_port < kEphemeralFloor ? Role::server : Role::client;
@@ -162,13 +178,13 @@ void FlowTracker::update(uint64_t cookie, Sock& s, const TcpTransition& t) {
   s.local_port = t.local_port;
   s.remote = t.remote;
   s.remote_port = t.remote_port;
-  if (t.local_port && t.remote_port && !is_unspecified(t.remote)) index(cookie, s);
+  if (t.local_port && t.remote_port && !flow_is_unspecified(t.remote)) index(cookie, s);
 }
 
 void FlowTracker::index(uint64_t cookie, Sock& s) {
   s.indexed = true;
-  by_tuple_[tuple_key(s.netns, s.local, s.local_port, s.remote, s.remote_port)] = cookie;
-  auto other = by_tuple_.find(tuple_key(s.netns, s.remote, s.remote_port, s.local, s.local_port));
+  by_tuple_[flow_tuple_key(s.udp, s.netns, s.local, s.local_port, s.remote, s.remote_port)] = cookie;
+  auto other = by_tuple_.find(flow_tuple_key(s.udp, s.netns, s.remote, s.remote_port, s.local, s.local_port));
   if (other == by_tuple_.end() || other->second == cookie) return;
   auto p = socks_.find(other->second);
   if (p == socks_.end() || p->second.peer) return;
@@ -204,8 +220,11 @@ Flow FlowTracker::flow_of(const Sock& a, const Sock* b) const {
   Flow f;
   f.src = reversed ? remote_end(*c) : local_end(*c);
   f.dst = srv ? local_end(*srv) : reversed ? local_end(*c) : remote_end(*c);
+  f.proto = c->udp ? FlowProto::udp : FlowProto::tcp;
   f.bytes_sent = reversed ? c->received : c->sent;
   f.bytes_received = reversed ? c->sent : c->received;
+  f.dgrams_sent = reversed ? c->dgrams_received : c->dgrams_sent;
+  f.dgrams_received = reversed ? c->dgrams_sent : c->dgrams_received;
   f.start_ns = srv ? std::min(c->first_ns, srv->first_ns) : c->first_ns;
   f.end_ns = srv ? std::max(c->last_ns, srv->last_ns) : c->last_ns;
   f.state = c->state;
@@ -222,8 +241,8 @@ FlowEnd FlowTracker::remote_end(const Sock& s) const {
   FlowEnd e;
   e.addr = s.remote;
   e.port = s.remote_port;
-  if (is_unspecified(s.remote)) return e;
-  if (is_loopback(s.remote)) {
+  if (flow_is_unspecified(s.remote)) return e;
+  if (flow_is_loopback(s.remote)) {
     e.place = s.place;
   } else if (auto p = place_of_ ? place_of_(s.remote) : std::nullopt) {
     e.place = *p;
@@ -238,15 +257,23 @@ void FlowTracker::forget(uint64_t cookie) {
   if (it == socks_.end()) return;
   const Sock& s = it->second;
   if (s.indexed) {
-    auto t = by_tuple_.find(tuple_key(s.netns, s.local, s.local_port, s.remote, s.remote_port));
+    auto t = by_tuple_.find(flow_tuple_key(s.udp, s.netns, s.local, s.local_port, s.remote, s.remote_port));
     if (t != by_tuple_.end() && t->second == cookie) by_tuple_.erase(t);
   }
+  if (s.udp)
+    for (auto [b, e] = udp_by_cookie_.equal_range(s.cookie); b != e; ++b)
+      if (b->second == cookie) {
+        udp_by_cookie_.erase(b);
+        break;
+      }
   socks_.erase(it);
 }
 
 std::vector<Flow> FlowTracker::take_open(uint64_t now_ns) {
   std::vector<Flow> out;
   std::unordered_set<uint64_t> shown;
+  for (auto& [id, s] : socks_)
+    if (s.udp) udp_refresh(s, true);  // the kernel's counts, final: the trace ends
   for (const auto& [cookie, s] : socks_) {
     if (shown.count(cookie)) continue;
     auto p = s.peer ? socks_.find(s.peer) : socks_.end();
@@ -254,12 +281,13 @@ std::vector<Flow> FlowTracker::take_open(uint64_t now_ns) {
     if (peer) shown.insert(s.peer);
     Flow f = flow_of(s, peer);
     f.open = true;
-    f.end_ns = std::max(f.end_ns, now_ns);
+    if (f.proto == FlowProto::tcp) f.end_ns = std::max(f.end_ns, now_ns);  // UDP: its last datagram
     out.push_back(std::move(f));
   }
   std::sort(out.begin(), out.end(), [](const Flow& x, const Flow& y) { return x.start_ns < y.start_ns; });
   socks_.clear();
   by_tuple_.clear();
+  udp_by_cookie_.clear();
   return out;
 }
 

@@ -14,6 +14,15 @@
 //
 // Bytes are the kernel's payload counters of the client's socket (struct
 // cgs_tcp_info) at its last transition: final at CLOSE.
+//
+// UDP (flows_udp.cc). A UDP flow is one (socket, remote address:port) pair: its
+// first datagram's udp_peer event makes it, and the kernel counts its datagrams
+// (cgs_udp_count), which the tracker reads through a UdpCountsOf function when
+// the socket closes (udp_close), when the pair has been idle too long
+// (take_idle), and at the end. The end that sent the first datagram dialled the
+// other. Two traced ends of one exchange are joined by their addresses as TCP's
+// are; the flow is complete when its client's socket closes, whatever the
+// server's (a server socket may serve for the whole run).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/rtnetlink.h"
@@ -45,24 +55,54 @@ struct Place {
 // namespace has.
 using PlaceOf = std::function<std::optional<Place>(const IpAddress&)>;
 
-// One tcp_state event, as the tracker needs it.
-struct TcpTransition {
+// What every socket record (tcp_state, udp_peer) tells: which socket, its two
+// ends, and who made the record.
+struct SockEvent {
   uint64_t wall_ns = 0;
-  uint64_t cookie = 0;  // the socket
-  int old_state = 0, new_state = 0;
+  uint64_t cookie = 0;      // the socket
   IpAddress local, remote;  // IPv4-mapped IPv6 addresses as IPv4
   uint16_t local_port = 0, remote_port = 0;
-  uint32_t netns = 0;
-  uint64_t bytes_sent = 0, bytes_received = 0;  // payload, struct cgs_tcp_info
-  bool by_task = false;  // pid and comm are the task that made the transition
+  bool by_task = false;  // pid and comm are the task that made it
   uint32_t pid = 0;
   std::string comm;
   Place place;  // of the process owning the socket (its cgroup's container, or the host)
 };
 
+// One tcp_state event, as the tracker needs it.
+struct TcpTransition : SockEvent {
+  int old_state = 0, new_state = 0;
+  uint32_t netns = 0;
+  uint64_t bytes_sent = 0, bytes_received = 0;  // payload, struct cgs_tcp_info
+};
+
 // The transition a tcp_state event carries; nullopt for any other event or a
 // record without its sections.
 std::optional<TcpTransition> tcp_transition_of(const EventView& ev);
+
+// One udp_peer event: the first datagram between a socket and a remote end.
+struct UdpPeer : SockEvent {
+  bool sent_first = false;  // the socket sent it (CGS_UDP_DIR_SEND)
+  uint64_t netns = 0;       // the namespace's cookie; 0: not known
+};
+
+// The udp_peer event's pair; nullopt for any other event or a malformed record.
+std::optional<UdpPeer> udp_peer_of(const EventView& ev);
+
+// A pair's counters as the kernel kept them (struct cgs_udp_count).
+struct UdpCounts {
+  uint64_t bytes_sent = 0, bytes_received = 0;
+  uint64_t dgrams_sent = 0, dgrams_received = 0;
+  uint64_t last_wall_ns = 0;    // the last datagram
+  std::optional<uint32_t> pid;  // the sender, once one of its sends showed it
+  std::string comm;
+};
+
+// The counters of the pair (socket cookie, remote address, remote port); with
+// `take`, the kernel forgets the pair too. nullopt when it has none (any more).
+using UdpCountsOf =
+    std::function<std::optional<UdpCounts>(uint64_t cookie, const IpAddress& remote, uint16_t port, bool take)>;
+
+enum class FlowProto { tcp, udp };
 
 struct FlowEnd {
   Place place;
@@ -73,22 +113,35 @@ struct FlowEnd {
 };
 
 struct Flow {
-  FlowEnd src, dst;  // src dialled dst
+  FlowProto proto = FlowProto::tcp;
+  FlowEnd src, dst;  // src dialled dst (UDP: sent the first datagram)
   uint64_t bytes_sent = 0;      // src -> dst
   uint64_t bytes_received = 0;  // dst -> src
   uint64_t start_ns = 0, end_ns = 0;  // wall clock
-  int state = 0;             // the last TCP state of src's socket (or of the only end traced)
-  bool established = false;  // the handshake completed
+  uint64_t dgrams_sent = 0, dgrams_received = 0;  // UDP only
+  int state = 0;             // TCP: the last state of src's socket (or of the only end traced);
+                             // UDP: kUdpClosed, kUdpIdle, or 0 while open
+  bool established = false;  // TCP: the handshake completed; UDP: datagrams went both ways
   bool open = false;         // still open when the trace ended
   bool seen_from_start = true;  // false: already open when the trace began
 };
 
+// Flow::state of a UDP flow: its client's socket closed, or the pair was idle
+// for the idle time.
+constexpr int kUdpClosed = 1, kUdpIdle = 2;
+
 class FlowTracker {
  public:
-  explicit FlowTracker(PlaceOf place_of) : place_of_(std::move(place_of)) {}
+  explicit FlowTracker(PlaceOf place_of, UdpCountsOf udp_counts = {})
+      : place_of_(std::move(place_of)), udp_counts_(std::move(udp_counts)) {}
 
   // One transition; the connections it completes are appended to `done`.
   void on_transition(const TcpTransition& t, std::vector<Flow>& done);
+  // UDP: a pair's first datagram; the socket `cookie` closed; the pairs with
+  // no datagram for `idle_ns` (both ends of a joined pair), as of `now_ns`.
+  void on_udp_peer(const UdpPeer& p);
+  void on_udp_close(uint64_t cookie, uint64_t wall_ns, std::vector<Flow>& done);
+  void take_idle(uint64_t now_ns, uint64_t idle_ns, std::vector<Flow>& done);
   // Every connection not completed yet, as of `now_ns`; the tracker forgets them.
   std::vector<Flow> take_open(uint64_t now_ns);
   // Sockets being tracked (for tests and limits).
@@ -104,7 +157,7 @@ class FlowTracker {
     Role role = Role::unknown;
     IpAddress local, remote;
     uint16_t local_port = 0, remote_port = 0;
-    uint32_t netns = 0;
+    uint64_t netns = 0;  // TCP: the inode number; UDP: the namespace's cookie
     uint64_t first_ns = 0, last_ns = 0;
     int state = 0;
     bool established = false, closed = false, seen_from_start = true, indexed = false;
@@ -112,6 +165,11 @@ class FlowTracker {
     Place place;
     Owner owner;
     uint64_t peer = 0;  // the other end's cookie, when it is traced too
+    // UDP: the pair's socket (the key in socks_ is the pair's own id) and counts.
+    bool udp = false;
+    uint64_t cookie = 0;
+    uint64_t dgrams_sent = 0, dgrams_received = 0;
+    bool idle = false;
   };
   using ListenKey = std::pair<uint32_t, uint16_t>;  // netns, port
 
@@ -124,11 +182,18 @@ class FlowTracker {
   FlowEnd local_end(const Sock& s) const;
   FlowEnd remote_end(const Sock& s) const;
   void forget(uint64_t cookie);
+  // UDP (flows_udp.cc).
+  void udp_refresh(Sock& s, bool take);
+  void udp_finish(uint64_t id, std::vector<Flow>& done);
 
   PlaceOf place_of_;
   std::unordered_map<uint64_t, Sock> socks_;
   std::unordered_map<std::string, uint64_t> by_tuple_;  // tuple_key(local, remote) -> cookie
   std::map<ListenKey, Owner> listeners_;
+  std::unordered_set<uint64_t> listener_cookies_;
+  UdpCountsOf udp_counts_;
+  std::unordered_multimap<uint64_t, uint64_t> udp_by_cookie_;  // socket cookie -> its pairs' ids
+  uint64_t next_udp_id_ = 1ull << 63;  // above every socket cookie (a counter from 1)
 };
 
 }  // namespace cgscope::trace

@@ -103,6 +103,7 @@ class Session {
   ExecJoiner exec_join_;
   std::vector<std::unique_ptr<TraceSink>> sinks_;
   StreamSink* stream_ = nullptr;  // the event stream among sinks_, if any (--summary writes there)
+  FlowSink* flows_ = nullptr;     // the flow table among sinks_, if any (it reads the UDP counters)
   bool json_ = false;
   std::unique_ptr<FileTracker> files_;  // paths of fds, file_write/file_read
   bool unselected_wanted_ = false;  // a sink wants the events -e did not select
@@ -117,8 +118,9 @@ class Session {
 
 Result<void> Session::prepare() {
   // Mistakes in the request first: they need no privileges to report.
-  // --flows: the tcp_state transitions, which the flow table is made of (the CLI refuses -e with it).
-  auto sel = parse_event_selection(req_.flows ? std::vector<std::string>{"tcp_state"} : req_.events);
+  // --flows: the TCP transitions and UDP pairs, which the flow table is made of (the CLI refuses -e with it).
+  auto sel = parse_event_selection(req_.flows ? std::vector<std::string>{"tcp_state", "udp_peer", "udp_close"}
+                                             : req_.events);
   if (!sel) return fail_with(sel.error());
   selection_ = *sel;
   // rt_sigreturn returns into the interrupted code with its syscall number
@@ -154,9 +156,11 @@ Result<void> Session::prepare() {
   auto out = OutputFile::open(req_.output_file);
   if (!out) return fail_with(out.error());
   bool json = req_.output == OutputFormat::json || (req_.output == OutputFormat::automatic && !out->is_terminal());
-  if (req_.flows)  // the connections instead of the event stream
-    sinks_.push_back(std::make_unique<FlowSink>(std::move(*out), req_.flow_output, *registry_, mount_));
-  else {
+  if (req_.flows) {  // the connections instead of the event stream
+    auto flows = std::make_unique<FlowSink>(std::move(*out), req_.flow_output, *registry_, mount_);
+    flows_ = flows.get();
+    sinks_.push_back(std::move(flows));
+  } else {
     auto stream = std::make_unique<StreamSink>(std::move(*out), json ? StreamSink::Form::json : StreamSink::Form::table);
     stream_ = stream.get();
     sinks_.push_back(std::move(stream));
@@ -390,6 +394,8 @@ void Session::print_summary() {
   }
   if (d[CGS_DROP_TRUNCATED]) line += fmt::format("; {} values truncated", d[CGS_DROP_TRUNCATED]);
   if (d[CGS_DROP_FAULT]) line += fmt::format("; {} unreadable pointers", d[CGS_DROP_FAULT]);
+  if (d[CGS_DROP_UDP_FULL])
+    line += fmt::format("; {} udp pairs not counted (the kernel's table of 65,536 was full)", d[CGS_DROP_UDP_FULL]);
   if (unwritten)
     line += fmt::format("; {} not written: {}", unwritten,
                         output_closed() ? "the reader of the output went away" : "the output failed");
@@ -444,6 +450,8 @@ int Session::run() {
   cfg.exit = shown.exit;
   cfg.cgroup_mkdir = shown.cgroup_mkdir;
   cfg.tcp_state = shown.tcp_state;
+  cfg.udp = shown.udp_peer || shown.udp_close;
+  cfg.cgroup2_mount = mount_;
   cfg.signal_generate = shown.signal_generate;
   cfg.signal_deliver = shown.signal_deliver;
   cfg.self_tgid = getpid();
@@ -474,6 +482,7 @@ int Session::run() {
   if (!tracer) return error(tracer.error());
   tracer_ = std::move(*tracer);
   files_->set_kernel_sums(tracer_->file_sums_fd());
+  if (flows_) flows_->set_udp_pairs(tracer_->udp_pairs_fd());
   for (auto [id, level] : scope_cgroups_)
     if (auto r = tracer_->add_scope_cgroup(id, level); !r) return error(r.error());
   for (pid_t p : req_.pids)

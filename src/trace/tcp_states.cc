@@ -29,4 +29,10 @@ void format_tcp_context(std::string& out, uint64_t context) {
   else out += std::to_string(context);
 }
 
+void format_udp_dir(std::string& out, uint64_t dir) {
+  if (dir == CGS_UDP_DIR_SEND) out += "send";
+  else if (dir == CGS_UDP_DIR_RECV) out += "recv";
+  else out += std::to_string(dir);
+}
+
 }  // namespace cgscope::trace

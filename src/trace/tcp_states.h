@@ -17,4 +17,7 @@ void format_tcp_state(std::string& out, uint64_t state);
 // "task" or "softirq" (CGS_TCP_CTX_*), or the number.
 void format_tcp_context(std::string& out, uint64_t context);
 
+// "send" or "recv" (CGS_UDP_DIR_*), or the number: udp_peer's dir.
+void format_udp_dir(std::string& out, uint64_t dir);
+
 }  // namespace cgscope::trace

@@ -1,5 +1,6 @@
 #include "trace/tracer.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -8,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
 
+#include "core/unique_fd.h"
 #include "trace.skel.h"
 #include "trace/schema.h"
 
@@ -40,6 +42,20 @@ Result<void> configure_tcp_state(trace_bpf* skel, bool wanted) {
   if (wanted) return {};
   for (bpf_map* m : {skel->maps.tcp_known, skel->maps.tcp_listeners})
     if (int err = bpf_map__set_max_entries(m, 1); err) return fail_errno("sizing the tcp_state maps", -err);
+  return {};
+}
+
+// UDP's programs, like tcp_state's, cost nothing unless a UDP event is selected.
+Result<void> configure_udp(trace_bpf* skel, bool wanted) {
+  for (bpf_program* p : {skel->progs.on_udp_egress, skel->progs.on_udp_ingress, skel->progs.on_udp_release})
+    bpf_program__set_autoload(p, wanted);
+  if (wanted) {
+    skel->rodata->udp_netns_cookie =
+        libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_netns_cookie, nullptr) > 0;
+    return {};
+  }
+  for (bpf_map* m : {skel->maps.udp_pairs, skel->maps.udp_known})
+    if (int err = bpf_map__set_max_entries(m, 1); err) return fail_errno("sizing the UDP maps", -err);
   return {};
 }
 
@@ -147,6 +163,7 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
   bpf_program__set_autoload(progs->on_ia32_enter, i32.test(CGS_IA32_NR_EXECVE) || i32.test(CGS_IA32_NR_EXECVEAT) ||
                                                       i32.test(CGS_IA32_NR_EXIT) || i32.test(CGS_IA32_NR_EXIT_GROUP));
   if (auto r = configure_tcp_state(skel_, cfg.tcp_state); !r) return r;
+  if (auto r = configure_udp(skel_, cfg.udp); !r) return r;
   configure_summary(skel_, cfg.counted.any() || cfg.counted_ia32.any(), cfg.durations);
   bpf_program__set_autoload(progs->on_signal_generate, cfg.signal_generate);
   bpf_program__set_autoload(progs->on_signal_deliver, cfg.signal_deliver);
@@ -161,10 +178,37 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
   if (int err = trace_bpf__load(skel_); err) return Failure{load_error(-err)};
   if (int err = trace_bpf__attach(skel_); err)
     return fail_errno("attaching the trace programs to their tracepoints", -err);
+  if (cfg.udp)
+    if (auto r = attach_udp(cfg.cgroup2_mount); !r) return r;
 
   auto ring = RingReader::open(bpf_map__fd(skel_->maps.events), std::move(on_record_));
   if (!ring) return fail_with(ring.error());
   ring_.emplace(std::move(*ring));
+  return {};
+}
+
+// The cgroup_skb and sock_release programs see the sockets of the cgroup they
+// are attached to and of every cgroup below it: at the root, every socket. The
+// links belong to the skeleton, which detaches them when it is destroyed.
+Result<void> Tracer::attach_udp(const std::string& cgroup2_mount) {
+  UniqueFd root(::open(cgroup2_mount.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return fail_errno(fmt::format("opening the cgroup v2 root {} for the UDP hooks", cgroup2_mount), errno);
+  struct Hook {
+    bpf_program* prog;
+    bpf_link** link;
+  };
+  auto* p = &skel_->progs;
+  auto* l = &skel_->links;
+  for (Hook h : {Hook{p->on_udp_egress, &l->on_udp_egress}, Hook{p->on_udp_ingress, &l->on_udp_ingress},
+                 Hook{p->on_udp_release, &l->on_udp_release}}) {
+    *h.link = bpf_program__attach_cgroup(h.prog, root.get());
+    if (!*h.link)
+      return fail_errno(fmt::format("attaching {} to the cgroup v2 root {} (--flows and the udp_peer/udp_close "
+                                    "events need it, as root in the host's cgroup namespace; an -e without those "
+                                    "two events traces without it)",
+                                    bpf_program__name(h.prog), cgroup2_mount),
+                        errno);
+  }
   return {};
 }
 
@@ -200,6 +244,10 @@ Result<void> Tracer::add_scope_pid(uint32_t tgid) {
 }
 
 PathGeneration Tracer::path_generation() const { return read_path_generation(skel_); }
+
+int Tracer::udp_pairs_fd() const {
+  return bpf_program__autoload(skel_->progs.on_udp_egress) ? bpf_map__fd(skel_->maps.udp_pairs) : -1;
+}
 
 int Tracer::file_sums_fd() const { return skel_->rodata->fsum_on ? bpf_map__fd(skel_->maps.fsums) : -1; }
 

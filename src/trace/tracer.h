@@ -30,6 +30,10 @@ struct KernelConfig {
   // The tcp_state pseudo event (bpf/lib/trace_net.bpf.h): its program is loaded
   // only when it is selected.
   bool tcp_state = false;
+  // udp_peer/udp_close (bpf/lib/trace_udp.bpf.h): their programs are loaded, and
+  // attached to the cgroup v2 root at `cgroup2_mount`, only when one is selected.
+  bool udp = false;
+  std::string cgroup2_mount;
   uint32_t self_tgid = 0;
   bool only_failed = false;
   uint32_t capture_bytes = 0;  // 0: buffers off
@@ -80,6 +84,8 @@ class Tracer {
   PathGeneration path_generation() const;
   // The kernel's file_write/file_read slots (a map fd), -1 when it makes none.
   int file_sums_fd() const;
+  // The kernel's UDP pair counters (map udp_pairs), -1 when UDP is not traced.
+  int udp_pairs_fd() const;
 
   // Waits up to timeout_ms for a wake-up, then drains every record there is
   // (records sent without a wake-up included). Returns how many were handled.
@@ -92,6 +98,7 @@ class Tracer {
  private:
   Tracer() = default;
   Result<void> load_and_attach(const KernelConfig& cfg);
+  Result<void> attach_udp(const std::string& cgroup2_mount);
 
   trace_bpf* skel_ = nullptr;
   std::optional<RingReader> ring_;

@@ -118,6 +118,30 @@ TEST(FlowTracker, BothEndsTracedMakeOneRecordNamingBoth) {
   EXPECT_EQ(t.sockets(), 0u) << "both ends forgotten";
 }
 
+// 6.1 reports a child's LISTEN->SYN_RECV under its listener's cookie (seen in
+// the 6.1 guest: the listener's cookie 1, then the child's 4097 from
+// SYN_RECV->ESTABLISHED on); 6.18 under the child's own.
+TEST(FlowTracker, AChildFirstReportedUnderItsListenersCookieIsStillOneRecordFromTheStart) {
+  FlowTracker t(nullptr);
+  std::vector<Flow> done;
+  End listener = kServer;
+  listener.cookie = 3;
+  listener.remote = "0.0.0.0";
+  listener.rport = 0;
+  t.on_transition(listener.at(0, kClose, kListen, true), done);
+  t.on_transition(kClient.at(10, kClose, kSynSent, true), done);
+  t.on_transition(listener.at(11, kListen, kSynRecv, false), done);  // the clone, under cookie 3
+  t.on_transition(kClient.at(11, kSynSent, kEstablished, false), done);
+  t.on_transition(kServer.at(12, kSynRecv, kEstablished, false), done);
+  t.on_transition(kClient.at(20, kEstablished, kClose, true, 10, 20), done);
+  t.on_transition(kServer.at(21, kEstablished, kClose, true, 20, 10), done);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_TRUE(done[0].seen_from_start);
+  EXPECT_EQ(done[0].dst.pid, 200u);
+  EXPECT_EQ(t.sockets(), 0u) << "no record was made for the listener's cookie";
+  EXPECT_TRUE(t.take_open(30000000).empty());
+}
+
 TEST(FlowTracker, AServerThatNeverActedIsTheListenersProcess) {
   FlowTracker t(nullptr);
   std::vector<Flow> done;

@@ -31,7 +31,9 @@
 #define CGS_EV_FILE_READ 1006    /* made by user space: a process's reads of one file, at close/exit */
 #define CGS_EV_SIGNAL_GENERATE 1007 /* signal_generate: a signal sent to a task in scope */
 #define CGS_EV_SIGNAL_DELIVER 1008  /* signal_deliver: a task in scope takes a signal */
-#define CGS_EV_LAST CGS_EV_SIGNAL_DELIVER /* the highest pseudo event number */
+#define CGS_EV_UDP_PEER 1009        /* cgroup_skb: a UDP socket's first datagram with one peer */
+#define CGS_EV_UDP_CLOSE 1010       /* cgroup/sock_release: a UDP socket that had peers is closed */
+#define CGS_EV_LAST CGS_EV_UDP_CLOSE /* the highest pseudo event number */
 
 /* x86_64 syscalls that both sides treat specially: execve/execveat come as an
  * entry record plus an exit record; exit/exit_group never return and are sent
@@ -198,6 +200,15 @@ struct cgs_record {
  *                 [5]: struct cgs_tcp_info. With CGS_TCP_CTX_SOFTIRQ the header
  *                 names no task (pid, tid, uid, gid 0, comm empty) and cgroup_id
  *                 is that of the process owning the connection.
+ *   UDP_PEER:     [0] CGS_UDP_DIR_* of that first datagram, [1] its payload
+ *                 bytes, sections [2] local and [3] remote address (SOCKADDR, as
+ *                 the datagram's IP and UDP headers had them: the local address
+ *                 of a socket bound to any address is concrete), [4] socket
+ *                 cookie, [5] CGS_TCP_CTX_* (TASK: the sender, in its own send
+ *                 call), and an AUX section on [5]: struct cgs_udp_info. The pair's
+ *                 counters go on in map udp_pairs (struct cgs_udp_key/count).
+ *   UDP_CLOSE:    [0] socket cookie, [1] CGS_TCP_CTX_*: a socket with pairs in
+ *                 udp_pairs was closed; its counters there are final.
  */
 
 struct cgs_var {
@@ -221,6 +232,38 @@ struct cgs_tcp_info {
 			       * less the peer's FIN once it came: SOCK_DONE) */
 	__u32 netns;          /* inode number of the socket's network namespace */
 	__u32 pad;
+};
+
+/* UDP_PEER: which way the pair's first datagram went. */
+#define CGS_UDP_DIR_SEND 0 /* the socket sent it: the socket is the pair's client */
+#define CGS_UDP_DIR_RECV 1 /* the socket received it: the remote end began */
+
+/* UDP_PEER's AUX section. */
+struct cgs_udp_info {
+	__u64 netns_cookie; /* the socket's network namespace (bpf_get_netns_cookie: what
+			     * a cgroup_skb program can learn of it), to tell loopback
+			     * pairs of two namespaces apart; 0 where the kernel does not
+			     * give it to cgroup_skb (6.1) */
+};
+
+/* Map udp_pairs: one (UDP socket, remote address and port) pair, counted at the
+ * cgroup_skb hooks of the cgroup v2 root (bpf/lib/trace_udp.bpf.h). User space
+ * reads a pair's counters when its socket closes (UDP_CLOSE), when it has been
+ * idle long enough, and at the end, and deletes it then. */
+struct cgs_udp_key {
+	__u64 cookie;   /* the socket */
+	__u32 addr[4];  /* the remote address: IPv4 in addr[0] (network order), the rest 0 */
+	__u16 port;     /* the remote port, host order */
+	__u16 family;   /* AF_INET or AF_INET6 */
+	__u32 pad;
+};
+struct cgs_udp_count {
+	__u64 bytes_sent, bytes_received;   /* UDP payload */
+	__u64 dgrams_sent, dgrams_received; /* a GSO send counts each of its segments */
+	__u64 last_ns;                      /* bpf_ktime_get_ns() of the last datagram */
+	__u32 tgid;                         /* the sender, once a send by a task showed it; 0 until then */
+	__u32 pad;
+	char comm[CGS_COMM_LEN];
 };
 
 /* The header of the CGS_ARG_FDPATH..FDCLOSE sections; a NUL-terminated string
@@ -300,7 +343,8 @@ enum cgs_drop_reason {
 	CGS_DROP_SCRATCH = 2,      /* record lost: it would not fit the scratch area */
 	CGS_DROP_FAULT = 3,        /* a user pointer could not be read (record still sent) */
 	CGS_DROP_ENTRY_LOST = 4,   /* record lost: an execve entry record could not be sent */
-	CGS_DROP_NR_REASONS = 5,
+	CGS_DROP_UDP_FULL = 5,     /* a UDP pair not counted: map udp_pairs was full */
+	CGS_DROP_NR_REASONS = 6,
 };
 
 /* --summary: per-CPU counters (map `sum_stats`) indexed by record nr, summed by
@@ -380,6 +424,8 @@ static_assert(sizeof(struct cgs_sum_stat) == 24, "cgs_sum_stat layout is part of
 static_assert(sizeof(struct cgs_msghdr) == 64, "cgs_msghdr layout is part of the ABI");
 static_assert(sizeof(struct cgs_var) == 8, "cgs_var layout is part of the ABI");
 static_assert(sizeof(struct cgs_tcp_info) == 24, "cgs_tcp_info layout is part of the ABI");
+static_assert(sizeof(struct cgs_udp_key) == 32, "cgs_udp_key layout is part of the ABI");
+static_assert(sizeof(struct cgs_udp_count) == 64, "cgs_udp_count layout is part of the ABI");
 static_assert(sizeof(struct cgs_fd_path) == 32, "cgs_fd_path layout is part of the ABI");
 #endif
 

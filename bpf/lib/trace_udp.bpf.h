@@ -22,8 +22,8 @@
  * task it interrupted. Such a send also names the pair's owner in its counters.
  *
  * Scope, as for tcp_state (trace_net.bpf.h): a datagram sent by a task counts
- * when the task is in scope, and its socket is remembered (udp_known); any
- * other datagram counts for a remembered socket, or with no scope filter, or,
+ * when the task is in scope; any other datagram counts for a socket
+ * remembered (udp_known, from the pairs it made), or with no scope filter, or,
  * for a scope of cgroups alone, when the socket's cgroup is in one of them.
  * With -p, --uid or --comm, the datagrams a socket receives before its first
  * send in scope are therefore not counted.
@@ -123,32 +123,25 @@ static __always_inline int udp_by_task(struct __sk_buff *skb, struct task_struct
 	return egress && !(task->flags & CGS_PF_KTHREAD) && task->cgroups->dfl_cgrp->kn->id == bpf_skb_cgroup_id(skb);
 }
 
-/* The owner of a datagram in scope; 0 when it is out of scope. */
-static __always_inline int udp_owner(struct __sk_buff *skb, struct task_struct *task, int by_task, __u64 cookie,
-				     struct cgs_tcp_owner *owner)
+/* Whether a datagram is in scope, and its owner. The socket's cgroup is tested
+ * first, by udp_count: with a cgroup filter it must be in scope whatever else
+ * holds (a task that sends in scope is in its socket's cgroup, and so is every
+ * socket remembered from one), which is all a datagram of another cgroup costs. */
+static __always_inline int udp_in_scope(struct __sk_buff *skb, struct task_struct *task, int by_task, __u64 cookie,
+					struct cgs_tcp_owner *owner)
 {
 	struct cgs_tcp_owner *known;
-	int cgroup_only = filter_cgroup_on && !filter_pid_on && !filter_uid_on && !filter_comm_on;
 
 	owner->cgroup_id = bpf_skb_cgroup_id(skb);
-	if (by_task) {
-		if (task->tgid == self_tgid || task->tgid == hold_tgid)
-			return 0;
-		if ((filter_cgroup_on && !skb_cgroup_in_scope(skb)) || !task_scope_ok(task, task->tgid))
-			return 0;
-		bpf_map_update_elem(&udp_known, &cookie, owner, BPF_ANY);
+	if (by_task)
+		return task->tgid != self_tgid && task_scope_ok(task, task->tgid);
+	if (scope_is_everything() || (filter_cgroup_on && !filter_pid_on && !filter_uid_on && !filter_comm_on))
 		return 1;
-	}
 	known = bpf_map_lookup_elem(&udp_known, &cookie);
-	if (known) {
-		*owner = *known;
-		return 1;
-	}
-	if (scope_is_everything() || (cgroup_only && skb_cgroup_in_scope(skb))) {
-		bpf_map_update_elem(&udp_known, &cookie, owner, BPF_ANY);
-		return 1;
-	}
-	return 0;
+	if (!known)
+		return 0;
+	*owner = *known;
+	return 1;
 }
 
 static __always_inline void send_udp_peer(struct __sk_buff *skb, struct task_struct *task, int by_task,
@@ -198,11 +191,11 @@ static __always_inline int udp_count(struct __sk_buff *skb, int egress)
 
 	if (sk)
 		sk = bpf_sk_fullsock(sk); /* protocol is a full socket's field */
-	if (!sk || sk->protocol != IPPROTO_UDP || !udp_ends(skb, egress, &e))
+	if (!sk || sk->protocol != IPPROTO_UDP || (filter_cgroup_on && !skb_cgroup_in_scope(skb)))
 		return 1;
 	cookie = bpf_get_socket_cookie(skb);
 	by_task = udp_by_task(skb, task, egress);
-	if (!udp_owner(skb, task, by_task, cookie, &owner))
+	if (!udp_in_scope(skb, task, by_task, cookie, &owner) || !udp_ends(skb, egress, &e))
 		return 1;
 	key.cookie = cookie;
 	__builtin_memcpy(key.addr, e.remote, sizeof(key.addr));
@@ -217,8 +210,10 @@ static __always_inline int udp_count(struct __sk_buff *skb, int egress)
 			count_drop(CGS_DROP_UDP_FULL);
 			return 1;
 		}
-		if (!err) /* this datagram made the pair: it alone reports it */
+		if (!err) { /* this datagram made the pair: it alone reports it */
+			bpf_map_update_elem(&udp_known, &cookie, &owner, BPF_ANY);
 			send_udp_peer(skb, task, by_task, &owner, cookie, egress, &e);
+		}
 		c = bpf_map_lookup_elem(&udp_pairs, &key);
 		if (!c)
 			return 1;

@@ -148,7 +148,8 @@ FlowSink::FlowSink(OutputFile out, FlowOutput form, ContainerRegistry& registry,
       tracker_([this](const IpAddress& a) { return place_of(a); },
                [this](uint64_t cookie, const IpAddress& remote, uint16_t port, bool take) {
                  return udp_counts(cookie, remote, port, take);
-               }) {
+               },
+               [this](const IpAddress& a, uint16_t port, FlowProto proto) { return server_of(a, port, proto); }) {
   timespec mono;
   clock_gettime(CLOCK_MONOTONIC, &mono);
   mono_to_wall_ = wall_now_ns() - (uint64_t(mono.tv_sec) * 1000000000ull + uint64_t(mono.tv_nsec));
@@ -180,6 +181,17 @@ std::optional<Place> FlowSink::place_of(const IpAddress& addr) {
     p = book_.owner(addr);
   }
   return p;
+}
+
+std::optional<ServerProcess> FlowSink::server_of(const IpAddress& addr, uint16_t port, FlowProto proto) {
+  bool udp = proto == FlowProto::udp;
+  auto s = book_.server(addr, port, udp);
+  if (!s && book_.stale(kRefreshEvery)) {  // a server started since
+    book_.refresh(registry_.list());
+    s = book_.server(addr, port, udp);
+  }
+  if (!s) return std::nullopt;
+  return ServerProcess{s->pid, s->comm};
 }
 
 void FlowSink::start() { book_.refresh(registry_.list()); }

@@ -42,6 +42,7 @@ class FlowSink final : public TraceSink {
 
  private:
   std::optional<Place> place_of(const IpAddress& addr);
+  std::optional<ServerProcess> server_of(const IpAddress& addr, uint16_t port, FlowProto proto);
   std::optional<UdpCounts> udp_counts(uint64_t cookie, const IpAddress& remote, uint16_t port, bool take);
   void write(const Flow& f);
 

@@ -218,8 +218,8 @@ Flow FlowTracker::flow_of(const Sock& a, const Sock* b) const {
   if (b && a.role == Role::server) std::swap(c, srv);
   bool reversed = !srv && c->role == Role::server;  // only the server's end is traced
   Flow f;
-  f.src = reversed ? remote_end(*c) : local_end(*c);
-  f.dst = srv ? local_end(*srv) : reversed ? local_end(*c) : remote_end(*c);
+  f.src = reversed ? remote_end(*c, false) : local_end(*c);
+  f.dst = srv ? local_end(*srv) : reversed ? local_end(*c) : remote_end(*c, true);
   f.proto = c->udp ? FlowProto::udp : FlowProto::tcp;
   f.bytes_sent = reversed ? c->received : c->sent;
   f.bytes_received = reversed ? c->sent : c->received;
@@ -237,7 +237,7 @@ FlowEnd FlowTracker::local_end(const Sock& s) const {
   return FlowEnd{s.place, s.owner.pid, s.owner.comm, s.local, s.local_port};
 }
 
-FlowEnd FlowTracker::remote_end(const Sock& s) const {
+FlowEnd FlowTracker::remote_end(const Sock& s, bool dst) const {
   FlowEnd e;
   e.addr = s.remote;
   e.port = s.remote_port;
@@ -246,6 +246,13 @@ FlowEnd FlowTracker::remote_end(const Sock& s) const {
     e.place = s.place;
   } else if (auto p = place_of_ ? place_of_(s.remote) : std::nullopt) {
     e.place = *p;
+    // A local server that is not traced: its listener's process (loopback ones
+    // are left out, since every namespace has the same loopback addresses).
+    if (auto srv = dst && server_of_ ? server_of_(s.remote, s.remote_port, s.udp ? FlowProto::udp : FlowProto::tcp)
+                                     : std::nullopt) {
+      e.pid = srv->pid;
+      e.comm = srv->comm;
+    }
   } else {
     e.place.kind = PlaceKind::outside;
   }

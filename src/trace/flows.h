@@ -104,6 +104,14 @@ using UdpCountsOf =
 
 enum class FlowProto { tcp, udp };
 
+// The process serving `port` of `proto` at the local address `addr`, when it is
+// not traced (a listener found in /proc: netns_addrs.h); nullopt when none is known.
+struct ServerProcess {
+  uint32_t pid = 0;
+  std::string comm;
+};
+using ServerOf = std::function<std::optional<ServerProcess>(const IpAddress& addr, uint16_t port, FlowProto proto)>;
+
 struct FlowEnd {
   Place place;
   std::optional<uint32_t> pid;  // nullopt: not traced
@@ -132,8 +140,8 @@ constexpr int kUdpClosed = 1, kUdpIdle = 2;
 
 class FlowTracker {
  public:
-  explicit FlowTracker(PlaceOf place_of, UdpCountsOf udp_counts = {})
-      : place_of_(std::move(place_of)), udp_counts_(std::move(udp_counts)) {}
+  explicit FlowTracker(PlaceOf place_of, UdpCountsOf udp_counts = {}, ServerOf server_of = {})
+      : place_of_(std::move(place_of)), udp_counts_(std::move(udp_counts)), server_of_(std::move(server_of)) {}
 
   // One transition; the connections it completes are appended to `done`.
   void on_transition(const TcpTransition& t, std::vector<Flow>& done);
@@ -180,7 +188,8 @@ class FlowTracker {
   void finish(uint64_t cookie, std::vector<Flow>& done);
   Flow flow_of(const Sock& s, const Sock* peer) const;
   FlowEnd local_end(const Sock& s) const;
-  FlowEnd remote_end(const Sock& s) const;
+  // `dst`: the end dialled, whose process a listener found in /proc may name.
+  FlowEnd remote_end(const Sock& s, bool dst) const;
   void forget(uint64_t cookie);
   // UDP (flows_udp.cc).
   void udp_refresh(Sock& s, bool take);
@@ -192,6 +201,7 @@ class FlowTracker {
   std::map<ListenKey, Owner> listeners_;
   std::unordered_set<uint64_t> listener_cookies_;
   UdpCountsOf udp_counts_;
+  ServerOf server_of_;
   std::unordered_multimap<uint64_t, uint64_t> udp_by_cookie_;  // socket cookie -> its pairs' ids
   uint64_t next_udp_id_ = 1ull << 63;  // above every socket cookie (a counter from 1)
 };

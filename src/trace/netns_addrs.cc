@@ -44,6 +44,10 @@ std::string key_of(const IpAddress& a) {
          std::string(reinterpret_cast<const char*>(a.bytes.data()), rtnl::address_size(a.family));
 }
 
+std::string server_key(const IpAddress& a, uint16_t port, bool udp) {
+  return key_of(a) + static_cast<char>(udp) + static_cast<char>(port >> 8) + static_cast<char>(port & 0xff);
+}
+
 unsigned long netns_inode(const std::string& pid) {
   struct stat st {};
   return ::stat(("/proc/" + pid + "/ns/net").c_str(), &st) == 0 ? st.st_ino : 0;
@@ -108,18 +112,53 @@ void AddressBook::add_namespace(const std::string& pid, const Place& place) {
   if (auto v6 = read_small_file("/proc/" + pid + "/net/if_inet6"))
     for (const IpAddress& a : parse_if_inet6(*v6)) addrs.push_back(a);
   for (const IpAddress& a : addrs) owners_.emplace(key_of(a), place);
+  add_servers(pid, addrs);
+}
+
+// A server bound to any address serves each of the namespace's (an IPv6 one
+// bound to :: the IPv4 ones too, unless it is v6-only, which /proc does not say:
+// a v4 listener on the same port, if any, is found first).
+void AddressBook::add_servers(const std::string& pid, const std::vector<IpAddress>& addrs) {
+  for (const char* file : {"tcp", "udp", "tcp6", "udp6"}) {
+    bool udp = file[0] == 'u';
+    auto text = read_small_file("/proc/" + pid + "/net/" + file);
+    if (!text) continue;
+    for (const ProcSocket& s : servers_of(parse_proc_net_sockets(*text), udp)) {
+      bool any = std::all_of(s.local.bytes.begin(), s.local.bytes.end(), [](uint8_t b) { return b == 0; });
+      if (!any) {
+        server_inodes_.emplace(server_key(s.local, s.port, udp), s.inode);
+        continue;
+      }
+      for (const IpAddress& a : addrs)
+        if (a.family == s.local.family || s.local.family == AF_INET6)
+          server_inodes_.emplace(server_key(a, s.port, udp), s.inode);
+    }
+  }
 }
 
 void AddressBook::refresh(const std::vector<ContainerInfo>& containers) {
   owners_.clear();
   seen_netns_.clear();
+  server_inodes_.clear();
+  servers_.clear();
   // The host first: a container sharing its namespace (--network host) is the host's.
   add_namespace("self", Place{PlaceKind::host});
   for (const ContainerInfo& c : containers) {
     std::string pid = some_pid(mount_ + (c.cgroup_path == "/" ? "" : c.cgroup_path));
     if (!pid.empty()) add_namespace(pid, Place{PlaceKind::container, c.id, c.runtime});
   }
+  std::vector<uint64_t> inodes;
+  for (const auto& [key, inode] : server_inodes_) inodes.push_back(inode);
+  auto holders = find_socket_holders(inodes);
+  for (const auto& [key, inode] : server_inodes_)
+    if (auto h = holders.find(inode); h != holders.end()) servers_.emplace(key, h->second);
   refreshed_ = std::chrono::steady_clock::now();
+}
+
+std::optional<SocketHolder> AddressBook::server(const IpAddress& addr, uint16_t port, bool udp) const {
+  auto it = servers_.find(server_key(addr, port, udp));
+  if (it == servers_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::optional<Place> AddressBook::owner(const IpAddress& addr) const {

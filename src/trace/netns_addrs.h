@@ -3,6 +3,9 @@
 // (/proc/PID/net/fib_trie for IPv4, /proc/PID/net/if_inet6 for IPv6), so that a
 // flow to a container that is not traced still names it.
 //
+// With them, the servers of each namespace (proc_sockets.h): a flow to a local
+// server that is not traced still names its process.
+//
 // The parsers are pure (their input is a kernel file, but fuzzed all the same);
 // AddressBook does the reading. Loopback and link-local addresses name no one:
 // every namespace has them.
@@ -17,6 +20,7 @@
 
 #include "trace/containers.h"
 #include "trace/flows.h"
+#include "trace/proc_sockets.h"
 
 namespace cgscope::trace {
 
@@ -33,15 +37,22 @@ class AddressBook {
   void refresh(const std::vector<ContainerInfo>& containers);
   // The owner of `addr`, nullopt when no namespace read has it.
   std::optional<Place> owner(const IpAddress& addr) const;
+  // The process serving `port` at `addr` (a TCP listener, or a UDP socket bound
+  // and connected to no one, on that address or on any address of its
+  // namespace); nullopt when no namespace read has one.
+  std::optional<SocketHolder> server(const IpAddress& addr, uint16_t port, bool udp) const;
   // Whether a refresh is due: the last one is older than `interval`.
   bool stale(std::chrono::steady_clock::duration interval) const;
 
  private:
   void add_namespace(const std::string& pid, const Place& place);
+  void add_servers(const std::string& pid, const std::vector<IpAddress>& addrs);
 
   std::string mount_;
   std::unordered_map<std::string, Place> owners_;  // address bytes -> owner
   std::vector<unsigned long> seen_netns_;          // read in this refresh
+  std::unordered_map<std::string, uint64_t> server_inodes_;  // server key -> socket inode
+  std::unordered_map<std::string, SocketHolder> servers_;    // server key -> its process
   std::chrono::steady_clock::time_point refreshed_{};
 };
 

@@ -1,5 +1,5 @@
-// What --flows reads from outside: the kernel's fib_trie and if_inet6 files of
-// other namespaces, and names (comms, container ids) that end up in graph labels.
+// What --flows reads from outside: the kernel's fib_trie, if_inet6 and
+// /proc/net/{tcp,udp}[6] files of other namespaces, and names (comms, container ids) that end up in graph labels.
 // Runs both address parsers and both label escapers on the input, and checks
 // that an escaped label can never close its quotes early.
 #include <cstdint>
@@ -8,6 +8,7 @@
 
 #include "trace/flow_graph.h"
 #include "trace/netns_addrs.h"
+#include "trace/proc_sockets.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cgscope::trace;
@@ -17,6 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (a.family != 2 || a.bytes[0] == 127) __builtin_trap();  // IPv4, never loopback
   for (const IpAddress& a : parse_if_inet6(text))
     if (a.family != 10) __builtin_trap();
+  auto rows = parse_proc_net_sockets(text);
+  for (const ProcSocket& s : rows)
+    if (s.local.family != 2 && s.local.family != 10) __builtin_trap();
+  for (bool udp : {false, true})
+    for (const ProcSocket& s : servers_of(rows, udp))
+      if (!s.inode || !s.port) __builtin_trap();
 
   std::string mermaid = mermaid_escape(text);
   for (char c : mermaid)

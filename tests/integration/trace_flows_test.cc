@@ -43,13 +43,15 @@ TEST_F(TraceFlows, JsonNamesBothContainersWithExactBytesAndGraphsParse) {
   EXPECT_EQ(f["established"], true);
   EXPECT_GT(f["duration_ms"].get<double>(), 0.0);
 
-  // Only A traced: B is still named, from its namespace's addresses; its process is not.
+  // Only A traced: B is still named, from its namespace's addresses. Its process
+  // is named only if its listener was found in /proc before it closed (the
+  // server listened after the trace began): null or B's server, never another.
   std::string a_out = only_a.finish();
   auto a_flows = json_lines(a_out);
   ASSERT_EQ(a_flows.size(), 1u) << only_a.err() << a_out;
   EXPECT_EQ(a_flows[0]["src"]["pid"], client_.pid());
   EXPECT_EQ(a_flows[0]["dst"]["container_id"], id_b_) << a_flows[0].dump();
-  EXPECT_TRUE(a_flows[0]["dst"]["pid"].is_null());
+  EXPECT_TRUE(a_flows[0]["dst"]["pid"].is_null() || a_flows[0]["dst"]["pid"] == server_.pid()) << a_flows[0].dump();
   EXPECT_EQ(a_flows[0]["bytes_sent"], kUp);
 
   TempPath dot_file("flows-dot");
@@ -65,6 +67,29 @@ TEST_F(TraceFlows, JsonNamesBothContainersWithExactBytesAndGraphsParse) {
   EXPECT_EQ(mermaid_subset_error(chart), "") << chart;
   EXPECT_NE(chart.find(id_b_.substr(0, 12)), std::string::npos) << chart;
   EXPECT_NE(chart.find("n0 -->|\"8080/tcp: 1 conn, "), std::string::npos) << chart;
+}
+
+// A server that listens before the trace begins, and is not traced: the flow to
+// it names its process from its listener in /proc (as `ss -ltp` would).
+TEST_F(TraceFlows, AnUntracedServerIsNamedByTheListenerFoundAtTheStart) {
+  ASSERT_NO_FATAL_FAILURE(start_pair());
+  ASSERT_TRUE(server_.release()) << server_.error();
+  auto until = Clock::now() + 10s;
+  while (!listening(server_.pid(), kPort) && Clock::now() < until) usleep(10 * 1000);
+  ASSERT_TRUE(listening(server_.pid(), kPort)) << "the server did not listen";
+  FlowsRun only_a({"-o", "json", "--container", id_a_.substr(0, 12)});
+  ASSERT_TRUE(only_a.ready()) << only_a.err();
+  ASSERT_TRUE(client_.release()) << client_.error();
+  EXPECT_EQ(exit_code(client_.wait_for(30s)), 0) << "client";
+  EXPECT_EQ(exit_code(server_.wait_for(30s)), 0) << "server";
+  std::string out = only_a.finish();
+  auto flows = json_lines(out);
+  ASSERT_EQ(flows.size(), 1u) << only_a.err() << out;
+  EXPECT_EQ(flows[0]["src"]["pid"], client_.pid());
+  EXPECT_EQ(flows[0]["dst"]["container_id"], id_b_);
+  EXPECT_EQ(flows[0]["dst"]["pid"], server_.pid()) << flows[0].dump();
+  EXPECT_EQ(flows[0]["dst"]["comm"], "flow-server");
+  EXPECT_EQ(flows[0]["bytes_sent"], kUp);
 }
 
 TEST(TraceFlowsErrors, GraphFormsNeedFlowsAndFlowsTakesNoEvents) {

@@ -148,14 +148,15 @@ TEST_F(TraceUdpFlows, BothContainersAreNamedWithExactBytesAndDatagramsEachWay) {
   EXPECT_EQ(dead["datagrams_received"], 0);
   EXPECT_EQ(dead["established"], false);
 
-  // Only A traced: B is still named, from its namespace's addresses; its process is not.
+  // Only A traced: B is still named, from its namespace's addresses; its process
+  // only if its bound socket was found in /proc while it was open.
   std::string a_out = only_a.finish();
   auto a_flows = json_lines(a_out);
   ASSERT_EQ(a_flows.size(), 2u) << only_a.err() << a_out;
   const auto& a = a_flows[0]["dst"]["port"] == kUdpPort ? a_flows[0] : a_flows[1];
   EXPECT_EQ(a["src"]["pid"], client_pid_);
   EXPECT_EQ(a["dst"]["container_id"], id_b_) << a.dump();
-  EXPECT_TRUE(a["dst"]["pid"].is_null());
+  EXPECT_TRUE(a["dst"]["pid"].is_null() || a["dst"]["pid"] == server_pid_) << a.dump();
   EXPECT_EQ(a["bytes_sent"], up);
   EXPECT_EQ(a["bytes_received"], down);
 

@@ -171,12 +171,12 @@ static __always_inline int fsum_reuse(struct task_struct *task, struct scratch *
  * still names), so it is not counted as a lost event: the caller must only not
  * make the slot name another file. */
 static __always_inline int fsum_send_totals(struct task_struct *task, const struct cgs_fsum_key *k,
-					    struct cgs_fsum *e)
+					    struct cgs_fsum *e, __u32 ended)
 {
 	struct cgs_record *r;
 	__u64 calls = e->calls;
 
-	if (calls == e->sent_calls)
+	if (calls == e->sent_calls && !ended)
 		return 0;
 	r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r)
@@ -185,7 +185,7 @@ static __always_inline int fsum_send_totals(struct task_struct *task, const stru
 	fill_task_header(r, task, CGS_EV_FILE_SUMS);
 	r->size = sizeof(*r);
 	r->flags |= CGS_REC_F_UNSELECTED;
-	r->ret = 0;
+	r->ret = ended;
 	r->args[0] = e->bytes;
 	r->args[1] = calls;
 	r->args[2] = e->dev;
@@ -275,7 +275,7 @@ static __always_inline void fsum_arm(struct task_struct *task, __u32 tgid, __u32
 	 * naming their file: it stops instead of standing for the new one (its next
 	 * call sends a full record and tries again). Re-armed anyway, they would be
 	 * credited to the new file. */
-	if (e && fsum_send_totals(task, &k, e) != 0) {
+	if (e && fsum_send_totals(task, &k, e, 0) != 0) {
 		e->file = 0;
 		return;
 	}
@@ -346,7 +346,7 @@ static __always_inline void fsum_slot_gone(struct task_struct *task, __u32 tgid,
 	if (!e || !e->file)
 		return;
 	e->file = 0;
-	fsum_send_totals(task, &k, e);
+	fsum_send_totals(task, &k, e, dir == CGS_FSUM_DIR_SHOWN ? 0 : CGS_FSUM_END_CLOSE);
 }
 
 /* close(fd), dup2/dup3 onto fd, at exit: the slots of fd go out and stop. Three
@@ -371,7 +371,7 @@ static long fsum_range_cb(struct bpf_map *map, struct cgs_fsum_key *k, struct cg
 	if (k->tgid != r->tgid || k->fd < r->lo || k->fd > r->hi || !e->file)
 		return 0;
 	e->file = 0;
-	fsum_send_totals(bpf_get_current_task_btf(), k, e);
+	fsum_send_totals(bpf_get_current_task_btf(), k, e, 0); /* close_range may only set flags; exec: user space knows */
 	return 0;
 }
 

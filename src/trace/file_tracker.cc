@@ -272,6 +272,17 @@ void FileTracker::learn(const RecordView& rec, int fd, const FdPath& p, Cloexec 
   table_.set(h->pid, h->tid, fd, learnt_, attrs);
 }
 
+// The kernel ended a file_write/file_read slot at a close (or a dup2 onto its
+// fd), before that call's own record, which never comes when the filters leave
+// the closing thread out (--comm): the fd is closed here, if the table still
+// holds that file there. A record that does come finds it closed already.
+void FileTracker::slot_closed(const cgs_record& h) {
+  int fd = int32_t(h.args[5]);
+  const FdEntry* e = table_.find(h.pid, h.tid, fd);
+  if (!e || e->dev != uint32_t(h.args[2]) || e->ino != h.args[3]) return;
+  if (auto gone = table_.close(h.pid, h.tid, fd)) closed(h, *gone, "close");
+}
+
 // `e` left the task's table: if no other fd holds its file, its file event ends.
 void FileTracker::closed(const cgs_record& h, const FdEntry& e, std::string_view why) {
   if (activity_.on() && e.ino && !table_.refers_to(h.pid, h.tid, e.dev, e.ino))
@@ -377,6 +388,7 @@ void FileTracker::on_lifecycle(const RecordView& rec) {
       break;
     case CGS_EV_FILE_SUMS:
       count(sums_.on_record(*h));
+      if (h->ret == CGS_FSUM_END_CLOSE) slot_closed(*h);
       break;
     case CGS_EV_PROCESS_EXEC:
       for (const FdEntry& e : table_.on_exec(h->pid, uint32_t(h->args[2]))) closed(*h, e, "exec");

@@ -82,6 +82,7 @@ class FileTracker {
   void update_table(const FileCall& fc, const RecordView& rec, int64_t ret, const Sections& sec);
   void learn(const RecordView& rec, int fd, const FdPath& p, Cloexec cloexec);
   void closed(const cgs_record& h, const FdEntry& e, std::string_view why);
+  void slot_closed(const cgs_record& h);
   Cloexec new_fd_cloexec(const FileCall& fc, const cgs_record& h) const;
   void count(const std::vector<FileSums::Credit>& credits);
   void reuse_paths(const RecordView& rec, Sections& sec);

@@ -391,8 +391,12 @@ struct cgs_scope_value {
 	 CGS_FDPATH_F_MOVING | CGS_FDPATH_F_FAULT | CGS_FDPATH_F_DETACHED)
 /* Not an event: a slot's totals, for user space's sums only (flagged UNSELECTED).
  * args: [0] bytes, [1] calls (both since the slot was made), [2] dev, [3] ino of
- * the file they belong to, [4] 1 for writes, [5] the fd. */
+ * the file they belong to, [4] 1 for writes, [5] the fd. ret: CGS_FSUM_END_CLOSE
+ * when a close or a dup2/dup3 onto the fd ended a file_write/file_read slot (sent
+ * then even with no new calls: the thread that closed may be one the filters
+ * leave out, whose own record never comes), else 0. */
 #define CGS_EV_FILE_SUMS 1100
+#define CGS_FSUM_END_CLOSE 1
 
 struct cgs_fsum_key {
 	__u32 tgid;

@@ -85,4 +85,16 @@ inline nlohmann::json write_path(const TraceRun& run, int n) {
   return "(no write of " + std::to_string(n) + " bytes)";
 }
 
+// The run has exactly one file_write event for path, with these totals.
+inline void expect_one_sum(const TraceRun& run, const std::string& path, uint64_t bytes, uint64_t calls,
+                           const char* closed_by) {
+  std::vector<nlohmann::json> found;
+  for (const auto& e : mine(run, "file_write"))
+    if (e["args"]["path"] == path) found.push_back(e["args"]);
+  ASSERT_EQ(found.size(), 1u) << run.stderr_text;
+  EXPECT_EQ(found[0]["bytes"], bytes) << found[0].dump();
+  EXPECT_EQ(found[0]["calls"], calls) << found[0].dump();
+  EXPECT_EQ(found[0]["closed_by"], closed_by) << found[0].dump();
+}
+
 }  // namespace cgscope::testing

@@ -251,18 +251,6 @@ TEST(TraceFiles, FileWriteSumsCountedInTheKernelEndAtCloseDup2UnlinkAndExit) {
   EXPECT_EQ(by_path.size(), 4u);
 }
 
-// The run has exactly one file_write event for path, with these totals.
-void expect_one_sum(const TraceRun& run, const std::string& path, uint64_t bytes, uint64_t calls,
-                    const char* closed_by) {
-  std::vector<nlohmann::json> found;
-  for (const auto& e : mine(run, "file_write"))
-    if (e["args"]["path"] == path) found.push_back(e["args"]);
-  ASSERT_EQ(found.size(), 1u) << run.stderr_text;
-  EXPECT_EQ(found[0]["bytes"], bytes) << found[0].dump();
-  EXPECT_EQ(found[0]["calls"], calls) << found[0].dump();
-  EXPECT_EQ(found[0]["closed_by"], closed_by) << found[0].dump();
-}
-
 // Writes counted in the kernel to a close-on-exec fd, then an exec: the exec
 // closes the fd with no syscall of its own, and its count ends there.
 int exec_writer(const std::string& dir) {

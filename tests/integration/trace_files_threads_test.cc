@@ -44,13 +44,7 @@ TEST(TraceFiles, AFileClosedByAThreadTheFiltersLeaveOutEndsAtThatClose) {
                                     {"--comm", "fw-writer"});
   ASSERT_EQ(status, 0) << "the writer failed at step " << status;
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
-  std::vector<nlohmann::json> found;
-  for (const auto& e : mine(run, "file_write"))
-    if (e["args"]["path"] == dir.path + "/shared") found.push_back(e);
-  ASSERT_EQ(found.size(), 1u) << run.stderr_text;
-  EXPECT_EQ(found[0]["args"]["bytes"], 1600) << found[0].dump();
-  EXPECT_EQ(found[0]["args"]["calls"], 400) << found[0].dump();
-  EXPECT_EQ(found[0]["args"]["closed_by"], "close") << found[0].dump();
+  expect_one_sum(run, dir.path + "/shared", 1600, 400, "close");
 }
 
 }  // namespace

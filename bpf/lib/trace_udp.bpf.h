@@ -43,18 +43,23 @@
  * known (0), and the call is dead code the verifier never checks. */
 const volatile __u8 udp_netns_cookie = 0;
 
+/* Not preallocated: an element user space deletes is freed after an RCU grace
+ * period, so a program still holding a pointer to it adds to a dead element
+ * (lost), never to the pair that would reuse a preallocated one at once. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct cgs_udp_key);
 	__type(value, struct cgs_udp_count);
 } udp_pairs SEC(".maps");
 
 /* Sockets with pairs, in scope: their later datagrams count whoever handles
- * them, and their release is reported. */
+ * them, and their release is reported. A plain hash, not an LRU one (which may
+ * evict a long-lived socket early): the release deletes the entry. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct cgs_tcp_owner);
 } udp_known SEC(".maps");
@@ -144,9 +149,10 @@ static __always_inline int udp_in_scope(struct __sk_buff *skb, struct task_struc
 	return 1;
 }
 
-static __always_inline void send_udp_peer(struct __sk_buff *skb, struct task_struct *task, int by_task,
-					  const struct cgs_tcp_owner *owner, __u64 cookie, int egress,
-					  const struct cgs_udp_ends *e)
+/* 0 when the record went into the ring. */
+static __always_inline int send_udp_peer(struct __sk_buff *skb, struct task_struct *task, int by_task,
+					 const struct cgs_tcp_owner *owner, __u64 cookie, int egress,
+					 const struct cgs_udp_ends *e)
 {
 	void *mem = bpf_ringbuf_reserve(&events, sizeof(struct cgs_udp_rec6), 0);
 	struct cgs_record *r = mem;
@@ -154,7 +160,7 @@ static __always_inline void send_udp_peer(struct __sk_buff *skb, struct task_str
 
 	if (!mem) {
 		count_drop(CGS_DROP_RINGBUF_FULL);
-		return;
+		return -1;
 	}
 	net_header(r, task, by_task, owner->cgroup_id, CGS_EV_UDP_PEER, cookie);
 	r->nvar = 3;
@@ -176,6 +182,7 @@ static __always_inline void send_udp_peer(struct __sk_buff *skb, struct task_str
 		t->info = (struct cgs_udp_info){.netns_cookie = netns};
 	}
 	bpf_ringbuf_submit(mem, wake_flag());
+	return 0;
 }
 
 static __always_inline int udp_count(struct __sk_buff *skb, int egress)
@@ -211,8 +218,13 @@ static __always_inline int udp_count(struct __sk_buff *skb, int egress)
 			return 1;
 		}
 		if (!err) { /* this datagram made the pair: it alone reports it */
+			if (send_udp_peer(skb, task, by_task, &owner, cookie, egress, &e) != 0) {
+				/* Unreported, the pair would be counted for no one: the
+				 * next datagram makes it again. */
+				bpf_map_delete_elem(&udp_pairs, &key);
+				return 1;
+			}
 			bpf_map_update_elem(&udp_known, &cookie, &owner, BPF_ANY);
-			send_udp_peer(skb, task, by_task, &owner, cookie, egress, &e);
 		}
 		c = bpf_map_lookup_elem(&udp_pairs, &key);
 		if (!c)

@@ -19,6 +19,9 @@ constexpr size_t kFlushBytes = 64 << 10;
 // A destination no namespace had: read them again, at most this often (a
 // container may have appeared since).
 constexpr auto kRefreshEvery = std::chrono::seconds(2);
+// A destination whose server was not found: at most this often, since a
+// refresh also searches /proc/*/fd for the servers' sockets (while the ring waits).
+constexpr auto kServerRefreshEvery = std::chrono::seconds(10);
 // A UDP pair with no datagram for this long is complete (conntrack's timeout
 // for UDP with no reply); pairs are looked at this often.
 constexpr uint64_t kUdpIdleNs = 30'000'000'000ull;
@@ -186,7 +189,7 @@ std::optional<Place> FlowSink::place_of(const IpAddress& addr) {
 std::optional<ServerProcess> FlowSink::server_of(const IpAddress& addr, uint16_t port, FlowProto proto) {
   bool udp = proto == FlowProto::udp;
   auto s = book_.server(addr, port, udp);
-  if (!s && book_.stale(kRefreshEvery)) {  // a server started since
+  if (!s && book_.stale(kServerRefreshEvery)) {  // a server started since
     book_.refresh(registry_.list());
     s = book_.server(addr, port, udp);
   }

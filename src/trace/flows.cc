@@ -116,10 +116,11 @@ std::optional<TcpTransition> tcp_transition_of(const EventView& ev) {
 
 void FlowTracker::on_transition(const TcpTransition& t, std::vector<Flow>& done) {
   if (on_listener(t)) return;
-  // 6.1 reports a child's LISTEN->SYN_RECV under its listener's cookie (copied
-  // with the socket, before the child has one of its own): nothing to key it by.
-  // Its next transition, SYN_RECV->ESTABLISHED, comes under its own.
-  if (t.old_state == kListen && listener_cookies_.count(t.cookie)) return;
+  // A child being cloned has no peer address yet, and on 6.1 its listener's
+  // cookie (copied with the socket, before the child has one of its own, and
+  // the same for every child): nothing to key it by. Its next transition,
+  // SYN_RECV->ESTABLISHED, comes under its own cookie with both addresses.
+  if (t.old_state == kListen && t.new_state == kSynRecv) return;
   auto it = socks_.find(t.cookie);
   if (it == socks_.end()) it = socks_.emplace(t.cookie, new_sock(t)).first;
   update(t.cookie, it->second, t);
@@ -134,12 +135,10 @@ bool FlowTracker::on_listener(const TcpTransition& t) {
   ListenKey key{t.netns, t.local_port};
   if (t.new_state == kListen) {
     listeners_[key] = t.by_task ? Owner{t.pid, t.comm} : Owner{};
-    listener_cookies_.insert(t.cookie);
     return true;
   }
   if (t.old_state == kListen && t.new_state == kClose) {
     listeners_.erase(key);
-    listener_cookies_.erase(t.cookie);
     return true;
   }
   return false;
@@ -151,8 +150,8 @@ FlowTracker::Sock FlowTracker::new_sock(const TcpTransition& t) const {
   s.netns = t.netns;
   s.place = t.place;
   auto listener = listeners_.find({t.netns, t.local_port});
-  // Born in the trace: dialled (connect) or cloned by a listener (accept; on
-  // 6.1 first seen completing its handshake, see on_transition).
+  // Born in the trace: dialled (connect), or cloned by a listener (accept; first
+  // seen completing its handshake, see on_transition).
   s.seen_from_start = (t.old_state == kClose && t.new_state == kSynSent) || t.old_state == kListen ||
                       t.old_state == kSynRecv;
   if (t.new_state == kSynSent) s.role = Role::client;

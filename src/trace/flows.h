@@ -31,7 +31,6 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "core/rtnetlink.h"
@@ -199,7 +198,6 @@ class FlowTracker {
   std::unordered_map<uint64_t, Sock> socks_;
   std::unordered_map<std::string, uint64_t> by_tuple_;  // tuple_key(local, remote) -> cookie
   std::map<ListenKey, Owner> listeners_;
-  std::unordered_set<uint64_t> listener_cookies_;
   UdpCountsOf udp_counts_;
   ServerOf server_of_;
   std::unordered_multimap<uint64_t, uint64_t> udp_by_cookie_;  // socket cookie -> its pairs' ids

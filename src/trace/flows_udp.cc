@@ -7,6 +7,12 @@
 #include "trace/flows.h"
 
 namespace cgscope::trace {
+namespace {
+
+// Ports below this are servers' when nothing else tells (ephemeral ports start above).
+constexpr uint16_t kUdpEphemeralFloor = 32768;
+
+}  // namespace
 
 std::optional<UdpPeer> udp_peer_of(const EventView& ev) {
   const cgs_record* h = ev.rec->hdr;
@@ -30,7 +36,13 @@ void FlowTracker::on_udp_peer(const UdpPeer& p) {
   s.first_ns = s.last_ns = p.wall_ns;
   s.netns = p.netns;
   s.place = p.place;
-  s.role = p.sent_first ? Role::client : Role::server;
+  // The end that sent first dialled; but a first datagram sent from a server's
+  // port to an ephemeral one is a reply whose query went unseen (a socket in
+  // scope only from its first send, under -p, --uid or --comm; or older than
+  // the trace).
+  bool reply = p.local_port < kUdpEphemeralFloor && p.remote_port >= kUdpEphemeralFloor;
+  s.role = p.sent_first && !reply ? Role::client : Role::server;
+  s.seen_from_start = !(p.sent_first && reply);
   s.local = p.local;
   s.local_port = p.local_port;
   s.remote = p.remote;

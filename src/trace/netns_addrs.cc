@@ -119,21 +119,23 @@ void AddressBook::add_namespace(const std::string& pid, const Place& place) {
 // bound to :: the IPv4 ones too, unless it is v6-only, which /proc does not say:
 // a v4 listener on the same port, if any, is found first).
 void AddressBook::add_servers(const std::string& pid, const std::vector<IpAddress>& addrs) {
+  constexpr size_t kLimit = 64 << 20;  // 150 bytes a row: some 400,000 sockets
+  std::vector<std::pair<ProcSocket, bool>> wildcards;  // the kernel prefers a specific bind: those go in first
   for (const char* file : {"tcp", "udp", "tcp6", "udp6"}) {
     bool udp = file[0] == 'u';
-    auto text = read_small_file("/proc/" + pid + "/net/" + file);
+    auto text = read_small_file("/proc/" + pid + "/net/" + file, kLimit);
     if (!text) continue;
     for (const ProcSocket& s : servers_of(parse_proc_net_sockets(*text), udp)) {
-      bool any = std::all_of(s.local.bytes.begin(), s.local.bytes.end(), [](uint8_t b) { return b == 0; });
-      if (!any) {
+      if (std::all_of(s.local.bytes.begin(), s.local.bytes.end(), [](uint8_t b) { return b == 0; }))
+        wildcards.emplace_back(s, udp);
+      else
         server_inodes_.emplace(server_key(s.local, s.port, udp), s.inode);
-        continue;
-      }
-      for (const IpAddress& a : addrs)
-        if (a.family == s.local.family || s.local.family == AF_INET6)
-          server_inodes_.emplace(server_key(a, s.port, udp), s.inode);
     }
   }
+  for (const auto& [s, udp] : wildcards)
+    for (const IpAddress& a : addrs)
+      if (a.family == s.local.family || s.local.family == AF_INET6)
+        server_inodes_.emplace(server_key(a, s.port, udp), s.inode);
 }
 
 void AddressBook::refresh(const std::vector<ContainerInfo>& containers) {

@@ -550,6 +550,7 @@ StopReason Session::trace_until_stop() {
       return StopReason::error;
     }
     if (!flush_sinks()) return output_closed() ? StopReason::output_closed : StopReason::output_failed;
+    tracer_->expire_udp_pairs();
     if (int sig = take_stop_signal()) {
       // Without a command: stop. With one: pass the first signal to CMD and keep
       // tracing until it is gone; a second one kills everything in its cgroup.

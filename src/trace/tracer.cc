@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <cstring>
 
 #include <bpf/bpf.h>
@@ -247,6 +248,30 @@ PathGeneration Tracer::path_generation() const { return read_path_generation(ske
 
 int Tracer::udp_pairs_fd() const {
   return bpf_program__autoload(skel_->progs.on_udp_egress) ? bpf_map__fd(skel_->maps.udp_pairs) : -1;
+}
+
+void Tracer::expire_udp_pairs() {
+  constexpr auto kEvery = std::chrono::seconds(5);
+  constexpr uint64_t kIdleNs = 60'000'000'000ull;
+  int fd = udp_pairs_fd();
+  auto now = std::chrono::steady_clock::now();
+  if (fd < 0 || now < next_udp_expiry_) return;
+  next_udp_expiry_ = now + kEvery;
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock of bpf_ktime_get_ns
+  uint64_t mono = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+  // Keys first, deletions after: a hash map's next key after a deleted one
+  // starts the walk again.
+  std::vector<cgs_udp_key> idle;
+  cgs_udp_key key{}, next{};
+  const cgs_udp_key* prev = nullptr;
+  for (size_t n = 0; n < (1u << 17) && bpf_map_get_next_key(fd, prev, &next) == 0; n++) {
+    key = next;
+    prev = &key;
+    cgs_udp_count c{};
+    if (bpf_map_lookup_elem(fd, &key, &c) == 0 && mono > c.last_ns && mono - c.last_ns >= kIdleNs) idle.push_back(key);
+  }
+  for (const cgs_udp_key& k : idle) bpf_map_delete_elem(fd, &k);
 }
 
 int Tracer::file_sums_fd() const { return skel_->rodata->fsum_on ? bpf_map__fd(skel_->maps.fsums) : -1; }

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <bitset>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -86,6 +87,11 @@ class Tracer {
   int file_sums_fd() const;
   // The kernel's UDP pair counters (map udp_pairs), -1 when UDP is not traced.
   int udp_pairs_fd() const;
+  // Every few seconds: deletes the UDP pairs without a datagram for a minute,
+  // which nothing else takes (with --flows the flow table takes its own after
+  // 30 s; a stream of udp_peer events takes none): the map stays bounded by the
+  // pairs alive, and a pair's next datagram makes and reports it again.
+  void expire_udp_pairs();
 
   // Waits up to timeout_ms for a wake-up, then drains every record there is
   // (records sent without a wake-up included). Returns how many were handled.
@@ -104,6 +110,7 @@ class Tracer {
   std::optional<RingReader> ring_;
   RecordFn on_record_;
   unsigned scope_cgroup_count_ = 0;
+  std::chrono::steady_clock::time_point next_udp_expiry_{};
 };
 
 }  // namespace cgscope::trace

@@ -130,6 +130,30 @@ TEST(UdpFlows, AServerAloneIsTheDestinationOfEachClientPortWithBytesTurnedAround
   EXPECT_EQ(a.dst.pid, 200u);
 }
 
+// Under -p (or with a socket older than the trace) a server's first datagram
+// seen may be its reply, the query unseen: sent from a server's port to an
+// ephemeral one, it does not make the server the client.
+TEST(UdpFlows, AReplySeenFirstKeepsTheServerTheDestination) {
+  FakePairs k;
+  FlowTracker t(nullptr, k.fn());
+  std::vector<Flow> done;
+  t.on_udp_peer(peer(10, 2, true, "198.18.9.2", 53, "198.18.9.1", 40000, kB, 200, "named"));
+  k.at(2, "198.18.9.1", 40000) = counts(120, 1, 0, 0, 10, 200, "named");
+  t.on_udp_close(2, 20 * kMs, done);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].src.port, 40000);
+  EXPECT_FALSE(done[0].src.pid);
+  EXPECT_EQ(done[0].dst.port, 53);
+  EXPECT_EQ(done[0].dst.pid, 200u);
+  EXPECT_EQ(done[0].bytes_received, 120u) << "the reply, back to the client";
+  EXPECT_FALSE(done[0].seen_from_start) << "its beginning was not seen";
+
+  t.on_udp_peer(peer(30, 3, true, "198.18.9.1", 123, "198.18.9.2", 123, kA, 100, "ntpd"));
+  auto open = t.take_open(40 * kMs);
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].src.pid, 100u) << "server port to server port: the sender dialled";
+}
+
 TEST(UdpFlows, IdlePairsAreCompleteAndTheKernelForgetsThem) {
   FakePairs k;
   FlowTracker t(nullptr, k.fn());

@@ -277,7 +277,13 @@ int on_udp_release(struct bpf_sock *sk)
 	if (!r) {
 		count_drop(CGS_DROP_RINGBUF_FULL);
 	} else {
-		by_task = !(task->flags & CGS_PF_KTHREAD) && task->tgid != self_tgid;
+		/* Named, as a datagram's sender is, only when it is no kernel thread,
+		 * is in the cgroup of the socket's owner, and passes the filters on
+		 * the task (-p, --uid, --comm); the cgroup filter passed with the
+		 * owner's cgroup. Any other releaser (a thread --comm leaves out, a
+		 * process the socket was passed to) is not shown. */
+		by_task = !(task->flags & CGS_PF_KTHREAD) && task->tgid != self_tgid &&
+			  task->cgroups->dfl_cgrp->kn->id == known->cgroup_id && task_scope_ok(task, task->tgid);
 		net_header(r, task, by_task, known->cgroup_id, CGS_EV_UDP_CLOSE, cookie);
 		r->args[0] = cookie;
 		r->args[1] = r->args[5];

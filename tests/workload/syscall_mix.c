@@ -70,6 +70,14 @@ static void process(void) {
   (void)sigprocmask(SIG_SETMASK, &old, NULL);
   uint32_t word = 0;
   (void)syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+  /* The ops glibc's own waits use when threads meet (a contended lock, a
+     pthread_join that finds the thread running), made here once each so that
+     strace sees them in every run: whether glibc makes them is timing. Each
+     fails at once with EAGAIN, the word not being 1. */
+  (void)syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+  (void)syscall(SYS_futex, &word, FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME, 1, NULL, NULL, FUTEX_BITSET_MATCH_ANY);
+  (void)syscall(SYS_futex, &word, FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, 1, NULL, NULL,
+                FUTEX_BITSET_MATCH_ANY);
   void* p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p != MAP_FAILED) {
     void* q = mremap(p, 4096, 8192, MREMAP_MAYMOVE);

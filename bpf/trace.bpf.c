@@ -44,6 +44,8 @@ const volatile __u8 wanted_fork = 0, wanted_exec = 0, wanted_exit = 0, wanted_mk
 
 #include "lib/trace_fd.bpf.h"
 #include "lib/trace_msghdr.bpf.h"
+#include "lib/trace_iovdata.bpf.h"
+#include "lib/trace_select.bpf.h"
 
 /* Batched wake-ups: user space drains on a timer, so a record only wakes the
  * reader when the ring is filling up. */
@@ -320,6 +322,9 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	 * close_range a slot's fd. */
 	if (fsum_on && (nr == CGS_NR_CLOSE || nr == CGS_NR_DUP2 || nr == CGS_NR_DUP3 || nr == CGS_NR_CLOSE_RANGE))
 		cgs_fsum_exit(nr, ret, regs->di, regs->si);
+	/* And a select's entry, which must not outlive its call (trace_select.bpf.h). */
+	if ((nr == CGS_NR_SELECT || nr == CGS_NR_PSELECT6) && (wanted[nr] & CGS_WANT_EMIT))
+		cgs_select_take(nr);
 	if (only_failed && ret >= 0)
 		return 0;
 	if (nr == CGS_NR_EXECVE || nr == CGS_NR_EXECVEAT) {
@@ -358,6 +363,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (!r)
 		return 0;
 	end = capture_args(s, r, nr, ret, 1);
+	if (iov_data_arg[nr])
+		end = cgs_put_iov_data(end, iov_data_arg[nr], ret);
+	if (nr == CGS_NR_SELECT || nr == CGS_NR_PSELECT6)
+		end = cgs_put_select(end, nr, ret);
 	if (fsum_calls[nr] & (CGS_FSUM_READ | CGS_FSUM_WRITE))
 		fsum_arm(task, tgid, nr, ret, s);
 	end = put_duration(s, end, ns);
@@ -460,7 +469,7 @@ int on_enter_exit_group(struct trace_event_raw_sys_enter *ctx)
 	return entry_only(ctx->args[0], CGS_NR_EXIT_GROUP, CGS_NR_EXIT_GROUP);
 }
 
-/* The same entry captures (and close's, trace_close.bpf.h) without tracefs: the per-syscall tracepoints
+/* The same entry captures (and close's, trace_close.bpf.h, and select's, trace_select.bpf.h) without tracefs: the per-syscall tracepoints
  * above are attached through tracefs (their ids live there), so where it cannot
  * be mounted user space loads this one instead. It runs for every syscall of the
  * machine, which is why it is the fallback and not the default. */
@@ -469,6 +478,14 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
 	if (id == CGS_NR_CLOSE)
 		return task_in_compat_syscall(bpf_get_current_task_btf()) ? 0 : close_entry((__s32)regs->di);
+	if (id == CGS_NR_SELECT || id == CGS_NR_PSELECT6) {
+		if (task_in_compat_syscall(bpf_get_current_task_btf()))
+			return 0;
+		/* Constants, not `id`, as below. */
+		if (id == CGS_NR_SELECT)
+			return select_entry(CGS_NR_SELECT, regs->di, regs->si, regs->dx, regs->r10, regs->r8);
+		return select_entry(CGS_NR_PSELECT6, regs->di, regs->si, regs->dx, regs->r10, regs->r8);
+	}
 	switch (id) {
 	case CGS_NR_EXECVE:
 	case CGS_NR_EXECVEAT:

@@ -64,7 +64,8 @@ host_pkgs=(qemu-system-x86 seabios debootstrap e2fsprogs)
 # scripts/install-deps.sh installs. A test whose tool is missing skips or fails.
 guest_tools=(bash coreutils util-linux procps kmod iproute2
   curl microsocks tinyproxy dante-server busybox-static
-  graphviz)  # trace_flows*_test: the DOT graph is checked with dot -Tsvg
+  graphviz  # trace_flows*_test: the DOT graph is checked with dot -Tsvg
+  strace)   # trace_strace_test, trace_struct_test: decoding compared with strace's
 
 build_dir=build
 do_build=0

@@ -61,7 +61,8 @@ void add_trace_command(CLI::App& app, int& exit_code, const std::vector<std::str
   sub->add_option("--container", req->container, "Only this container (id or 12+ char prefix), 'all' or 'host'");
   sub->add_flag("-x,--failed", req->only_failed, "Only syscalls that returned an error");
   sub->add_option("--capture-buffers", req->capture_bytes,
-                  "Capture the first N bytes of read/write/send/recv buffers (max 4096)")
+                  "Capture the first N bytes of read/write/send/recv buffers, and of each iovec of "
+                  "readv/writev/sendmsg/recvmsg (max 4096)")
       ->check(CLI::Range(0, 4096));
   sub->add_flag("--envp", req->capture_envp, "Capture execve's environment too");
   sub->add_option("-s,--string-limit", req->string_limit,

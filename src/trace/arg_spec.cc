@@ -184,12 +184,25 @@ size_t sockaddr_len_arg(std::span<const std::string_view> names, size_t self) {
   return kNotFound;
 }
 
+// select's and pselect6's sets and timeout: raw values whose contents the
+// call's own section holds (bpf/lib/trace_select.bpf.h).
+std::optional<ArgFormat> select_arg_format(std::string_view syscall, std::string_view name) {
+  if (syscall != "select" && syscall != "pselect6") return std::nullopt;
+  if (name == "inp") return ArgFormat::fd_set_read;
+  if (name == "outp") return ArgFormat::fd_set_write;
+  if (name == "exp") return ArgFormat::fd_set_except;
+  if (syscall == "select" && name == "tvp") return ArgFormat::select_timeval;
+  if (syscall == "pselect6" && name == "tsp") return ArgFormat::select_timespec;
+  return std::nullopt;
+}
+
 std::optional<ArgSpec> classify_capture(std::string_view syscall, std::string_view canon, std::string_view name,
                                         std::span<const std::string_view> names) {
   bool ptr = canon.find('*') != std::string_view::npos;
   if (!ptr) return std::nullopt;
   size_t self = index_of(names, name);
   if (auto s = classify_struct(syscall, name, names)) return *s;
+  if (auto f = select_arg_format(syscall, name)) return raw(*f);
 
   if (canon == "char**") return spec(CGS_ARG_STRARR, 0, ArgFormat::string_array);
 
@@ -325,6 +338,7 @@ std::string_view context_arg_name(ArgFormat f) {
 RetFormat classify_ret(std::string_view syscall) {
   if (one_of(syscall, kAddressResultSyscalls)) return RetFormat::address;
   if (syscall == "fcntl") return RetFormat::fcntl;
+  if (syscall == "select" || syscall == "pselect6") return RetFormat::select;
   return RetFormat::dec;
 }
 
@@ -384,6 +398,11 @@ std::string_view arg_format_name(ArgFormat f) {
     case ArgFormat::futex_timeout: return "futex_timeout";
     case ArgFormat::dirent64_array: return "dirent64_array";
     case ArgFormat::msghdr: return "msghdr";
+    case ArgFormat::fd_set_read: return "fd_set_read";
+    case ArgFormat::fd_set_write: return "fd_set_write";
+    case ArgFormat::fd_set_except: return "fd_set_except";
+    case ArgFormat::select_timeval: return "select_timeval";
+    case ArgFormat::select_timespec: return "select_timespec";
   }
   return "unknown";
 }

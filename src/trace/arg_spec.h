@@ -70,6 +70,13 @@ enum class ArgFormat : uint8_t {
   dirent64_array,  // getdents64's linux_dirent64 records, ret bytes of them
   msghdr,          // sendmsg/recvmsg's struct msghdr with its name, iovecs and control
                    // data (CGS_ARG_MSGHDR, decode_msghdr.cc)
+  // select/pselect6's arguments as the call was given them, from the call's
+  // CGS_ARG_SELECT section (decode_select.cc): the three fd sets, the timeout.
+  fd_set_read,
+  fd_set_write,
+  fd_set_except,
+  select_timeval,   // select's struct timeval
+  select_timespec,  // pselect6's struct timespec
 };
 
 // How a syscall's return value reads, when it succeeded (an error is always
@@ -78,6 +85,7 @@ enum class RetFormat : uint8_t {
   dec,      // a count, an fd, a pid
   address,  // mmap, mremap, brk, shmat: hex
   fcntl,    // by fcntl's command: flags for F_GETFL, F_GETFD ..., else decimal
+  select,   // select/pselect6: the count, then the ready sets and the time left
 };
 
 struct ArgSpec {

@@ -8,6 +8,7 @@
 #include "trace/decode_sock.h"
 #include "trace/decode_struct.h"
 #include "trace/flags.h"
+#include "trace/iov_data.h"
 #include "trace/schema.h"
 #include "trace/tcp_states.h"
 
@@ -97,9 +98,26 @@ ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64
   return v;
 }
 
+void attach_call_section(ArgValue& v, const ArgDesc& a, uint64_t raw, const VarSection& call, int64_t ret) {
+  if (call.kind == CGS_ARG_IOVDATA) {
+    if (v.kind == ArgValue::Kind::structure) v.iov = &call;
+    return;
+  }
+  bool select_arg = a.format == ArgFormat::fd_set_read || a.format == ArgFormat::fd_set_write ||
+                    a.format == ArgFormat::fd_set_except || a.format == ArgFormat::select_timeval ||
+                    a.format == ArgFormat::select_timespec;
+  if (call.kind != CGS_ARG_SELECT || !select_arg || raw == 0) return;
+  v.kind = ArgValue::Kind::structure;  // the address again, should the section not hold it
+  v.format = a.format;
+  v.raw = raw;
+  v.var = &call;
+  v.ctx = static_cast<uint64_t>(ret);
+}
+
 void append_struct_value(std::string& out, const ArgValue& v, bool json) {
   StructOut o(out, json);
-  if (decode_struct(o, v.format, v.var->data, static_cast<int64_t>(v.ctx), v.var->truncated())) return;
+  IovData iov = v.iov ? IovData(v.iov->data) : IovData();
+  if (decode_struct(o, v.format, v.var->data, static_cast<int64_t>(v.ctx), v.var->truncated(), &iov)) return;
   if (json) out += '"';
   append_hex(out, v.raw);
   if (json) out += '"';

@@ -34,6 +34,7 @@ struct ArgValue {
   uint64_t ctx = 0;                   // number/scalar: the argument `format` is read by (fcntl's cmd)
   std::string_view str;               // string
   const VarSection* var = nullptr;    // strings, sockaddr: the section
+  const VarSection* iov = nullptr;    // structure of iovecs (an array, a msghdr): their contents, if kept
   bool truncated = false;             // string: cut short (shown with a trailing "...")
 
   static ArgValue text(std::string_view s, bool cut = false) {
@@ -55,6 +56,11 @@ struct NamedValue {
 // (present or not): a section always wins over the raw value. `ctx` is the raw
 // value of the argument a.ctx_arg names, for formats read by another argument.
 ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64_t ctx = 0, int64_t ret = 0);
+
+// The call's own section (RecordView::call_section) for the argument it
+// describes: an iovec array's or a msghdr's contents (CGS_ARG_IOVDATA), one of
+// select's sets or its timeout (CGS_ARG_SELECT). `v` is arg_value's for it.
+void attach_call_section(ArgValue& v, const ArgDesc& a, uint64_t raw, const VarSection& call, int64_t ret);
 
 // A structure value: strace's text (json false) or JSON; the address when its
 // bytes are not such a struct.

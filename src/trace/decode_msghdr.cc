@@ -50,11 +50,11 @@ void name_field(StructOut& o, const cgs_msghdr& m, std::span<const uint8_t> name
   o.close_obj();
 }
 
-void iov_field(StructOut& o, const cgs_msghdr& m, std::span<const uint8_t> iov) {
+void iov_field(StructOut& o, const cgs_msghdr& m, std::span<const uint8_t> iov, const IovData* data) {
   o.key("msg_iov");
   if (!m.msg_iov) return o.null();
   if (m.cut & CGS_MSG_IOV_FAULT) return o.hex(m.msg_iov);
-  decode_iovecs(o, iov, iov.size() / 16 < m.msg_iovlen);
+  decode_iovecs(o, iov, iov.size() / 16 < m.msg_iovlen, data);
 }
 
 void cmsg_data(StructOut& o, int level, int type, std::span<const uint8_t> data) {
@@ -112,7 +112,7 @@ void control_field(StructOut& o, const cgs_msghdr& m, std::span<const uint8_t> c
 
 }  // namespace
 
-bool decode_msghdr(StructOut& o, std::span<const uint8_t> d) {
+bool decode_msghdr(StructOut& o, std::span<const uint8_t> d, const IovData* data) {
   if (d.size() < kHeader) return false;
   cgs_msghdr m;
   std::memcpy(&m, d.data(), sizeof m);
@@ -130,7 +130,7 @@ bool decode_msghdr(StructOut& o, std::span<const uint8_t> d) {
   name_field(o, m, d.subspan(name_at, m.name_kept));
   o.key("msg_namelen");
   o.unum(m.msg_namelen);
-  iov_field(o, m, d.subspan(iov_at, m.iov_kept & ~15u));
+  iov_field(o, m, d.subspan(iov_at, m.iov_kept & ~15u), data);
   o.key("msg_iovlen");
   o.unum(m.msg_iovlen);
   if (m.msg_controllen) control_field(o, m, d.subspan(control_at, m.control_kept));

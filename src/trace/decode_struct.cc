@@ -3,6 +3,7 @@
 // format. Field offsets are those of the x86_64 structs (asm/stat.h,
 // linux/stat.h, linux/dirent.h, linux/time_types.h, linux/utsname.h).
 #include "trace/decode_struct.h"
+#include "trace/decode_select.h"
 
 #include <array>
 
@@ -300,20 +301,26 @@ bool is_struct_format(ArgFormat f) {
     case ArgFormat::futex_timeout:
     case ArgFormat::dirent64_array:
     case ArgFormat::msghdr:
+    case ArgFormat::fd_set_read:
+    case ArgFormat::fd_set_write:
+    case ArgFormat::fd_set_except:
+    case ArgFormat::select_timeval:
+    case ArgFormat::select_timespec:
       return true;
     default:
       return false;
   }
 }
 
-bool decode_struct(StructOut& o, ArgFormat f, std::span<const uint8_t> d, int64_t ret, bool cut) {
+bool decode_struct(StructOut& o, ArgFormat f, std::span<const uint8_t> d, int64_t ret, bool cut,
+                   const IovData* iov) {
   switch (f) {
     case ArgFormat::stat_struct: return decode_stat(o, d);
     case ArgFormat::statx_struct: return decode_statx(o, d);
     case ArgFormat::wait_status: return decode_wait_status(o, d);
     case ArgFormat::fd_pair: return decode_fd_pair(o, d);
     case ArgFormat::pollfd_array: return decode_pollfds(o, d, ret, cut);
-    case ArgFormat::iovec_array: return decode_iovecs(o, d, cut);
+    case ArgFormat::iovec_array: return decode_iovecs(o, d, cut, iov);
     case ArgFormat::timespec: return decode_timespec(o, d);
     case ArgFormat::utsname: return decode_utsname(o, d);
     case ArgFormat::sigaction: return decode_sigaction(o, d);
@@ -323,7 +330,12 @@ bool decode_struct(StructOut& o, ArgFormat f, std::span<const uint8_t> d, int64_
     case ArgFormat::socklen: return decode_socklen(o, d);
     case ArgFormat::futex_timeout: return decode_timespec(o, d);  // a wait op's (arg_value.cc)
     case ArgFormat::dirent64_array: return decode_dirents64(o, d, cut);
-    case ArgFormat::msghdr: return decode_msghdr(o, d);
+    case ArgFormat::msghdr: return decode_msghdr(o, d, iov);
+    case ArgFormat::fd_set_read:
+    case ArgFormat::fd_set_write:
+    case ArgFormat::fd_set_except:
+    case ArgFormat::select_timeval:
+    case ArgFormat::select_timespec: return decode_select_arg(o, f, d);
     default: return false;
   }
 }

@@ -2,6 +2,7 @@
 // clone_args (x86_64 layouts: asm-generic/poll.h, linux/uio.h, linux/eventpoll.h
 // (packed), asm/signal.h's kernel sigaction, linux/sched.h).
 #include <array>
+#include <optional>
 
 #include "trace/decode_struct.h"
 #include "trace/flags.h"
@@ -104,6 +105,27 @@ void hex_field(StructOut& o, std::string_view name, uint64_t v) {
   else o.hex(v);
 }
 
+// An element's contents, where the kernel kept them: strace's iov_base="..."
+// in text; in JSON iov_base stays the address, and iov_data holds the bytes.
+void iov_base_field(StructOut& o, uint64_t base, const std::optional<IovElement>& data) {
+  if (base == 0) {  // NULL, as strace shows it, and no bytes to show
+    o.key("iov_base");
+    return o.null();
+  }
+  if (data && !o.json()) {
+    o.key("iov_base");
+    o.bytes(data->bytes, data->cut);
+    return;
+  }
+  hex_field(o, "iov_base", base);
+  if (!data) return;
+  o.key("iov_data");
+  if (o.bytes(data->bytes, data->cut)) {
+    o.key("iov_data_raw");
+    o.raw(data->bytes);
+  }
+}
+
 }  // namespace
 
 bool decode_pollfds(StructOut& o, std::span<const uint8_t> d, int64_t ret, bool cut) {
@@ -121,11 +143,11 @@ bool decode_pollfds(StructOut& o, std::span<const uint8_t> d, int64_t ret, bool 
   return true;
 }
 
-bool decode_iovecs(StructOut& o, std::span<const uint8_t> d, bool cut) {
+bool decode_iovecs(StructOut& o, std::span<const uint8_t> d, bool cut, const IovData* data) {
   o.open_arr();
-  for (size_t off = 0; off + 16 <= d.size(); off += 16) {
+  for (size_t off = 0, i = 0; off + 16 <= d.size(); off += 16, i++) {
     o.open_obj();
-    hex_field(o, "iov_base", field<uint64_t>(d, off));
+    iov_base_field(o, field<uint64_t>(d, off), data ? data->element(i) : std::nullopt);
     o.key("iov_len");
     o.unum(field<uint64_t>(d, off + 8));
     o.close_obj();

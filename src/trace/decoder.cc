@@ -50,7 +50,9 @@ Result<RecordView> decode_record(std::span<const uint8_t> bytes) {
     off += sizeof(cgs_var);
     if (var.len > size - off) return fail(fmt::format("section {} of {} bytes overruns the record", i, var.len));
     if (var.arg >= CGS_NARGS) return fail(fmt::format("section {} names argument {}", i, var.arg));
-    v.vars[var.arg] = VarSection{true, var.kind, var.flags, bytes.subspan(off, var.len)};
+    bool of_call = var.kind == CGS_ARG_IOVDATA || var.kind == CGS_ARG_SELECT;
+    VarSection& to = of_call ? v.call_section : v.vars[var.arg];
+    to = VarSection{true, var.kind, var.flags, bytes.subspan(off, var.len)};
     off += (var.len + 7u) & ~size_t{7};
   }
   return v;

@@ -28,6 +28,9 @@ struct VarSection {
 struct RecordView {
   const cgs_record* hdr = nullptr;
   std::array<VarSection, CGS_NARGS> vars{};  // by argument index
+  // The call's own section, if any (CGS_ARG_IOVDATA: the iovecs' contents, whose
+  // argument's section is the iovec array or the msghdr; CGS_ARG_SELECT).
+  VarSection call_section{};
   bool has_duration = false;  // -T: CGS_REC_F_DURATION
   uint64_t duration_ns = 0;
 };

@@ -14,7 +14,8 @@ namespace {
 void configure_stamps(trace_bpf* skel, bool stamps) {
   auto* ro = skel->rodata;
   for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
-    bool other = false, fdclose = false;
+    // select/pselect6's section is the call's own (trace_select.bpf.h).
+    bool other = nr == CGS_NR_SELECT || nr == CGS_NR_PSELECT6, fdclose = false;
     for (unsigned i = 0; i < CGS_NARGS; i++) {
       uint8_t kb = ro->arg_kinds[nr][i];
       bool stamp = CGS_KIND(kb) == CGS_ARG_FDCLOSE ||

@@ -8,6 +8,7 @@
 #include "trace/arg_value.h"
 #include "trace/containers.h"
 #include "trace/decode_fcntl.h"
+#include "trace/decode_select.h"
 #include "trace/fast_out.h"
 #include "trace/flags.h"
 #include "trace/ia32_events.h"
@@ -112,6 +113,11 @@ bool append_list(std::string& out, const VarSection& var, std::string_view sep, 
 
 bool append_ret_name(std::string& out, const EventView& ev) {
   if (!has_ret_name(ev) || is_error(ev)) return false;
+  if (ev.desc->ret == RetFormat::select) {
+    const VarSection& call = ev.rec->call_section;
+    return call.present && call.kind == CGS_ARG_SELECT &&
+           append_select_ret(out, call.data, ev.ret, ev.rec->hdr->nr == CGS_NR_PSELECT6);
+  }
   uint8_t cmd = ev.desc->ret_ctx_arg;
   return cmd < CGS_NARGS && format_fcntl_ret(out, ev.rec->hdr->args[cmd], ev.ret);
 }

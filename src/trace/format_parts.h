@@ -42,7 +42,10 @@ void for_each_arg(const EventView& ev, Fn&& fn) {
     uint64_t ctx = a.ctx_arg < CGS_NARGS ? h->args[a.ctx_arg] : 0;
     uint64_t raw = h->args[i];
     if (ev.desc && ev.desc->abi == Abi::ia32) raw = ia32_arg_value(a.format, raw);
-    fn(name, arg_value(a, raw, ev.rec->vars[i], ctx, h->ret));
+    ArgValue v = arg_value(a, raw, ev.rec->vars[i], ctx, h->ret);
+    const VarSection& call = ev.rec->call_section;
+    if (call.present) attach_call_section(v, a, raw, call, h->ret);
+    fn(name, v);
   }
   for (const NamedValue& extra : ev.extra) fn(extra.name, extra.value);
 }
@@ -54,9 +57,12 @@ inline bool is_error(const EventView& ev) {
 
 // Whether the call's return may have a name (its command decides): the one test
 // every other event pays.
-inline bool has_ret_name(const EventView& ev) { return ev.desc && ev.desc->ret == RetFormat::fcntl; }
-// A successful return by name (fcntl's F_GETFL: "O_RDWR|O_APPEND"); false, with
-// nothing appended, where the return is a plain number.
+inline bool has_ret_name(const EventView& ev) {
+  return ev.desc && (ev.desc->ret == RetFormat::fcntl || ev.desc->ret == RetFormat::select);
+}
+// A successful return by name (fcntl's F_GETFL: "O_RDWR|O_APPEND"), or what
+// select found ("in [3], left {...}"); false, with nothing appended, where the
+// return is a plain number.
 bool append_ret_name(std::string& out, const EventView& ev);
 inline std::string_view comm_of(const cgs_record* h) {
   size_t n = 0;

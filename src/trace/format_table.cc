@@ -114,7 +114,9 @@ void append_ret_text(std::string& out, const EventView& ev) {
     return;
   }
   size_t at = out.size();
-  append_hex_ret(out, ev.ret);
+  // select's count stays decimal: "2 (in [3], out [4])".
+  if (ev.desc->ret == RetFormat::select) append_int(out, ev.ret);
+  else append_hex_ret(out, ev.ret);
   out += " (";
   if (append_ret_name(out, ev)) {
     out += ')';

@@ -106,4 +106,24 @@ std::array<uint16_t, CGS_NARGS> Schema::kernel_struct_sizes(uint32_t nr) const {
   return z;
 }
 
+uint8_t Schema::kernel_iov_data_arg(uint32_t nr) const {
+  const EventDesc* d = find(nr);
+  if (!d || !is_syscall_nr(nr)) return 0;
+  // Write calls keep their elements whatever they returned (sendmsg's header is
+  // read whatever it returned: not CGS_STRUCT_OUT).
+  bool writes = d->name == "writev" || d->name == "pwritev" || d->name == "pwritev2";
+  for (unsigned i = 0; i < CGS_NARGS; i++) {
+    const ArgDesc& a = d->args[i];
+    if (a.format == ArgFormat::msghdr) {
+      bool sends = !(CGS_LEN_ARG(a.kind_byte) & CGS_STRUCT_OUT);
+      return static_cast<uint8_t>((i + 1) | CGS_IOV_DATA_MSGHDR | (sends ? CGS_IOV_DATA_WRITE : 0));
+    }
+    // The kernel reads the count from the next argument (readv's vlen).
+    if (a.format == ArgFormat::iovec_array && CGS_KIND(a.kind_byte) == CGS_ARG_ARRAY &&
+        CGS_LEN_ARG(a.kind_byte) == i + 1)
+      return static_cast<uint8_t>((i + 1) | (writes ? CGS_IOV_DATA_WRITE : 0));
+  }
+  return 0;
+}
+
 }  // namespace cgscope::trace

@@ -42,6 +42,9 @@ class Schema {
   std::array<uint8_t, CGS_NARGS> kernel_kinds(uint32_t nr) const;
   // The struct sizes of one syscall's CGS_ARG_STRUCT/ARRAY arguments (0 elsewhere).
   std::array<uint16_t, CGS_NARGS> kernel_struct_sizes(uint32_t nr) const;
+  // Where the kernel finds the iovecs whose contents --capture-buffers keeps
+  // (iov_data_arg, cgscope/abi/trace.h): 0 for a call without them.
+  uint8_t kernel_iov_data_arg(uint32_t nr) const;
 
  private:
   Schema();

@@ -1,5 +1,6 @@
 #include "trace/struct_out.h"
 
+#include "core/base64.h"
 #include "trace/format.h"
 #include "trace/named.h"
 
@@ -62,6 +63,23 @@ void StructOut::str(std::string_view s) {
   item();
   out_ += '"';
   append_json_escaped(out_, s);
+  out_ += '"';
+}
+
+bool StructOut::bytes(std::string_view s, bool cut) {
+  item();
+  out_ += '"';
+  bool invalid = append_json_escaped(out_, s);
+  if (cut && json_) out_ += "...";
+  out_ += '"';
+  if (cut && !json_) out_ += "...";
+  return invalid;
+}
+
+void StructOut::raw(std::string_view s) {
+  item();
+  out_ += '"';
+  append_base64(out_, s);
   out_ += '"';
 }
 

@@ -41,6 +41,12 @@ class StructOut {
     sym([&](std::string& o) { o += s; });
   }
   void str(std::string_view s);  // a quoted, escaped string
+  // Bytes as a string, "..." marking a cut (after the quote in text, as strace
+  // does; inside it in JSON, as an argument's). Returns whether they are not
+  // UTF-8 (JSON: the caller adds a "_raw" companion, as for arguments).
+  bool bytes(std::string_view s, bool cut);
+  // The companion: the exact bytes in base64.
+  void raw(std::string_view s);
   void more();                   // fields left out: ", ..." in text, nothing in JSON
   bool json() const { return json_; }
 

@@ -99,7 +99,11 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
       ro->struct_size[slot][i] = sizes[i];
       sections |= CGS_KIND(kinds[i]) != CGS_ARG_RAW;
     }
-    ro->has_sections[slot] = sections;
+    // select/pselect6: the section of their sets, kept at entry (trace_select.bpf.h);
+    // configure_stamps (file_kernel.cc) keeps it so.
+    ro->has_sections[slot] = sections || slot == CGS_NR_SELECT || slot == CGS_NR_PSELECT6;
+    // Contents of iovecs: 64-bit calls only (ia32 ones capture no structs).
+    if (cfg.capture_bytes && slot < CGS_MAX_SYSCALLS) ro->iov_data_arg[slot] = schema.kernel_iov_data_arg(nr);
   };
   for (uint32_t nr = 0; nr < CGS_MAX_SYSCALLS; nr++) {
     if (cfg.counted.test(nr)) ro->wanted[nr] |= CGS_WANT_COUNT;
@@ -158,6 +162,13 @@ Result<void> Tracer::load_and_attach(const KernelConfig& cfg) {
                          progs->on_enter_exit_group})
     bpf_program__set_autoload(p, !cfg.entry_via_sys_enter);
   bpf_program__set_autoload(progs->on_sys_enter, cfg.entry_via_sys_enter);
+  // select's sets as they went in: its own entry tracepoints, or the generic hook.
+  bool selects = cfg.syscalls.test(CGS_NR_SELECT) || cfg.syscalls.test(CGS_NR_PSELECT6);
+  bpf_program__set_autoload(progs->on_enter_select, !cfg.entry_via_sys_enter && cfg.syscalls.test(CGS_NR_SELECT));
+  bpf_program__set_autoload(progs->on_enter_pselect6, !cfg.entry_via_sys_enter && cfg.syscalls.test(CGS_NR_PSELECT6));
+  if (!selects)
+    if (int err = bpf_map__set_max_entries(skel_->maps.select_pending_map, 64); err)
+      return fail_errno("sizing the select map", -err);
   // ia32 execve/execveat/exit/exit_group need an entry, and only the generic
   // hook sees ia32 entries (bpf/lib/trace_ia32.bpf.h).
   const auto& i32 = cfg.ia32_syscalls;

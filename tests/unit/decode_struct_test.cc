@@ -127,9 +127,9 @@ TEST(DecodeStruct, PollFds) {
 
 TEST(DecodeStruct, Iovecs) {
   struct iovec v[2] = {{reinterpret_cast<void*>(0x5555deadb000), 5}, {nullptr, 6}};
-  EXPECT_EQ(text(ArgFormat::iovec_array, bytes_of(v)), "[{iov_base=0x5555deadb000, iov_len=5}, {iov_base=0, iov_len=6}]");
+  EXPECT_EQ(text(ArgFormat::iovec_array, bytes_of(v)), "[{iov_base=0x5555deadb000, iov_len=5}, {iov_base=NULL, iov_len=6}]");
   EXPECT_EQ(json(ArgFormat::iovec_array, bytes_of(v)),
-            "[{\"iov_base\":\"0x5555deadb000\",\"iov_len\":5},{\"iov_base\":0,\"iov_len\":6}]");
+            "[{\"iov_base\":\"0x5555deadb000\",\"iov_len\":5},{\"iov_base\":null,\"iov_len\":6}]");
 }
 
 TEST(DecodeStruct, Timespec) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -154,9 +155,33 @@ int main(void) {
   if (writev(fds[1], iov, 2) != 11) return 1;
   struct pollfd p[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLOUT, 0}};
   poll(p, 2, 0);
+  // select's sets as given and as found: both ends ready (pselect6 and select,
+  // with a timeout each), one set and no timeout, then a timeout with nothing
+  // ready once the pipe is empty.
+  fd_set rd, wr;
+  FD_ZERO(&rd);
+  FD_ZERO(&wr);
+  FD_SET(fds[0], &rd);
+  FD_SET(fds[1], &wr);
+  struct timespec sts = {1, 0};
+  if (syscall(SYS_pselect6, fds[1] + 1, &rd, &wr, NULL, &sts, NULL) != 2) return 1;
+  struct timeval tv = {1, 0};
+  if (syscall(SYS_select, fds[1] + 1, &rd, &wr, NULL, &tv) != 2) return 1;
+  if (syscall(SYS_select, fds[1] + 1, NULL, &wr, NULL, NULL) != 1) return 1;
   char buf[16];
   struct iovec riov[1] = {{buf, sizeof buf}};
   if (readv(fds[0], riov, 1) != 11) return 1;
+  // A failed write shows what it was given; a read at the end of the data, its
+  // elements empty.
+  if (writev(-1, iov, 2) != -1) return 1;
+  int eof[2];
+  if (pipe2(eof, O_CLOEXEC) != 0) return 1;
+  close(eof[1]);
+  if (readv(eof[0], riov, 1) != 0) return 1;
+  close(eof[0]);
+  struct timeval brief = {0, 1000};
+  FD_SET(fds[0], &rd);
+  if (syscall(SYS_select, fds[0] + 1, &rd, NULL, NULL, &brief) != 0) return 1;
   struct timespec ts = {0, 1000000};
   nanosleep(&ts, NULL);
   syscall(SYS_nanosleep, &ts, NULL);

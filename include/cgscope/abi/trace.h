@@ -44,6 +44,8 @@
 #define CGS_NR_EXIT_GROUP 231
 #define CGS_NR_EXECVEAT 322
 #define CGS_NR_CLOSE 3 /* its fd is gone by exit: user space names what it closed */
+#define CGS_NR_SELECT 23   /* select/pselect6: their fd sets are kept at entry too */
+#define CGS_NR_PSELECT6 270
 
 /* ia32 syscalls: `int 0x80` from any process, every syscall of a 32-bit one.
  * The kernel tells them apart by the task's TS_COMPAT (in_ia32_syscall()); their
@@ -112,6 +114,17 @@ enum cgs_arg_kind {
 			      * struct cgs_msghdr, then the name, iovecs and control bytes it
 			      * kept; length nibble CGS_STRUCT_OUT: the call fills it (recvmsg):
 			      * when it failed, the header only (CGS_MSG_HEADER_ONLY) */
+	/* Sections of a call rather than of one argument's kind: never in arg_kinds
+	 * (whose kinds fit a nibble), and user space keeps them apart from the
+	 * argument sections (RecordView::call_section); a record has one at most. */
+	CGS_ARG_IOVDATA = 16, /* what the iovecs of a readv/writev-like call or of a
+			       * sendmsg/recvmsg msghdr held at exit (--capture-buffers):
+			       * struct cgs_iov_data, then the bytes. The per-call table
+			       * iov_data_arg says where the iovecs are; the section's arg is
+			       * that argument (whose own section is the array or the msghdr) */
+	CGS_ARG_SELECT = 17,  /* select/pselect6: struct cgs_select, the fd sets and the
+			       * timeout as the call was given them (kept at its entry) and
+			       * as it left them */
 };
 #define CGS_KIND(byte) ((byte) & 0x0f)
 #define CGS_LEN_ARG(byte) (((byte) >> 4) & 0x07)
@@ -334,6 +347,57 @@ struct cgs_msghdr {
 	/* the section's own part */
 	__u16 name_kept, iov_kept, control_kept; /* bytes that follow, before alignment */
 	__u16 cut;                               /* CGS_MSG_* */
+};
+
+/* A CGS_ARG_IOVDATA section: the first CGS_IOV_DATA_MAX iovecs' bytes, each cut
+ * at --capture-buffers (strace's -s cuts each element the same way), at most
+ * CGS_IOV_DATA_BYTES in all. A write call's (writev, pwritev*, sendmsg) elements
+ * whole, whatever it returned: strace shows what it was given; a read call's
+ * (readv, preadv*, recvmsg) only when it succeeded, up to what it read, the
+ * elements past that empty. e[i].want is what element i holds of the data,
+ * e[i].kept what follows for it; the kept bytes of all elements follow the
+ * struct, back to back. CGS_VAR_F_TRUNCATED: elements past those kept held data
+ * (no room: CGS_IOV_DATA_MAX or the byte limit); CGS_VAR_F_FAULT: the array or
+ * an element could not be read (n: the elements before). iov_data_arg[nr]: 0
+ * none, else 1 + the argument holding the iovec pointer (its count the next
+ * one), or that of the msghdr with CGS_IOV_DATA_MSGHDR; CGS_IOV_DATA_WRITE for a
+ * write call. */
+#define CGS_IOV_DATA_MAX 16
+#define CGS_IOV_DATA_BYTES 16384
+#define CGS_IOV_DATA_MSGHDR 0x80
+#define CGS_IOV_DATA_WRITE 0x40
+struct cgs_iov_data {
+	__u32 n;   /* elements that follow in e[] */
+	__u32 pad; /* 0 (the kernel's flags while it reads) */
+	__u64 tmp[2]; /* the kernel's copy of one iovec while it reads: not data */
+	struct {
+		__u32 want, kept;
+	} e[CGS_IOV_DATA_MAX];
+};
+
+/* A CGS_ARG_SELECT section. Each part: the first ceil(nfds / 64) words of each
+ * fd set (at most FD_SETSIZE fds: CGS_SEL_NFDS_CUT past that) whose pointer was
+ * not NULL and could be read (CGS_SEL_SET(i): 0 readfds, 1 writefds, 2
+ * exceptfds), and the timeout (a timeval for select, a timespec for pselect6:
+ * both two 64-bit words on x86_64). `in` is what the call was given, read by the
+ * entry programs (have_entry 0: no entry was seen, as for a call already
+ * waiting when the trace began); `out` what it left there, read at exit when it
+ * succeeded (the ready fds, and the time left). */
+#define CGS_SELECT_WORDS 16 /* FD_SETSIZE (1024) bits */
+#define CGS_SEL_SET(i) (1u << (i))
+#define CGS_SEL_TIMEOUT 0x8
+#define CGS_SEL_FAULT 0x10     /* a pointer that was not NULL could not be read */
+#define CGS_SEL_NFDS_CUT 0x20  /* nfds past FD_SETSIZE: the first 1024 fds only */
+struct cgs_select_part {
+	__u32 flags; /* CGS_SEL_* */
+	__u32 nfds;  /* the call's first argument (0 when negative) */
+	__u64 sets[3][CGS_SELECT_WORDS];
+	__u64 timeout[2];
+};
+struct cgs_select {
+	__u32 have_entry;
+	__u32 pad;
+	struct cgs_select_part in, out;
 };
 
 /* Reasons for the per-CPU drop counters (map `drops`). */

@@ -24,9 +24,9 @@ std::vector<uint8_t> section(const std::vector<std::pair<uint32_t, std::string>>
     d.e[i].kept = uint32_t(elems[i].second.size());
     bytes += elems[i].second;
   }
-  std::vector<uint8_t> b(sizeof d);
+  std::vector<uint8_t> b(sizeof d + bytes.size());
   std::memcpy(b.data(), &d, sizeof d);
-  b.insert(b.end(), bytes.begin(), bytes.end());
+  if (!bytes.empty()) std::memcpy(b.data() + sizeof d, bytes.data(), bytes.size());
   return b;
 }
 

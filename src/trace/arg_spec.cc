@@ -193,6 +193,7 @@ std::optional<ArgFormat> select_arg_format(std::string_view syscall, std::string
   if (name == "exp") return ArgFormat::fd_set_except;
   if (syscall == "select" && name == "tvp") return ArgFormat::select_timeval;
   if (syscall == "pselect6" && name == "tsp") return ArgFormat::select_timespec;
+  if (syscall == "pselect6" && name == "sig") return ArgFormat::pointer;  // not a signal: a sigset and its size
   return std::nullopt;
 }
 

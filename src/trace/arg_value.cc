@@ -92,6 +92,8 @@ ArgValue arg_value(const ArgDesc& a, uint64_t raw, const VarSection& var, uint64
     if (raw == 0) return ArgValue{};
     v.format = ArgFormat::pointer;  // not captured: the address
   }
+  // A NULL address is NULL (JSON null), as strace shows it.
+  if (v.format == ArgFormat::pointer && raw == 0) return ArgValue{};
   // A dirfd is a number like any fd, but for AT_FDCWD, which has a name.
   if (v.format == ArgFormat::dirfd && static_cast<int32_t>(raw) != kAtFdcwd) v.format = ArgFormat::fd;
   v.kind = is_number(v.format, ctx) ? ArgValue::Kind::number : ArgValue::Kind::scalar;
